@@ -1,0 +1,1 @@
+DROP TABLE settings; DROP TABLE audit_log; DROP TABLE service_accounts;

@@ -1,0 +1,143 @@
+//! The admin API's error type: JSON `{"error": code, "message": text}` a person can act on.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+
+use crate::auth::AuthError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Unprocessable(String),
+    #[error("{0}")]
+    BadGateway(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AdminError {
+    fn code(&self) -> &'static str {
+        match self {
+            AdminError::BadRequest(_) => "bad_request",
+            AdminError::Unauthorized(_) => "unauthorized",
+            AdminError::Forbidden(_) => "forbidden",
+            AdminError::NotFound(_) => "not_found",
+            AdminError::Conflict(_) => "conflict",
+            AdminError::Unprocessable(_) => "unprocessable",
+            AdminError::BadGateway(_) => "upstream_error",
+            AdminError::Unavailable(_) => "unavailable",
+            AdminError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl ResponseError for AdminError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AdminError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AdminError::NotFound(_) => StatusCode::NOT_FOUND,
+            AdminError::Conflict(_) => StatusCode::CONFLICT,
+            AdminError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AdminError::BadGateway(_) => StatusCode::BAD_GATEWAY,
+            AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AdminError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let message = match self {
+            AdminError::Internal(cause) => {
+                tracing::error!(cause = %cause, "admin request failed");
+                "the server failed to process the request; the cause has been logged".to_string()
+            }
+            other => other.to_string(),
+        };
+        let mut res = HttpResponse::build(self.status_code());
+        if self.status_code() == StatusCode::UNAUTHORIZED {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"zenqms-bridge\""));
+        }
+        res.json(serde_json::json!({"error": self.code(), "message": message}))
+    }
+}
+
+impl From<AuthError> for AdminError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Missing | AuthError::Malformed | AuthError::Invalid => {
+                AdminError::Unauthorized(e.to_string())
+            }
+            AuthError::WrongScope { .. } => AdminError::Forbidden(e.to_string()),
+            AuthError::Unavailable => AdminError::Unavailable(e.to_string()),
+        }
+    }
+}
+
+impl From<StoreError> for AdminError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Pool(_) => {
+                AdminError::Unavailable("the database is busy; retry shortly".into())
+            }
+            other => AdminError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::auth::TokenError> for AdminError {
+    fn from(e: crate::auth::TokenError) -> Self {
+        use crate::auth::TokenError;
+        match e {
+            TokenError::NameTaken(_) => AdminError::Conflict(e.to_string()),
+            TokenError::NotFound(_) => AdminError::NotFound(e.to_string()),
+            TokenError::BadName => AdminError::BadRequest(e.to_string()),
+            TokenError::Store(s) => s.into(),
+        }
+    }
+}
+
+/// Body/query/path extraction failures, in the admin error shape.
+pub fn json_error(
+    err: actix_web::error::JsonPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError;
+    let e = match &err {
+        JsonPayloadError::ContentType => AdminError::BadRequest(
+            "send the body as JSON with Content-Type: application/json".into(),
+        ),
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            AdminError::BadRequest("the request body is too large".into())
+        }
+        other => AdminError::BadRequest(format!("the request body is not valid: {other}")),
+    };
+    e.into()
+}
+
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    AdminError::BadRequest(format!("invalid query parameters: {err}")).into()
+}
+
+pub fn path_error(
+    err: actix_web::error::PathError,
+    _: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    AdminError::BadRequest(format!("invalid path: {err}")).into()
+}

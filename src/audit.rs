@@ -1,0 +1,107 @@
+//! The append-only audit trail: who (token name or `system`), what, on what, before/after
+//! detail, and outcome. Writers call [`record`] inside the transaction of the change itself,
+//! so a change and its trail commit together.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use crate::store::schema::audit_log;
+use crate::store::{self, DbConn, StoreError};
+
+/// Who caused an entry: a service account's name, or the bridge itself.
+pub const SYSTEM: &str = "system";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failure,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// One entry to append.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub target_type: &'a str,
+    pub target_id: Option<&'a str>,
+    pub detail: serde_json::Value,
+    pub outcome: Outcome,
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = audit_log)]
+struct NewRow<'a> {
+    at: NaiveDateTime,
+    actor: &'a str,
+    action: &'a str,
+    target_type: &'a str,
+    target_id: Option<&'a str>,
+    detail: String,
+    outcome: &'a str,
+}
+
+pub fn record(conn: &mut DbConn, entry: &Entry<'_>) -> Result<(), StoreError> {
+    diesel::insert_into(audit_log::table)
+        .values(NewRow {
+            at: store::now(),
+            actor: entry.actor,
+            action: entry.action,
+            target_type: entry.target_type,
+            target_id: entry.target_id,
+            detail: entry.detail.to_string(),
+            outcome: entry.outcome.as_str(),
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Serialize)]
+pub struct Record {
+    pub id: i64,
+    #[serde(serialize_with = "crate::time::serialize_rfc3339")]
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub action: String,
+    pub target_type: String,
+    pub target_id: Option<String>,
+    #[serde(serialize_with = "serialize_json_text")]
+    pub detail: String,
+    pub outcome: String,
+}
+
+fn serialize_json_text<S: serde::Serializer>(text: &str, s: S) -> Result<S::Ok, S::Error> {
+    match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => v.serialize(s),
+        Err(_) => s.serialize_str(text),
+    }
+}
+
+/// Entries in append order, starting after `after_id` and at or after `since`.
+pub fn list(
+    conn: &mut DbConn,
+    since: Option<NaiveDateTime>,
+    after_id: Option<i64>,
+    limit: i64,
+) -> Result<Vec<Record>, StoreError> {
+    let mut q = audit_log::table.into_boxed();
+    if let Some(since) = since {
+        q = q.filter(audit_log::at.ge(since));
+    }
+    if let Some(after) = after_id {
+        q = q.filter(audit_log::id.gt(after));
+    }
+    Ok(q.order(audit_log::id.asc())
+        .limit(limit)
+        .load::<Record>(conn)?)
+}

@@ -1,0 +1,141 @@
+//! Secrets the bridge holds for others (the ZenQMS API token) are encrypted at rest with
+//! XChaCha20-Poly1305 under a key from `SECRET_KEY` or from `DATA_DIR/secret.key` (0600).
+
+use std::path::Path;
+
+use base64::Engine;
+use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use rand::RngCore;
+
+const PREFIX: &str = "v1:";
+
+#[derive(Clone)]
+pub struct Key([u8; 32]);
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(***)")
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("secret key file {path}: {message}")]
+    KeyFile { path: String, message: String },
+    #[error("a stored secret cannot be decrypted (was SECRET_KEY or secret.key changed?)")]
+    Decrypt,
+}
+
+impl Key {
+    pub fn from_hex(text: &str) -> Result<Key, String> {
+        let bytes = hex::decode(text.trim())
+            .map_err(|_| "must be 64 hexadecimal characters (32 bytes)".to_string())?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "must be 64 hexadecimal characters (32 bytes)".to_string())?;
+        Ok(Key(arr))
+    }
+
+    /// The configured key, else the key file in the data directory, created on first use.
+    pub fn load_or_create(configured: Option<&str>, data_dir: &Path) -> Result<Key, CryptoError> {
+        if let Some(hex) = configured {
+            return Key::from_hex(hex).map_err(|message| CryptoError::KeyFile {
+                path: "SECRET_KEY".into(),
+                message,
+            });
+        }
+        let path = data_dir.join("secret.key");
+        let err = |message: String| CryptoError::KeyFile {
+            path: path.display().to_string(),
+            message,
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Key::from_hex(&text).map_err(err),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(data_dir).map_err(|e| err(e.to_string()))?;
+                let mut bytes = [0u8; 32];
+                rand::rng().fill_bytes(&mut bytes);
+                write_private(&path, &hex::encode(bytes)).map_err(|e| err(e.to_string()))?;
+                Ok(Key(bytes))
+            }
+            Err(e) => Err(err(e.to_string())),
+        }
+    }
+
+    pub fn encrypt(&self, plaintext: &str) -> String {
+        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let mut nonce = [0u8; 24];
+        rand::rng().fill_bytes(&mut nonce);
+        // Encryption with a fresh nonce and an in-memory buffer cannot fail.
+        let sealed = cipher
+            .encrypt(XNonce::from_slice(&nonce), plaintext.as_bytes())
+            .unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        format!(
+            "{PREFIX}{}",
+            base64::engine::general_purpose::STANDARD.encode(out)
+        )
+    }
+
+    pub fn decrypt(&self, stored: &str) -> Result<String, CryptoError> {
+        let b64 = stored.strip_prefix(PREFIX).ok_or(CryptoError::Decrypt)?;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| CryptoError::Decrypt)?;
+        if raw.len() < 24 {
+            return Err(CryptoError::Decrypt);
+        }
+        let (nonce, sealed) = raw.split_at(24);
+        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let plain = cipher
+            .decrypt(XNonce::from_slice(nonce), sealed)
+            .map_err(|_| CryptoError::Decrypt)?;
+        String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(content.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    std::fs::write(path, content)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_tamper() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Key::load_or_create(None, dir.path()).unwrap();
+        let sealed = key.encrypt("zq_token");
+        assert!(!sealed.contains("zq_token"));
+        assert_eq!(key.decrypt(&sealed).unwrap(), "zq_token");
+        let again = Key::load_or_create(None, dir.path()).unwrap();
+        assert_eq!(again.decrypt(&sealed).unwrap(), "zq_token");
+        let other = Key::from_hex(&"11".repeat(32)).unwrap();
+        assert!(other.decrypt(&sealed).is_err());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("secret.key"))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! zenqms-bridge: a SCIM 2.0 service provider that Okta provisions into, keeping ZenQMS in step.
+//!
+//! Layers (see `shared/design.md`): `scim` (protocol) → `directory` (users, groups, outbox) →
+//! `store` (database); `admin` (REST); `zenqms` (API client) and `sync` (reconciler, worker).
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod crypto;
+pub mod scim;
+pub mod server;
+pub mod store;
+pub mod telemetry;
+pub mod time;
+
+pub use config::Config;
+pub use server::{AppState, RunningServer};
+
+/// reqwest is built without a bundled TLS provider (a lean build): install ring once per
+/// process before any HTTP client is made.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,3 @@
+fn main() -> std::process::ExitCode {
+    zenqms_bridge::cli::main()
+}

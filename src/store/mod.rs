@@ -1,0 +1,113 @@
+//! Storage: the connection enum, the pool, embedded migrations and the portable schema.
+
+pub mod connection;
+pub mod schema;
+
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+pub use connection::{Backend, DatabaseUrl, DbConn};
+
+pub type Pool = r2d2::Pool<connection::ConnectionManager>;
+pub type PooledConn = r2d2::PooledConnection<connection::ConnectionManager>;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot connect to the database {0}")]
+    Connect(String),
+    #[error("database pool: {0}")]
+    Pool(String),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("a database task panicked or was cancelled")]
+    Canceled,
+}
+
+impl From<r2d2::Error> for StoreError {
+    fn from(e: r2d2::Error) -> Self {
+        StoreError::Pool(e.to_string())
+    }
+}
+
+impl StoreError {
+    /// True when the error is a unique-constraint violation (a lost race on insert).
+    pub fn is_unique_violation(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}
+
+/// Builds the pool. SQLite files are created (with their directory) on first use.
+pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Pool, StoreError> {
+    if let DatabaseUrl::Sqlite(path) = url {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Connect(format!("cannot create directory {}: {e}", dir.display()))
+            })?;
+        }
+    }
+    // Fail fast with the real cause: r2d2 would otherwise retry until its timeout and
+    // report only "timed out waiting for connection".
+    drop(url.establish()?);
+    r2d2::Pool::builder()
+        .max_size(size.max(1))
+        .connection_timeout(Duration::from_secs(10))
+        .build(connection::ConnectionManager::new(url.clone()))
+        .map_err(StoreError::from)
+}
+
+/// Applies every pending migration of the connection's backend; returns how many ran.
+pub fn run_migrations(conn: &mut DbConn) -> Result<usize, StoreError> {
+    let applied = match conn {
+        DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
+        DbConn::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS),
+    }
+    .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(applied.len())
+}
+
+/// True when the database has every migration this binary embeds.
+pub fn migrations_current(conn: &mut DbConn) -> Result<bool, StoreError> {
+    let pending = match conn {
+        DbConn::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+        DbConn::Postgres(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+    }
+    .map_err(|e| StoreError::Migration(e.to_string()))?;
+    Ok(!pending)
+}
+
+/// Now, truncated to microseconds: SQLite would keep nanoseconds and PostgreSQL would not,
+/// and `meta.lastModified` must read the same on both.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+/// Runs a diesel closure on the blocking pool with a pooled connection.
+pub async fn run<T, E, F>(pool: &Pool, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+{
+    let pool = pool.clone();
+    actix_web::web::block(move || {
+        let mut conn = pool.get().map_err(StoreError::from)?;
+        f(&mut conn)
+    })
+    .await
+    .map_err(|_| E::from(StoreError::Canceled))?
+}

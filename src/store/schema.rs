@@ -1,0 +1,115 @@
+//! Portable table definitions shared by SQLite and PostgreSQL: uuids and JSON are TEXT,
+//! timestamps naive UTC (see `shared/notes/dependencies.md`).
+
+diesel::table! {
+    service_accounts (id) {
+        id -> Text,
+        name -> Text,
+        scope -> Text,
+        token_hash -> Text,
+        token_prefix -> Text,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        target_type -> Text,
+        target_id -> Nullable<Text>,
+        detail -> Text,
+        outcome -> Text,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scim_users (id) {
+        id -> Text,
+        user_name -> Text,
+        user_name_lower -> Nullable<Text>,
+        external_id -> Nullable<Text>,
+        display_name -> Nullable<Text>,
+        given_name -> Nullable<Text>,
+        family_name -> Nullable<Text>,
+        title -> Nullable<Text>,
+        active -> Bool,
+        attributes -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    scim_user_emails (user_id, position) {
+        user_id -> Text,
+        position -> Integer,
+        value -> Text,
+        value_lower -> Text,
+        email_type -> Nullable<Text>,
+        is_primary -> Bool,
+    }
+}
+
+diesel::table! {
+    scim_groups (id) {
+        id -> Text,
+        display_name -> Text,
+        display_name_lower -> Text,
+        external_id -> Nullable<Text>,
+        attributes -> Text,
+        member_count -> BigInt,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, user_id) {
+        group_id -> Text,
+        user_id -> Text,
+    }
+}
+
+diesel::table! {
+    sync_jobs (user_id) {
+        user_id -> Text,
+        generation -> BigInt,
+        enqueued_at -> Timestamp,
+        run_after -> Timestamp,
+        attempts -> Integer,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(scim_user_emails -> scim_users (user_id));
+diesel::joinable!(group_members -> scim_groups (group_id));
+diesel::joinable!(group_members -> scim_users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    service_accounts,
+    audit_log,
+    settings,
+    scim_users,
+    scim_user_emails,
+    scim_groups,
+    group_members,
+    sync_jobs,
+);

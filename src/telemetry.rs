@@ -1,0 +1,242 @@
+//! Logs (tracing), request ids, and Prometheus metrics.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::HttpMessage;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+use tracing::Instrument;
+
+use crate::config::{Config, LogFormat};
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Installs the global tracing subscriber (logs go to stderr; stdout is for command output).
+pub fn init_logging(cfg: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&cfg.rust_log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let result = match cfg.log_format {
+        LogFormat::Json => builder.json().with_current_span(true).try_init(),
+        LogFormat::Pretty => builder.compact().try_init(),
+    };
+    // Already installed (tests start several servers in one process): keep the first.
+    let _ = result;
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    method: String,
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CallLabels {
+    pub endpoint: String,
+    pub outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabels {
+    pub state: String,
+}
+
+/// Every metric the process exports. Cheap to clone (shared handles).
+#[derive(Clone)]
+pub struct Metrics {
+    registry: std::sync::Arc<Registry>,
+    requests: Family<RequestLabels, Counter>,
+    latency: Family<RouteLabels, Histogram>,
+    pool: Family<PoolLabels, Gauge>,
+    /// ZenQMS calls by endpoint template and outcome (`ok`, `rate_limited`, `retryable`, …).
+    pub zenqms_calls: Family<CallLabels, Counter>,
+    /// Sync jobs waiting, refreshed at scrape time.
+    pub sync_queue_depth: Gauge,
+    /// Users per sync state, refreshed at scrape time.
+    pub sync_users: Family<StateLabels, Gauge>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("zenqms_bridge");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
+        let pool = Family::<PoolLabels, Gauge>::default();
+        let zenqms_calls = Family::<CallLabels, Counter>::default();
+        let sync_queue_depth = Gauge::default();
+        let sync_users = Family::<StateLabels, Gauge>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route template, method and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route template",
+            latency.clone(),
+        );
+        registry.register(
+            "db_pool_connections",
+            "Database pool connections by state (in_use, idle)",
+            pool.clone(),
+        );
+        registry.register(
+            "zenqms_calls",
+            "Calls made to the ZenQMS API by endpoint and outcome",
+            zenqms_calls.clone(),
+        );
+        registry.register(
+            "sync_queue_depth",
+            "Sync jobs waiting to run",
+            sync_queue_depth.clone(),
+        );
+        registry.register(
+            "sync_users",
+            "Directory users by ZenQMS sync state",
+            sync_users.clone(),
+        );
+        Metrics {
+            registry: std::sync::Arc::new(registry),
+            requests,
+            latency,
+            pool,
+            zenqms_calls,
+            sync_queue_depth,
+            sync_users,
+        }
+    }
+
+    pub fn record_zenqms_call(&self, endpoint: &str, outcome: &str) {
+        self.zenqms_calls
+            .get_or_create(&CallLabels {
+                endpoint: endpoint.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        self.requests
+            .get_or_create(&RequestLabels {
+                method: method.to_string(),
+                route: route.to_string(),
+                status,
+            })
+            .inc();
+        self.latency
+            .get_or_create(&RouteLabels {
+                method: method.to_string(),
+                route: route.to_string(),
+            })
+            .observe(seconds);
+    }
+
+    /// The Prometheus text exposition, after refreshing the pool gauges.
+    pub fn render(&self, pool: &crate::store::Pool) -> String {
+        let state = pool.state();
+        let idle = i64::from(state.idle_connections);
+        let total = i64::from(state.connections);
+        self.pool
+            .get_or_create(&PoolLabels { state: "idle" })
+            .set(idle);
+        self.pool
+            .get_or_create(&PoolLabels { state: "in_use" })
+            .set(total - idle);
+        let mut out = String::new();
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}
+
+/// The id of the current request, for handlers that want to mention it.
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+fn incoming_request_id(req: &ServiceRequest) -> Option<String> {
+    let v = req.headers().get(REQUEST_ID)?.to_str().ok()?;
+    let ok = (1..=64).contains(&v.len())
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    ok.then(|| v.to_string())
+}
+
+/// Middleware: request id (kept from `X-Request-Id` when sane, else new), a tracing span
+/// per request, one log line per request, and the HTTP metrics.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let metrics = req.app_data::<actix_web::web::Data<Metrics>>().cloned();
+    let method = req.method().to_string();
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+    let result = next.call(req).instrument(span.clone()).await;
+    let elapsed = started.elapsed();
+    match result {
+        Ok(mut res) => {
+            let route = res
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "(unmatched)".to_string());
+            let status = res.status().as_u16();
+            if let Some(m) = &metrics {
+                m.observe(&method, &route, status, elapsed.as_secs_f64());
+            }
+            if let Ok(v) = HeaderValue::from_str(&id) {
+                res.headers_mut()
+                    .insert(HeaderName::from_static(REQUEST_ID), v);
+            }
+            span.in_scope(|| {
+                tracing::info!(status, route = %route, latency_ms = elapsed.as_secs_f64() * 1000.0, "handled")
+            });
+            Ok(res)
+        }
+        Err(e) => {
+            let status = e.as_response_error().status_code().as_u16();
+            if let Some(m) = &metrics {
+                m.observe(&method, "(error)", status, elapsed.as_secs_f64());
+            }
+            span.in_scope(|| tracing::warn!(status, error = %e, "request failed in middleware"));
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,472 @@
+//! Storage, tokens, configuration, operations and audit (the foundation issue).
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::harness::{cli, eventually, send, BinaryApp, TestApp, TestDb};
+
+#[tokio::test]
+async fn health_readiness_and_metrics() {
+    let app = TestApp::start().await;
+    let (s, body) = send(app.raw(Method::GET, "/healthz")).await;
+    assert_eq!(s, 200);
+    assert_eq!(body["status"], "ok");
+    let (s, body) = send(app.raw(Method::GET, "/readyz")).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["migrations"], "current");
+
+    let res = app
+        .raw(Method::GET, "/readyz")
+        .header("X-Request-Id", "okta-req-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "okta-req-42");
+    let res = app.raw(Method::GET, "/healthz").send().await.unwrap();
+    let generated = res.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(generated.len(), 36, "a uuid: {generated}");
+
+    let text = app
+        .raw(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(
+            r#"zenqms_bridge_http_requests_total{method="GET",route="/readyz",status="200"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("zenqms_bridge_http_request_duration_seconds_bucket"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"zenqms_bridge_db_pool_connections{state="idle"}"#),
+        "{text}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn readiness_fails_when_migrations_are_missing() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::start().await;
+    {
+        let mut conn = app.state.pool.get().unwrap();
+        diesel::sql_query(
+            "DELETE FROM __diesel_schema_migrations WHERE version = (SELECT MAX(version) FROM __diesel_schema_migrations)",
+        )
+        .execute(&mut *conn)
+        .unwrap();
+    }
+    let (s, body) = send(app.raw(Method::GET, "/readyz")).await;
+    assert_eq!(s, 503, "{body}");
+    assert!(
+        body["migrations"].as_str().unwrap().contains("migrate"),
+        "{body}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn admin_api_errors_are_actionable_json() {
+    let app = TestApp::start().await;
+    let (s, body) = send(app.raw(Method::GET, "/api/v1/tokens")).await;
+    assert_eq!(s, 401);
+    assert_eq!(body["error"], "unauthorized");
+    assert!(
+        body["message"].as_str().unwrap().contains("Authorization"),
+        "{body}"
+    );
+
+    let (s, body) = send(
+        app.raw(Method::GET, "/api/v1/tokens")
+            .header("Authorization", "non-token"),
+    )
+    .await;
+    assert_eq!(s, 401);
+    assert!(
+        body["message"].as_str().unwrap().contains("malformed"),
+        "{body}"
+    );
+
+    // A SCIM token cannot use the admin API.
+    let (s, body) = send(
+        app.raw(Method::GET, "/api/v1/tokens")
+            .header("Authorization", format!("Bearer {}", app.scim_token)),
+    )
+    .await;
+    assert_eq!(s, 403);
+    assert_eq!(body["error"], "forbidden");
+
+    let (s, body) = send(app.admin(Method::GET, "/no-such-thing")).await;
+    assert_eq!(s, 404);
+    assert_eq!(body["error"], "not_found");
+
+    let (s, body) = send(
+        app.admin(Method::POST, "/tokens")
+            .header("content-type", "application/json")
+            .body("{not json"),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert_eq!(body["error"], "bad_request");
+
+    let (s, body) = send(
+        app.admin(Method::POST, "/tokens")
+            .json(&json!({"name": "x", "scope": "root"})),
+    )
+    .await;
+    assert_eq!(s, 400);
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("scim, admin or read"),
+        "{body}"
+    );
+
+    let (s, body) = send(app.admin(Method::GET, "/audit?since=yesterday")).await;
+    assert_eq!(s, 400);
+    assert!(
+        body["message"].as_str().unwrap().contains("RFC 3339"),
+        "{body}"
+    );
+
+    let (s, _) = send(app.raw(Method::GET, "/nowhere")).await;
+    assert_eq!(s, 404);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_over_rest_and_revocation_is_immediate() {
+    let app = TestApp::start().await;
+    let (s, created) = send(
+        app.admin(Method::POST, "/tokens")
+            .json(&json!({"name": "reader", "scope": "read"})),
+    )
+    .await;
+    assert_eq!(s, 201, "{created}");
+    let token = created["token"].as_str().unwrap().to_string();
+    assert!(token.starts_with("zqb_") && token.len() >= 47, "{token}");
+    assert_eq!(created["scope"], "read");
+
+    let (s, _) = send(
+        app.admin(Method::POST, "/tokens")
+            .json(&json!({"name": "reader", "scope": "read"})),
+    )
+    .await;
+    assert_eq!(s, 409);
+
+    let as_reader = |m: Method, p: &str| {
+        app.raw(m, p)
+            .header("Authorization", format!("Bearer {token}"))
+    };
+    let (s, list) = send(as_reader(Method::GET, "/api/v1/tokens")).await;
+    assert_eq!(s, 200);
+    let names: Vec<&str> = list["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"reader") && names.contains(&"test-admin"),
+        "{list}"
+    );
+    assert!(
+        !list.to_string().contains(&token),
+        "the token is never listed"
+    );
+    // read scope cannot write
+    let (s, _) = send(
+        as_reader(Method::POST, "/api/v1/tokens").json(&json!({"name": "y", "scope": "read"})),
+    )
+    .await;
+    assert_eq!(s, 403);
+
+    let (s, _) = send(app.admin(Method::DELETE, "/tokens/reader")).await;
+    assert_eq!(s, 204);
+    let (s, _) = send(as_reader(Method::GET, "/api/v1/tokens")).await;
+    assert_eq!(s, 401, "revoked at once");
+    let (s, _) = send(app.admin(Method::DELETE, "/tokens/nobody")).await;
+    assert_eq!(s, 404);
+
+    let (s, audit) = send(app.admin(Method::GET, "/audit?limit=1000")).await;
+    assert_eq!(s, 200);
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"token.create") && actions.contains(&"token.revoke"),
+        "{audit}"
+    );
+    let entry = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "token.revoke")
+        .unwrap();
+    assert_eq!(entry["actor"], "test-admin");
+    assert_eq!(entry["target_id"], "reader");
+    assert_eq!(entry["outcome"], "success");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn audit_pages_with_a_cursor() {
+    let app = TestApp::start().await;
+    for i in 0..5 {
+        let (s, _) = send(
+            app.admin(Method::POST, "/tokens")
+                .json(&json!({"name": format!("t{i}"), "scope": "scim"})),
+        )
+        .await;
+        assert_eq!(s, 201);
+    }
+    let (_, first) = send(app.admin(Method::GET, "/audit?limit=2")).await;
+    assert_eq!(first["entries"].as_array().unwrap().len(), 2);
+    let after = first["next_after"].as_i64().unwrap();
+    let (_, second) = send(app.admin(Method::GET, &format!("/audit?limit=2&after={after}"))).await;
+    let ids: Vec<i64> = second["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_i64().unwrap())
+        .collect();
+    assert!(ids.iter().all(|&id| id > after), "{second}");
+    let (_, future) = send(app.admin(Method::GET, "/audit?since=2999-01-01T00:00:00Z")).await;
+    assert_eq!(future["entries"].as_array().unwrap().len(), 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn audit_log_is_append_only_in_the_database() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::start().await;
+    let (s, _) = send(
+        app.admin(Method::POST, "/tokens")
+            .json(&json!({"name": "a1", "scope": "scim"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let mut conn = app.state.pool.get().unwrap();
+    assert!(diesel::sql_query("DELETE FROM audit_log")
+        .execute(&mut *conn)
+        .is_err());
+    assert!(diesel::sql_query("UPDATE audit_log SET actor = 'x'")
+        .execute(&mut *conn)
+        .is_err());
+    drop(conn);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn cli_token_lifecycle() {
+    let db = TestDb::new();
+    let out = cli(
+        &db,
+        &["token", "create", "--name", "okta", "--scope", "scim"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let token = stdout.lines().last().unwrap().to_string();
+    assert!(
+        token.starts_with("zqb_"),
+        "last stdout line is the token: {stdout}"
+    );
+
+    let out = cli(
+        &db,
+        &["token", "create", "--name", "okta", "--scope", "scim"],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+
+    let out = cli(&db, &["token", "create", "--name", "x", "--scope", "root"]);
+    assert!(!out.status.success());
+
+    let out = cli(&db, &["token", "list"]);
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        listing.contains("okta") && listing.contains("scim") && listing.contains("never"),
+        "{listing}"
+    );
+    assert!(!listing.contains(&token));
+
+    // The token works against a running server; revoking it from the CLI refuses it at once.
+    let app = TestApp::start_on(db, &[]).await;
+    let (s, _) = send(
+        app.raw(Method::GET, "/scim/v2/Users")
+            .header("Authorization", format!("Bearer {token}")),
+    )
+    .await;
+    assert_ne!(s, 401);
+    let out = cli(&app.db, &["token", "revoke", "okta"]);
+    assert!(out.status.success());
+    let (s, body) = send(
+        app.raw(Method::GET, "/scim/v2/Users")
+            .header("Authorization", format!("Bearer {token}")),
+    )
+    .await;
+    assert_eq!(s, 401, "{body}");
+    let listing = String::from_utf8(cli(&app.db, &["token", "list"]).stdout).unwrap();
+    let line = listing.lines().find(|l| l.starts_with("okta")).unwrap();
+    assert!(
+        !line.trim_end().ends_with('-'),
+        "revocation time shown: {line}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn migrate_command_and_bad_configuration() {
+    let db = TestDb::new();
+    let out = cli(&db, &["migrate"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = cli(&db, &["migrate"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 migration(s) applied"));
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_zenqms-bridge"))
+        .arg("serve")
+        .env("DB_POOL_SIZE", "lots")
+        .env("DATA_DIR", db.dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("DB_POOL_SIZE"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn first_serve_prints_an_admin_token_and_sigterm_loses_no_accepted_write() {
+    zenqms_bridge::install_crypto_provider();
+    let db = TestDb::new();
+    let client = reqwest::Client::new();
+    let bin = BinaryApp::spawn(&db, &[]);
+    bin.wait_ready(&client).await;
+    let stderr = bin.stderr();
+    assert!(stderr.contains("one-time ADMIN token"), "{stderr}");
+    let token = stderr
+        .lines()
+        .find(|l| l.starts_with("zqb_"))
+        .expect("token line")
+        .trim()
+        .to_string();
+    assert!(
+        stderr.contains("/scim/v2"),
+        "prints the SCIM base URL: {stderr}"
+    );
+
+    // A burst of writes from 8 concurrent clients; SIGTERM lands in the middle of it.
+    let accepted = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let client = client.clone();
+        let url = format!("{}/api/v1/tokens", bin.base);
+        let auth = format!("Bearer {token}");
+        let accepted = accepted.clone();
+        tasks.push(tokio::spawn(async move {
+            for i in 0..40 {
+                let name = format!("burst-{worker}-{i}");
+                let res = client
+                    .post(&url)
+                    .header("Authorization", &auth)
+                    .json(&json!({"name": name, "scope": "read"}))
+                    .send()
+                    .await;
+                match res {
+                    Ok(r) if r.status().as_u16() == 201 => accepted.lock().unwrap().push(name),
+                    Ok(_) => {}
+                    Err(_) => break, // the server stopped accepting
+                }
+            }
+        }));
+    }
+    let count = || accepted.lock().unwrap().len();
+    eventually(Duration::from_secs(30), || async { count() >= 20 }).await;
+    bin.signal("TERM");
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let accepted = accepted.lock().unwrap().clone();
+    let mut bin = bin;
+    let status = bin.child.wait().unwrap();
+    assert!(status.success(), "graceful exit 0, got {status:?}");
+    assert!(!accepted.is_empty());
+
+    let listing = String::from_utf8(cli(&db, &["token", "list"]).stdout).unwrap();
+    for name in &accepted {
+        assert!(
+            listing.lines().any(|l| l.starts_with(&format!("{name} "))),
+            "{name} was accepted but lost"
+        );
+    }
+    // The second start prints no new admin token.
+    let again = BinaryApp::spawn(&db, &[]);
+    again.wait_ready(&client).await;
+    eventually(Duration::from_secs(5), || async {
+        again.stderr().contains("SCIM base URL")
+    })
+    .await;
+    assert!(!again.stderr().contains("one-time ADMIN token"));
+}
+
+#[tokio::test]
+async fn sqlite_connections_use_wal_busy_timeout_and_foreign_keys() {
+    use diesel::sql_types::{BigInt, Text};
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Mode {
+        #[diesel(sql_type = Text)]
+        journal_mode: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Flag {
+        #[diesel(sql_type = BigInt)]
+        foreign_keys: i64,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Timeout {
+        #[diesel(sql_type = BigInt)]
+        timeout: i64,
+    }
+    let app = TestApp::start().await;
+    if app.db.is_postgres() {
+        // The PostgreSQL half of the suite checks the same server on PostgreSQL elsewhere.
+        let (s, _) = send(app.raw(Method::GET, "/readyz")).await;
+        assert_eq!(s, 200);
+        return app.stop().await;
+    }
+    let mut conn = app.state.pool.get().unwrap();
+    let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
+        .get_result(&mut *conn)
+        .unwrap();
+    assert_eq!(mode.journal_mode, "wal");
+    let fk: Flag = diesel::sql_query("PRAGMA foreign_keys")
+        .get_result(&mut *conn)
+        .unwrap();
+    assert_eq!(fk.foreign_keys, 1);
+    let t: Timeout = diesel::sql_query("PRAGMA busy_timeout")
+        .get_result(&mut *conn)
+        .unwrap();
+    assert!(t.timeout >= 5000);
+    drop(conn);
+    app.stop().await;
+}

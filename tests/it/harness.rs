@@ -1,0 +1,325 @@
+//! The black-box test harness: a fresh database per test (a temp SQLite file, or a throwaway
+//! PostgreSQL database on `TEST_DATABASE_URL`), the real server on a free port, and HTTP.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use diesel::{Connection, RunQueryDsl};
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::Value;
+use zenqms_bridge::auth::{tokens, Scope};
+use zenqms_bridge::{server, AppState, Config, RunningServer};
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub url: String,
+    pg: Option<(String, String)>,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match std::env::var("TEST_DATABASE_URL")
+            .ok()
+            .filter(|v| !v.is_empty())
+        {
+            None => TestDb {
+                url: format!("sqlite://{}", dir.path().join("bridge.db").display()),
+                pg: None,
+                dir,
+            },
+            Some(admin_url) => {
+                // Fail loudly: a Postgres run that silently skipped would prove nothing.
+                let mut admin = diesel::PgConnection::establish(&admin_url).unwrap_or_else(|e| {
+                    panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+                });
+                let name = format!("zqb_test_{}", uuid::Uuid::new_v4().simple());
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut admin)
+                    .unwrap_or_else(|e| panic!("cannot create test database {name}: {e}"));
+                let url = with_database(&admin_url, &name);
+                TestDb {
+                    url,
+                    pg: Some((admin_url, name)),
+                    dir,
+                }
+            }
+        }
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some()
+    }
+}
+
+impl Default for TestDb {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((admin_url, name)) = &self.pg {
+            if let Ok(mut admin) = diesel::PgConnection::establish(admin_url) {
+                let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut admin);
+            }
+        }
+    }
+}
+
+/// `postgres://u@h:5432/postgres?x=y` with the database replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map(|i| i + 3).unwrap_or(0);
+    let base = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Configuration for a test server on `db`, with extra settings.
+pub fn test_config(db: &TestDb, port: u16, extra: &[(&str, &str)]) -> Config {
+    let mut env: HashMap<String, String> = HashMap::new();
+    env.insert("DATABASE_URL".into(), db.url.clone());
+    env.insert("DATA_DIR".into(), db.dir.path().display().to_string());
+    env.insert("BIND_ADDR".into(), format!("127.0.0.1:{port}"));
+    env.insert("DB_POOL_SIZE".into(), "8".into());
+    for (k, v) in extra {
+        env.insert(k.to_string(), v.to_string());
+    }
+    Config::from_source(&env).expect("test configuration")
+}
+
+/// A running bridge with an admin token and a SCIM token.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub admin_token: String,
+    pub scim_token: String,
+    pub state: AppState,
+    server: Option<RunningServer>,
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn start() -> TestApp {
+        Self::start_with(&[]).await
+    }
+
+    pub async fn start_with(extra: &[(&str, &str)]) -> TestApp {
+        Self::start_on(TestDb::new(), extra).await
+    }
+
+    pub async fn start_on(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
+        zenqms_bridge::install_crypto_provider();
+        let listener = TcpListener::bind("127.0.0.1:0").expect("free port");
+        let port = listener.local_addr().expect("addr").port();
+        let config = test_config(&db, port, extra);
+        let state = server::prepare(config).expect("prepare");
+        let (admin_token, scim_token) = {
+            let mut conn = state.pool.get().expect("conn");
+            let admin = tokens::create(&mut conn, "test-admin", Scope::Admin).expect("admin token");
+            let scim = tokens::create(&mut conn, "test-okta", Scope::Scim).expect("scim token");
+            (admin.token, scim.token)
+        };
+        let running = server::start_on(state.clone(), listener, false).expect("start");
+        let app = TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(60))
+                .build()
+                .expect("client"),
+            admin_token,
+            scim_token,
+            state,
+            server: Some(running),
+            db,
+        };
+        app.wait_ready().await;
+        app
+    }
+
+    async fn wait_ready(&self) {
+        let url = format!("{}/healthz", self.base);
+        eventually(Duration::from_secs(10), || async {
+            self.client
+                .get(&url)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
+        })
+        .await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request with no credentials.
+    pub fn raw(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// A SCIM request as Okta makes it (`/scim/v2` prefix added).
+    pub fn scim(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(&format!("/scim/v2{path}")))
+            .header("Authorization", format!("Bearer {}", self.scim_token))
+    }
+
+    /// An admin API request (`/api/v1` prefix added).
+    pub fn admin(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(&format!("/api/v1{path}")))
+            .header("Authorization", format!("Bearer {}", self.admin_token))
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+    }
+}
+
+/// Sends a request and returns the status and the JSON body (`Null` when empty or not JSON).
+pub async fn send(req: RequestBuilder) -> (u16, Value) {
+    let res = req.send().await.expect("request sent");
+    json_of(res).await
+}
+
+pub async fn json_of(res: Response) -> (u16, Value) {
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Polls `check` until it is true or the deadline passes (then panics). Never a fixed sleep.
+pub async fn eventually<F, Fut>(deadline: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let end = Instant::now() + deadline;
+    loop {
+        if check().await {
+            return;
+        }
+        assert!(
+            Instant::now() < end,
+            "condition not met within {deadline:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The bridge binary as a child process (for signal and crash tests).
+pub struct BinaryApp {
+    pub child: std::process::Child,
+    pub base: String,
+    pub stderr_path: std::path::PathBuf,
+}
+
+impl BinaryApp {
+    pub fn spawn(db: &TestDb, extra: &[(&str, &str)]) -> BinaryApp {
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").expect("free port");
+            l.local_addr().expect("addr").port()
+        };
+        let stderr_path = db.dir.path().join(format!("bridge-{port}.stderr"));
+        let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_zenqms-bridge"));
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &db.url)
+            .env("DATA_DIR", db.dir.path())
+            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .current_dir(db.dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(stderr);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn bridge");
+        BinaryApp {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            stderr_path,
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap_or_default()
+    }
+
+    pub async fn wait_ready(&self, client: &reqwest::Client) {
+        let url = format!("{}/readyz", self.base);
+        eventually(Duration::from_secs(30), || async {
+            client
+                .get(&url)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+                .unwrap_or(false)
+        })
+        .await;
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+}
+
+impl Drop for BinaryApp {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Creates a token through the CLI, as an operator would; returns its last stdout line.
+pub fn cli(db: &TestDb, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_zenqms-bridge"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &db.url)
+        .env("DATA_DIR", db.dir.path())
+        .current_dir(db.dir.path())
+        .output()
+        .expect("run cli")
+}
+
+#[test]
+fn database_name_is_replaced() {
+    assert_eq!(
+        with_database("postgres://postgres@127.0.0.1:5432/postgres", "t1"),
+        "postgres://postgres@127.0.0.1:5432/t1"
+    );
+    assert_eq!(with_database("postgres://h", "t1"), "postgres://h/t1");
+    assert_eq!(
+        with_database("postgres://h/db?sslmode=disable", "t1"),
+        "postgres://h/t1?sslmode=disable"
+    );
+}

@@ -1,0 +1,6 @@
+//! Black-box tests: the real server over HTTP against a real database (SQLite by default,
+//! PostgreSQL when `TEST_DATABASE_URL` is set).
+
+mod harness;
+
+mod foundation;
