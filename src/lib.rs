@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod scim;
 pub mod server;
 pub mod store;
+pub mod sync;
 pub mod telemetry;
 pub mod time;
 

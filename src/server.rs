@@ -20,6 +20,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub metrics: Metrics,
     pub key: Key,
+    /// Wakes this process's sync workers after a commit that enqueued jobs.
+    pub sync_wakeup: crate::sync::Wakeup,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +67,7 @@ pub fn prepare(config: Config) -> Result<AppState, StartError> {
         config: Arc::new(config),
         metrics: Metrics::new(),
         key,
+        sync_wakeup: crate::sync::Wakeup::new(),
     })
 }
 
