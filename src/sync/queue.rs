@@ -45,14 +45,16 @@ macro_rules! upsert_jobs {
     }};
 }
 
-fn job_columns(
-    now: chrono::NaiveDateTime,
-) -> (
+type At = diesel::dsl::AsExprOf<chrono::NaiveDateTime, Timestamp>;
+/// The constant columns of a new job: generation 1, enqueued and due now, no attempts.
+type JobColumns = (
     diesel::expression::SqlLiteral<BigInt>,
-    diesel::dsl::AsExprOf<chrono::NaiveDateTime, Timestamp>,
-    diesel::dsl::AsExprOf<chrono::NaiveDateTime, Timestamp>,
+    At,
+    At,
     diesel::expression::SqlLiteral<Integer>,
-) {
+);
+
+fn job_columns(now: chrono::NaiveDateTime) -> JobColumns {
     use diesel::IntoSql;
     (
         sql::<BigInt>("1"),
@@ -78,8 +80,8 @@ pub fn enqueue_users(conn: &mut DbConn, user_ids: &[String]) -> Result<usize, St
             .select((
                 scim_users::id,
                 generation.clone(),
-                enqueued_at.clone(),
-                run_after.clone(),
+                enqueued_at,
+                run_after,
                 attempts.clone(),
             ));
         total += upsert_jobs!(&mut *conn, select, now)?;
