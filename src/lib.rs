@@ -15,6 +15,7 @@ pub mod store;
 pub mod sync;
 pub mod telemetry;
 pub mod time;
+pub mod zenqms;
 
 pub use config::Config;
 pub use server::{AppState, RunningServer};
