@@ -5,3 +5,6 @@ mod harness;
 
 mod foundation;
 mod outbox;
+mod sim_support;
+mod sync_directory;
+mod sync_engine;
