@@ -7,7 +7,10 @@ use serde::Deserialize;
 use super::{AdminError, AdminPrincipal, ReadPrincipal};
 use crate::server::AppState;
 
-pub async fn get_zenqms(_who: ReadPrincipal, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
+pub async fn get_zenqms(
+    _who: ReadPrincipal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
     Ok(HttpResponse::Ok().json(state.sync.connection_view()))
 }
 

@@ -10,7 +10,10 @@ use crate::sync::SyncState;
 
 const MAX_LIMIT: i64 = 1000;
 
-pub async fn status(_who: ReadPrincipal, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
+pub async fn status(
+    _who: ReadPrincipal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
     Ok(HttpResponse::Ok().json(state.sync.status().await?))
 }
 
@@ -32,12 +35,16 @@ pub async fn users(
     let wanted = match q.state.as_deref() {
         None | Some("") => None,
         Some(s) => Some(SyncState::parse(s).ok_or_else(|| {
-            AdminError::BadRequest(format!("`state` must be synced, pending, skipped or failed, not `{s}`"))
+            AdminError::BadRequest(format!(
+                "`state` must be synced, pending, skipped or failed, not `{s}`"
+            ))
         })?),
     };
     let limit = q.limit.unwrap_or(100);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(AdminError::BadRequest(format!("`limit` must be between 1 and {MAX_LIMIT}")));
+        return Err(AdminError::BadRequest(format!(
+            "`limit` must be between 1 and {MAX_LIMIT}"
+        )));
     }
     let users = state.sync.users(wanted, q.after, limit).await?;
     let next_after = (users.len() as i64 == limit)
@@ -79,7 +86,10 @@ pub async fn retry(
     Ok(HttpResponse::Accepted().json(serde_json::json!({"enqueued": enqueued})))
 }
 
-pub async fn pause(who: AdminPrincipal, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
+pub async fn pause(
+    who: AdminPrincipal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
     state.sync.set_paused(true, &who.0.name).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "paused": true,
@@ -87,7 +97,10 @@ pub async fn pause(who: AdminPrincipal, state: web::Data<AppState>) -> Result<Ht
     })))
 }
 
-pub async fn resume(who: AdminPrincipal, state: web::Data<AppState>) -> Result<HttpResponse, AdminError> {
+pub async fn resume(
+    who: AdminPrincipal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
     state.sync.set_paused(false, &who.0.name).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"paused": false})))
 }

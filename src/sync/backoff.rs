@@ -27,9 +27,15 @@ mod tests {
         let cap = Duration::from_secs(600);
         for _ in 0..100 {
             let d1 = delay(1, cap);
-            assert!(d1 >= Duration::from_millis(500) && d1 <= Duration::from_secs(1), "{d1:?}");
+            assert!(
+                d1 >= Duration::from_millis(500) && d1 <= Duration::from_secs(1),
+                "{d1:?}"
+            );
             let d4 = delay(4, cap);
-            assert!(d4 >= Duration::from_secs(4) && d4 <= Duration::from_secs(8), "{d4:?}");
+            assert!(
+                d4 >= Duration::from_secs(4) && d4 <= Duration::from_secs(8),
+                "{d4:?}"
+            );
             let big = delay(40, cap);
             assert!(big >= Duration::from_secs(300) && big <= cap, "{big:?}");
         }

@@ -21,7 +21,11 @@ struct State {
 
 impl Budget {
     pub fn new(max_rps: f64) -> Budget {
-        let rps = if max_rps.is_finite() && max_rps > 0.0 { max_rps } else { 1.0 };
+        let rps = if max_rps.is_finite() && max_rps > 0.0 {
+            max_rps
+        } else {
+            1.0
+        };
         Budget {
             interval: Duration::from_secs_f64(1.0 / rps),
             state: Mutex::new(State {

@@ -63,7 +63,9 @@ pub struct Desired {
 }
 
 fn clean(v: Option<&str>) -> Option<String> {
-    v.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
+    v.map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// Why ZenQMS would refuse this email, or `None`. The spec: emails are compared without
@@ -93,7 +95,11 @@ pub fn email_problem(email: &str) -> Option<&'static str> {
 
 impl Desired {
     /// Projects a directory user. `default_title` is `DEFAULT_TITLE`.
-    pub fn project(user: &DirectoryUser, default_title: Option<&str>, roles: Option<RolePlan>) -> Desired {
+    pub fn project(
+        user: &DirectoryUser,
+        default_title: Option<&str>,
+        roles: Option<RolePlan>,
+    ) -> Desired {
         let mut problems = Vec::new();
         // Primary email, else the first, else a userName that is an email.
         let candidate = user
@@ -110,7 +116,9 @@ impl Desired {
             None => {
                 problems.push(Problem {
                     field: "email",
-                    reason: "missing: the user has no email and its userName is not an email address".into(),
+                    reason:
+                        "missing: the user has no email and its userName is not an email address"
+                            .into(),
                 });
                 None
             }
@@ -134,8 +142,16 @@ impl Desired {
             }
             value
         };
-        let first_name = required("first_name", clean(user.given_name.as_deref()), "name.givenName");
-        let last_name = required("last_name", clean(user.family_name.as_deref()), "name.familyName");
+        let first_name = required(
+            "first_name",
+            clean(user.given_name.as_deref()),
+            "name.givenName",
+        );
+        let last_name = required(
+            "last_name",
+            clean(user.family_name.as_deref()),
+            "name.familyName",
+        );
         let title = clean(user.title.as_deref()).or_else(|| clean(default_title));
         if title.is_none() {
             problems.push(Problem {
@@ -266,12 +282,24 @@ mod tests {
     #[test]
     fn email_rules() {
         let d = Desired::project(&user(), None, None);
-        assert_eq!(d.email.as_deref(), Some("ada.work@example.com"), "primary first");
+        assert_eq!(
+            d.email.as_deref(),
+            Some("ada.work@example.com"),
+            "primary first"
+        );
         let mut u = user();
         u.emails[1].is_primary = false;
-        assert_eq!(Desired::project(&u, None, None).email.as_deref(), Some("ada.home@example.com"), "else the first");
+        assert_eq!(
+            Desired::project(&u, None, None).email.as_deref(),
+            Some("ada.home@example.com"),
+            "else the first"
+        );
         u.emails.clear();
-        assert_eq!(Desired::project(&u, None, None).email.as_deref(), Some("ada@example.com"), "else the userName");
+        assert_eq!(
+            Desired::project(&u, None, None).email.as_deref(),
+            Some("ada@example.com"),
+            "else the userName"
+        );
         u.user_name = "ada".into();
         let d = Desired::project(&u, None, None);
         assert_eq!(d.email, None);
@@ -282,7 +310,11 @@ mod tests {
             is_primary: true,
         });
         let d = Desired::project(&u, None, None);
-        assert!(d.problems_text().contains("non-ASCII"), "{}", d.problems_text());
+        assert!(
+            d.problems_text().contains("non-ASCII"),
+            "{}",
+            d.problems_text()
+        );
         assert!(d.new_user().is_none());
     }
 
@@ -299,7 +331,12 @@ mod tests {
         assert_eq!(d.title.as_deref(), Some("Employee"));
         assert!(d.new_user().is_some());
         u.title = Some("  ".into());
-        assert_eq!(Desired::project(&u, Some("Employee"), None).title.as_deref(), Some("Employee"));
+        assert_eq!(
+            Desired::project(&u, Some("Employee"), None)
+                .title
+                .as_deref(),
+            Some("Employee")
+        );
     }
 
     #[test]
@@ -307,17 +344,26 @@ mod tests {
         let mut u = user();
         assert_eq!(Desired::project(&u, None, None).status, WriteStatus::Active);
         u.active = false;
-        assert_eq!(Desired::project(&u, None, None).status, WriteStatus::Disabled);
+        assert_eq!(
+            Desired::project(&u, None, None).status,
+            WriteStatus::Disabled
+        );
         u.active = true;
         u.deleted = true;
-        assert_eq!(Desired::project(&u, None, None).status, WriteStatus::Disabled);
+        assert_eq!(
+            Desired::project(&u, None, None).status,
+            WriteStatus::Disabled
+        );
     }
 
     #[test]
     fn patches_are_minimal() {
         let d = Desired::project(&user(), None, None);
         let mut r = remote(&d);
-        assert!(d.patch_against(&r).is_empty(), "nothing changed, nothing sent");
+        assert!(
+            d.patch_against(&r).is_empty(),
+            "nothing changed, nothing sent"
+        );
         r.email = "ADA.WORK@example.com".into();
         assert!(d.patch_against(&r).is_empty(), "case of the email alone");
         r.title = "Old".into();
@@ -334,8 +380,15 @@ mod tests {
         let d = Desired::project(&u, None, None);
         r.external_id = Some("someone".into());
         let p = d.patch_against(&r);
-        assert_eq!(p.fields(), ["status"], "what the directory lacks is not sent");
-        let sent = UserPatch { status: Some(WriteStatus::Active), ..UserPatch::default() };
+        assert_eq!(
+            p.fields(),
+            ["status"],
+            "what the directory lacks is not sent"
+        );
+        let sent = UserPatch {
+            status: Some(WriteStatus::Active),
+            ..UserPatch::default()
+        };
         assert!(unsent(p, &sent).is_empty());
     }
 

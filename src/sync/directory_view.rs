@@ -59,7 +59,8 @@ pub fn load(conn: &mut DbConn, user_id: &str) -> Result<Option<DirectoryUser>, S
         ))
         .first(conn)
         .optional()?;
-    let Some((id, user_name, external_id, given_name, family_name, title, active, deleted_at)) = row
+    let Some((id, user_name, external_id, given_name, family_name, title, active, deleted_at)) =
+        row
     else {
         return Ok(None);
     };

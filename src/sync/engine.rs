@@ -44,7 +44,10 @@ pub struct Connected {
 enum Conn {
     NotConfigured,
     /// Configured but unusable (a stored token that no longer decrypts, a bad URL).
-    Broken { base_url: Option<String>, message: String },
+    Broken {
+        base_url: Option<String>,
+        message: String,
+    },
     Ready(Arc<Connected>),
 }
 
@@ -72,7 +75,13 @@ pub(crate) struct Inner {
 
 impl Engine {
     /// No I/O: the connection and the pause flag are loaded by [`Engine::refresh`].
-    pub fn new(pool: Pool, config: Arc<Config>, metrics: Metrics, key: Key, wakeup: Wakeup) -> Engine {
+    pub fn new(
+        pool: Pool,
+        config: Arc<Config>,
+        metrics: Metrics,
+        key: Key,
+        wakeup: Wakeup,
+    ) -> Engine {
         let process = format!(
             "{}-{}",
             std::process::id(),
@@ -116,7 +125,11 @@ impl Engine {
         }
     }
 
-    fn client_for(&self, base_url: &str, token: Secret) -> Result<ZenqmsClient, crate::zenqms::SettingsError> {
+    fn client_for(
+        &self,
+        base_url: &str,
+        token: Secret,
+    ) -> Result<ZenqmsClient, crate::zenqms::SettingsError> {
         ZenqmsClient::new(
             &ClientSettings {
                 base_url: base_url.to_string(),
@@ -201,7 +214,12 @@ impl Engine {
     /// Verifies a connection with one `GET /v2/roles`, then saves it (token encrypted) and
     /// puts it in force. Jobs waiting out a backoff become due at once: the usual reason
     /// for a new connection is that the old one failed.
-    pub async fn set_connection(&self, base_url: &str, api_token: &str, actor: &str) -> Result<ConnectionView, SyncError> {
+    pub async fn set_connection(
+        &self,
+        base_url: &str,
+        api_token: &str,
+        actor: &str,
+    ) -> Result<ConnectionView, SyncError> {
         let base_url = base_url.trim().trim_end_matches('/').to_string();
         let client = self
             .client_for(&base_url, Secret::new(api_token.trim()))
@@ -240,13 +258,14 @@ impl Engine {
         .await?;
         {
             *self.inner.loaded.lock().unwrap_or_else(|p| p.into_inner()) = Some(Some(saved_at));
-            *self.inner.conn.write().unwrap_or_else(|p| p.into_inner()) = Conn::Ready(Arc::new(Connected {
-                client,
-                base_url,
-                source: Source::Settings,
-                updated_at: Some(saved_at),
-                updated_by: Some(saved_by),
-            }));
+            *self.inner.conn.write().unwrap_or_else(|p| p.into_inner()) =
+                Conn::Ready(Arc::new(Connected {
+                    client,
+                    base_url,
+                    source: Source::Settings,
+                    updated_at: Some(saved_at),
+                    updated_by: Some(saved_by),
+                }));
         }
         self.inner.wakeup.notify();
         let mut view = self.connection_view();
@@ -318,7 +337,11 @@ impl Engine {
     }
 
     /// Enqueues these users (all must exist), or every `failed` one.
-    pub async fn retry(&self, user_ids: Option<Vec<String>>, actor: &str) -> Result<usize, SyncError> {
+    pub async fn retry(
+        &self,
+        user_ids: Option<Vec<String>>,
+        actor: &str,
+    ) -> Result<usize, SyncError> {
         let actor = actor.to_string();
         let n = store::run(&self.inner.pool, move |c| {
             c.transaction(|c| {
@@ -374,8 +397,16 @@ impl Engine {
             configured: conn.configured,
             paused: self.is_paused(),
             zenqms: ZenqmsStatus {
-                connectivity: if conn.configured { Some(connectivity) } else { None },
-                state: if conn.configured { "configured" } else { "not configured" },
+                connectivity: if conn.configured {
+                    Some(connectivity)
+                } else {
+                    None
+                },
+                state: if conn.configured {
+                    "configured"
+                } else {
+                    "not configured"
+                },
                 base_url: conn.base_url,
                 source: conn.source,
                 problem: conn.problem,
@@ -412,7 +443,9 @@ impl Engine {
                     self.inner
                         .metrics
                         .sync_users
-                        .get_or_create(&StateLabels { state: s.as_str().to_string() })
+                        .get_or_create(&StateLabels {
+                            state: s.as_str().to_string(),
+                        })
                         .set(n);
                 }
             }
@@ -421,8 +454,16 @@ impl Engine {
     }
 
     /// Users in one state (or all), a page at a time.
-    pub async fn users(&self, st: Option<SyncState>, after: Option<String>, limit: i64) -> Result<Vec<state::UserView>, SyncError> {
-        Ok(store::run(&self.inner.pool, move |c| state::list(c, st, after.as_deref(), limit)).await?)
+    pub async fn users(
+        &self,
+        st: Option<SyncState>,
+        after: Option<String>,
+        limit: i64,
+    ) -> Result<Vec<state::UserView>, SyncError> {
+        Ok(store::run(&self.inner.pool, move |c| {
+            state::list(c, st, after.as_deref(), limit)
+        })
+        .await?)
     }
 }
 

@@ -40,9 +40,16 @@ impl SyncError {
     /// True when the run should simply be tried again later (never dropped).
     pub fn is_retryable(&self) -> bool {
         match self {
-            SyncError::Zenqms(e) => matches!(e.class(), ErrorClass::Retryable | ErrorClass::RateLimited),
-            SyncError::Store(_) | SyncError::Paused | SyncError::NotConfigured | SyncError::Inconsistent(_) => true,
-            SyncError::InvalidConnection(_) | SyncError::ZenqmsUnreachable(_) | SyncError::UnknownUsers(_) => false,
+            SyncError::Zenqms(e) => {
+                matches!(e.class(), ErrorClass::Retryable | ErrorClass::RateLimited)
+            }
+            SyncError::Store(_)
+            | SyncError::Paused
+            | SyncError::NotConfigured
+            | SyncError::Inconsistent(_) => true,
+            SyncError::InvalidConnection(_)
+            | SyncError::ZenqmsUnreachable(_)
+            | SyncError::UnknownUsers(_) => false,
         }
     }
 }

@@ -204,7 +204,8 @@ pub fn renew(
     owner: &str,
     lease: std::time::Duration,
 ) -> Result<bool, StoreError> {
-    let until = store::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
+    let until =
+        store::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
     let n = diesel::update(
         sync_jobs::table
             .filter(sync_jobs::user_id.eq(user_id))
@@ -287,12 +288,14 @@ pub fn release(conn: &mut DbConn, user_id: &str, owner: &str) -> Result<bool, St
 
 /// Releases every lease held by these owners (a stopping process's workers).
 pub fn release_all(conn: &mut DbConn, owners: &[String]) -> Result<usize, StoreError> {
-    Ok(diesel::update(sync_jobs::table.filter(sync_jobs::lease_owner.eq_any(owners)))
-        .set((
-            sync_jobs::lease_owner.eq(None::<String>),
-            sync_jobs::lease_until.eq(None::<chrono::NaiveDateTime>),
-        ))
-        .execute(conn)?)
+    Ok(
+        diesel::update(sync_jobs::table.filter(sync_jobs::lease_owner.eq_any(owners)))
+            .set((
+                sync_jobs::lease_owner.eq(None::<String>),
+                sync_jobs::lease_until.eq(None::<chrono::NaiveDateTime>),
+            ))
+            .execute(conn)?,
+    )
 }
 
 /// Whether some job is due and not leased (read-only: the idle poll must not take the
@@ -301,7 +304,11 @@ pub fn any_due(conn: &mut DbConn) -> Result<bool, StoreError> {
     let now = store::now();
     let due: i64 = sync_jobs::table
         .filter(sync_jobs::run_after.le(now))
-        .filter(sync_jobs::lease_until.is_null().or(sync_jobs::lease_until.lt(now)))
+        .filter(
+            sync_jobs::lease_until
+                .is_null()
+                .or(sync_jobs::lease_until.lt(now)),
+        )
         .count()
         .get_result(conn)?;
     Ok(due > 0)
@@ -349,7 +356,9 @@ pub fn backfill(conn: &mut DbConn) -> Result<usize, StoreError> {
 /// Makes every job waiting out a backoff due now (after the connection is fixed).
 pub fn make_all_due(conn: &mut DbConn) -> Result<usize, StoreError> {
     let now = store::now();
-    Ok(diesel::update(sync_jobs::table.filter(sync_jobs::run_after.gt(now)))
-        .set(sync_jobs::run_after.eq(now))
-        .execute(conn)?)
+    Ok(
+        diesel::update(sync_jobs::table.filter(sync_jobs::run_after.gt(now)))
+            .set(sync_jobs::run_after.eq(now))
+            .execute(conn)?,
+    )
 }

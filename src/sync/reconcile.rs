@@ -25,11 +25,30 @@ use crate::zenqms::{
 /// the simulator in tests).
 #[allow(async_fn_in_trait)]
 pub trait Api {
-    async fn search(&self, ctx: CallCtx<'_>, f: &SearchFilters) -> Result<Vec<RemoteUser>, SyncError>;
+    async fn search(
+        &self,
+        ctx: CallCtx<'_>,
+        f: &SearchFilters,
+    ) -> Result<Vec<RemoteUser>, SyncError>;
     async fn create_user(&self, ctx: CallCtx<'_>, u: &NewUser) -> Result<RemoteUser, SyncError>;
-    async fn update_user(&self, ctx: CallCtx<'_>, id: &ZenqmsId, p: &UserPatch) -> Result<RemoteUser, SyncError>;
-    async fn add_roles(&self, ctx: CallCtx<'_>, id: &ZenqmsId, r: &[ZenqmsId]) -> Result<RemoteUser, SyncError>;
-    async fn remove_roles(&self, ctx: CallCtx<'_>, id: &ZenqmsId, r: &[ZenqmsId]) -> Result<RemoteUser, SyncError>;
+    async fn update_user(
+        &self,
+        ctx: CallCtx<'_>,
+        id: &ZenqmsId,
+        p: &UserPatch,
+    ) -> Result<RemoteUser, SyncError>;
+    async fn add_roles(
+        &self,
+        ctx: CallCtx<'_>,
+        id: &ZenqmsId,
+        r: &[ZenqmsId],
+    ) -> Result<RemoteUser, SyncError>;
+    async fn remove_roles(
+        &self,
+        ctx: CallCtx<'_>,
+        id: &ZenqmsId,
+        r: &[ZenqmsId],
+    ) -> Result<RemoteUser, SyncError>;
 }
 
 /// Another directory user linked to a ZenQMS user.
@@ -188,14 +207,24 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
             return Ok(Some(seen.clone()));
         }
         let id = link.id.clone();
-        let found = self.search(SearchFilters { id: Some(id.clone()), ..SearchFilters::default() }).await?;
+        let found = self
+            .search(SearchFilters {
+                id: Some(id.clone()),
+                ..SearchFilters::default()
+            })
+            .await?;
         match found {
             Some(r) => {
-                self.link = Some(Link { id, seen: Some(r.clone()) });
+                self.link = Some(Link {
+                    id,
+                    seen: Some(r.clone()),
+                });
                 Ok(Some(r))
             }
             None => {
-                self.notes.push(format!("the linked ZenQMS user {id} no longer exists; looked again"));
+                self.notes.push(format!(
+                    "the linked ZenQMS user {id} no longer exists; looked again"
+                ));
                 self.link = None;
                 Ok(None)
             }
@@ -211,12 +240,23 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
     /// Looks up an unlinked user by `external_id`, then by email.
     async fn lookup(&mut self) -> Result<Option<RemoteUser>, SyncError> {
         if let Some(x) = self.desired.external_id.clone() {
-            if let Some(r) = self.search(SearchFilters { external_id: Some(x), ..SearchFilters::default() }).await? {
+            if let Some(r) = self
+                .search(SearchFilters {
+                    external_id: Some(x),
+                    ..SearchFilters::default()
+                })
+                .await?
+            {
                 return Ok(Some(r));
             }
         }
         if let Some(e) = self.desired.email.clone() {
-            return self.search(SearchFilters { email: Some(e), ..SearchFilters::default() }).await;
+            return self
+                .search(SearchFilters {
+                    email: Some(e),
+                    ..SearchFilters::default()
+                })
+                .await;
         }
         Ok(None)
     }
@@ -229,7 +269,10 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
                 self.calls += 1;
                 match self.api.create_user(self.ctx(None), &new).await {
                     Ok(r) => {
-                        self.link = Some(Link { id: r.id.clone(), seen: Some(r.clone()) });
+                        self.link = Some(Link {
+                            id: r.id.clone(),
+                            seen: Some(r.clone()),
+                        });
                         return Ok(Found::User(r));
                     }
                     Err(SyncError::Zenqms(e @ ZenqmsError::Conflict { .. })) => conflict = Some(e),
@@ -240,9 +283,17 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
         // The create met a holder (a lost answer of an earlier create, or an account that
         // predates the bridge), or no create was possible: find the account.
         let holder = match &conflict {
-            Some(ZenqmsError::Conflict { user_id: Some(id), .. }) => {
+            Some(ZenqmsError::Conflict {
+                user_id: Some(id), ..
+            }) => {
                 let id = id.clone();
-                match self.search(SearchFilters { id: Some(id), ..SearchFilters::default() }).await? {
+                match self
+                    .search(SearchFilters {
+                        id: Some(id),
+                        ..SearchFilters::default()
+                    })
+                    .await?
+                {
                     Some(r) => Some(r),
                     None => self.lookup().await?,
                 }
@@ -289,14 +340,22 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
                 Outcome::Failed { reason }
             } else {
                 // Nothing of ours to disable; the account is someone else's.
-                Outcome::Synced { note: Some(format!("inactive; not linked: {reason}")) }
+                Outcome::Synced {
+                    note: Some(format!("inactive; not linked: {reason}")),
+                }
             }));
         }
         if let Some(o) = owner {
-            self.notes.push(format!("took over the ZenQMS user of deleted directory user {}", o.user_name));
+            self.notes.push(format!(
+                "took over the ZenQMS user of deleted directory user {}",
+                o.user_name
+            ));
             self.took_over_from = Some(o.user_id);
         }
-        self.link = Some(Link { id: r.id.clone(), seen: Some(r.clone()) });
+        self.link = Some(Link {
+            id: r.id.clone(),
+            seen: Some(r.clone()),
+        });
         Ok(Found::User(r))
     }
 
@@ -312,7 +371,10 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
             // from the directory was changed in ZenQMS (drift). Okta is the source of truth.
             let drift = unsent(self.desired.patch_against(&remote), &patch);
             if !drift.is_empty() {
-                self.notes.push(format!("corrected drift in ZenQMS: {}", drift.fields().join(", ")));
+                self.notes.push(format!(
+                    "corrected drift in ZenQMS: {}",
+                    drift.fields().join(", ")
+                ));
                 remote = match self.update(&remote, &drift).await? {
                     Ok(r) => r,
                     Err(pass) => return Ok(pass),
@@ -322,9 +384,13 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
         if let Some(plan) = self.desired.roles.clone() {
             remote = self.apply_roles(remote, &plan).await?;
         }
-        self.link = Some(Link { id: remote.id.clone(), seen: Some(remote) });
+        self.link = Some(Link {
+            id: remote.id.clone(),
+            seen: Some(remote),
+        });
         for p in &self.desired.problems {
-            self.notes.push(format!("not sent, ZenQMS keeps its value: {p}"));
+            self.notes
+                .push(format!("not sent, ZenQMS keeps its value: {p}"));
         }
         Ok(Pass::Done(Outcome::Synced {
             note: (!self.notes.is_empty()).then(|| self.notes.join("; ")),
@@ -338,23 +404,39 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
         patch: &UserPatch,
     ) -> Result<Result<RemoteUser, Pass>, SyncError> {
         self.calls += 1;
-        match self.api.update_user(self.ctx(Some(remote)), &remote.id, patch).await {
+        match self
+            .api
+            .update_user(self.ctx(Some(remote)), &remote.id, patch)
+            .await
+        {
             Ok(r) => Ok(Ok(r)),
             Err(SyncError::Zenqms(ZenqmsError::NotFound(_))) => {
-                self.notes.push(format!("the linked ZenQMS user {} no longer exists; looked again", remote.id));
+                self.notes.push(format!(
+                    "the linked ZenQMS user {} no longer exists; looked again",
+                    remote.id
+                ));
                 self.link = None;
                 Ok(Err(Pass::Restart))
             }
-            Err(SyncError::Zenqms(e @ ZenqmsError::Conflict { .. })) => self.conflict(remote, patch, e).await.map(Err),
-            Err(SyncError::Zenqms(e @ ZenqmsError::Validation { .. })) => Ok(Err(Pass::Done(Outcome::Failed {
-                reason: format!("{e} (sent: {})", patch.fields().join(", ")),
-            }))),
+            Err(SyncError::Zenqms(e @ ZenqmsError::Conflict { .. })) => {
+                self.conflict(remote, patch, e).await.map(Err)
+            }
+            Err(SyncError::Zenqms(e @ ZenqmsError::Validation { .. })) => {
+                Ok(Err(Pass::Done(Outcome::Failed {
+                    reason: format!("{e} (sent: {})", patch.fields().join(", ")),
+                })))
+            }
             Err(e) => Err(e),
         }
     }
 
     /// A `409` on PATCH: another user holds the email (or external id) we sent.
-    async fn conflict(&mut self, remote: &RemoteUser, patch: &UserPatch, e: ZenqmsError) -> Result<Pass, SyncError> {
+    async fn conflict(
+        &mut self,
+        remote: &RemoteUser,
+        patch: &UserPatch,
+        e: ZenqmsError,
+    ) -> Result<Pass, SyncError> {
         let ZenqmsError::Conflict { user_id, code, .. } = &e else {
             return Err(e.into());
         };
@@ -362,7 +444,10 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
             Some(id) => Some(id.clone()),
             None => match patch.email.clone() {
                 Some(email) => self
-                    .search(SearchFilters { email: Some(email), ..SearchFilters::default() })
+                    .search(SearchFilters {
+                        email: Some(email),
+                        ..SearchFilters::default()
+                    })
                     .await?
                     .map(|r| r.id),
                 None => None,
@@ -377,8 +462,16 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
                 Ok(Pass::Restart)
             }
             Some(h) => {
-                let what = if code == crate::zenqms::contract::CODE_EMAIL_TAKEN { "email" } else { "external_id" };
-                let value = if what == "email" { patch.email.clone() } else { patch.external_id.clone() };
+                let what = if code == crate::zenqms::contract::CODE_EMAIL_TAKEN {
+                    "email"
+                } else {
+                    "external_id"
+                };
+                let value = if what == "email" {
+                    patch.email.clone()
+                } else {
+                    patch.external_id.clone()
+                };
                 let whose = match self.links.owner_of(&h, self.me).await? {
                     Some(o) => format!("linked to directory user {} ({})", o.user_name, o.user_id),
                     None => "not managed by the bridge".to_string(),
@@ -390,29 +483,49 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
                     ),
                 }))
             }
-            None => Ok(Pass::Done(Outcome::Failed { reason: e.to_string() })),
+            None => Ok(Pass::Done(Outcome::Failed {
+                reason: e.to_string(),
+            })),
         }
     }
 
-    async fn apply_roles(&mut self, mut remote: RemoteUser, plan: &RolePlan) -> Result<RemoteUser, SyncError> {
+    async fn apply_roles(
+        &mut self,
+        mut remote: RemoteUser,
+        plan: &RolePlan,
+    ) -> Result<RemoteUser, SyncError> {
         let (add, remove) = plan.diff(&remote.role_ids);
         if !add.is_empty() {
             self.calls += 1;
-            remote = match self.api.add_roles(self.ctx(Some(&remote)), &remote.id, &add).await {
+            remote = match self
+                .api
+                .add_roles(self.ctx(Some(&remote)), &remote.id, &add)
+                .await
+            {
                 Ok(r) => r,
                 // A mapped role deleted in ZenQMS: add the others, say which one is gone,
                 // and do not fail the user over it (no failing loop).
                 Err(SyncError::Zenqms(ZenqmsError::UnknownRole { role_ids })) => {
-                    let rest: Vec<ZenqmsId> = add.iter().filter(|r| !role_ids.contains(r)).cloned().collect();
+                    let rest: Vec<ZenqmsId> = add
+                        .iter()
+                        .filter(|r| !role_ids.contains(r))
+                        .cloned()
+                        .collect();
                     self.notes.push(format!(
                         "roles missing in ZenQMS: {}",
-                        role_ids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                        role_ids
+                            .iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ));
                     if rest.is_empty() {
                         remote
                     } else {
                         self.calls += 1;
-                        self.api.add_roles(self.ctx(Some(&remote)), &remote.id, &rest).await?
+                        self.api
+                            .add_roles(self.ctx(Some(&remote)), &remote.id, &rest)
+                            .await?
                     }
                 }
                 Err(e) => return Err(e),
@@ -420,7 +533,10 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
         }
         if !remove.is_empty() {
             self.calls += 1;
-            remote = self.api.remove_roles(self.ctx(Some(&remote)), &remote.id, &remove).await?;
+            remote = self
+                .api
+                .remove_roles(self.ctx(Some(&remote)), &remote.id, &remove)
+                .await?;
         }
         Ok(remote)
     }

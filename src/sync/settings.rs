@@ -65,7 +65,10 @@ pub fn load_connection(
     }
 }
 
-pub fn save_connection(conn: &mut DbConn, c: &StoredConnection) -> Result<NaiveDateTime, StoreError> {
+pub fn save_connection(
+    conn: &mut DbConn,
+    c: &StoredConnection,
+) -> Result<NaiveDateTime, StoreError> {
     let text = serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     put(conn, CONNECTION, &text)
 }

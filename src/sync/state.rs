@@ -154,12 +154,20 @@ pub fn load_link(conn: &mut DbConn, user_id: &str) -> Result<Option<Link>, Store
 }
 
 /// The directory user other than `except` linked to this ZenQMS user.
-pub fn owner_of(conn: &mut DbConn, id: &ZenqmsId, except: &str) -> Result<Option<Owner>, StoreError> {
+pub fn owner_of(
+    conn: &mut DbConn,
+    id: &ZenqmsId,
+    except: &str,
+) -> Result<Option<Owner>, StoreError> {
     let row: Option<(String, String, Option<NaiveDateTime>)> = sync_users::table
         .inner_join(scim_users::table)
         .filter(sync_users::zenqms_id_json.eq(id.json_text()))
         .filter(sync_users::user_id.ne(except))
-        .select((scim_users::id, scim_users::user_name, scim_users::deleted_at))
+        .select((
+            scim_users::id,
+            scim_users::user_name,
+            scim_users::deleted_at,
+        ))
         .first(conn)
         .optional()?;
     Ok(row.map(|(user_id, user_name, deleted_at)| Owner {
@@ -204,7 +212,9 @@ fn effective(has_job: bool, stored: Option<&str>) -> SyncState {
     if has_job {
         return SyncState::Pending;
     }
-    stored.and_then(SyncState::parse).unwrap_or(SyncState::Pending)
+    stored
+        .and_then(SyncState::parse)
+        .unwrap_or(SyncState::Pending)
 }
 
 /// One row of `GET /api/v1/sync/users`.
@@ -286,15 +296,36 @@ pub fn list(
     Ok(rows
         .into_iter()
         .map(
-            |(id, user_name, zid, st, reason, attempts, last, synced, job, job_attempts, run_after, job_error)| {
+            |(
+                id,
+                user_name,
+                zid,
+                st,
+                reason,
+                attempts,
+                last,
+                synced,
+                job,
+                job_attempts,
+                run_after,
+                job_error,
+            )| {
                 let has_job = job.is_some();
                 UserView {
                     scim_id: id,
                     user_name,
                     zenqms_id: zid.and_then(|t| serde_json::from_str(&t).ok()),
                     state: effective(has_job, st.as_deref()),
-                    reason: if has_job { job_error.or(reason) } else { reason },
-                    attempts: if has_job { job_attempts.unwrap_or(0) } else { attempts.unwrap_or(0) },
+                    reason: if has_job {
+                        job_error.or(reason)
+                    } else {
+                        reason
+                    },
+                    attempts: if has_job {
+                        job_attempts.unwrap_or(0)
+                    } else {
+                        attempts.unwrap_or(0)
+                    },
                     last_attempt_at: last,
                     next_attempt_at: if has_job { run_after } else { None },
                     synced_at: synced,
@@ -325,5 +356,9 @@ pub fn unknown_users(conn: &mut DbConn, ids: &[String]) -> Result<Vec<String>, S
                 .load::<String>(conn)?,
         );
     }
-    Ok(ids.iter().filter(|i| !known.contains(*i)).cloned().collect())
+    Ok(ids
+        .iter()
+        .filter(|i| !known.contains(*i))
+        .cloned()
+        .collect())
 }

@@ -8,8 +8,10 @@ use super::engine::Inner;
 use super::error::SyncError;
 use super::reconcile::{Api, Links, Owner};
 use super::state;
-use crate::store::{self, StoreError};
-use crate::zenqms::{CallCtx, NewUser, RemoteUser, SearchFilters, UserPatch, ZenqmsClient, ZenqmsError, ZenqmsId};
+use crate::store;
+use crate::zenqms::{
+    CallCtx, NewUser, RemoteUser, SearchFilters, UserPatch, ZenqmsClient, ZenqmsError, ZenqmsId,
+};
 use std::sync::atomic::Ordering;
 
 /// In-place retries of one call after `429`s before the run gives up (and is retried when
@@ -52,7 +54,11 @@ impl Throttled<'_> {
 }
 
 impl Api for Throttled<'_> {
-    async fn search(&self, ctx: CallCtx<'_>, f: &SearchFilters) -> Result<Vec<RemoteUser>, SyncError> {
+    async fn search(
+        &self,
+        ctx: CallCtx<'_>,
+        f: &SearchFilters,
+    ) -> Result<Vec<RemoteUser>, SyncError> {
         self.call(|| self.client.search(ctx, f)).await
     }
 
@@ -60,15 +66,30 @@ impl Api for Throttled<'_> {
         self.call(|| self.client.create_user(ctx, u)).await
     }
 
-    async fn update_user(&self, ctx: CallCtx<'_>, id: &ZenqmsId, p: &UserPatch) -> Result<RemoteUser, SyncError> {
+    async fn update_user(
+        &self,
+        ctx: CallCtx<'_>,
+        id: &ZenqmsId,
+        p: &UserPatch,
+    ) -> Result<RemoteUser, SyncError> {
         self.call(|| self.client.update_user(ctx, id, p)).await
     }
 
-    async fn add_roles(&self, ctx: CallCtx<'_>, id: &ZenqmsId, r: &[ZenqmsId]) -> Result<RemoteUser, SyncError> {
+    async fn add_roles(
+        &self,
+        ctx: CallCtx<'_>,
+        id: &ZenqmsId,
+        r: &[ZenqmsId],
+    ) -> Result<RemoteUser, SyncError> {
         self.call(|| self.client.add_roles(ctx, id, r)).await
     }
 
-    async fn remove_roles(&self, ctx: CallCtx<'_>, id: &ZenqmsId, r: &[ZenqmsId]) -> Result<RemoteUser, SyncError> {
+    async fn remove_roles(
+        &self,
+        ctx: CallCtx<'_>,
+        id: &ZenqmsId,
+        r: &[ZenqmsId],
+    ) -> Result<RemoteUser, SyncError> {
         self.call(|| self.client.remove_roles(ctx, id, r)).await
     }
 }
@@ -82,6 +103,6 @@ impl Links for DbLinks<'_> {
     async fn owner_of(&self, id: &ZenqmsId, except: &str) -> Result<Option<Owner>, SyncError> {
         let id = id.clone();
         let except = except.to_string();
-        Ok(store::run(self.pool, move |c| Ok::<_, StoreError>(state::owner_of(c, &id, &except)?)).await?)
+        Ok(store::run(self.pool, move |c| state::owner_of(c, &id, &except)).await?)
     }
 }

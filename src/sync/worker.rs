@@ -68,9 +68,13 @@ impl Engine {
 
     async fn housekeeping(&self, mut stop: watch::Receiver<bool>) {
         match store::run(&self.inner.pool, queue::backfill).await {
-            Ok(n) if n > 0 => tracing::info!(users = n, "enqueued directory users that had no sync state"),
+            Ok(n) if n > 0 => {
+                tracing::info!(users = n, "enqueued directory users that had no sync state")
+            }
             Ok(_) => {}
-            Err::<_, StoreError>(e) => tracing::warn!(error = %e, "cannot enqueue users without sync state"),
+            Err::<_, StoreError>(e) => {
+                tracing::warn!(error = %e, "cannot enqueue users without sync state")
+            }
         }
         loop {
             if let Err(e) = self.refresh().await {
@@ -80,7 +84,9 @@ impl Engine {
                 match store::run(&self.inner.pool, queue::any_due).await {
                     Ok(true) => self.inner.wakeup.notify(),
                     Ok(false) => {}
-                    Err::<_, StoreError>(e) => tracing::warn!(error = %e, "cannot look for due sync jobs"),
+                    Err::<_, StoreError>(e) => {
+                        tracing::warn!(error = %e, "cannot look for due sync jobs")
+                    }
                 }
             }
             tokio::select! {
@@ -139,7 +145,9 @@ impl Engine {
                         tracing::warn!(user_id = %job.user_id, "lease lost during a run; its result will be dropped");
                         std::future::pending::<()>().await;
                     }
-                    Err::<_, StoreError>(e) => tracing::warn!(error = %e, "cannot renew a sync lease"),
+                    Err::<_, StoreError>(e) => {
+                        tracing::warn!(error = %e, "cannot renew a sync lease")
+                    }
                 }
             }
         };
@@ -153,13 +161,25 @@ impl Engine {
             tracing::warn!(user_id = %job.user_id, error = %e, "sync run failed before its verdict was recorded");
             let (j, o) = (job.clone(), owner.to_string());
             let attempts = job.attempts.saturating_add(1);
-            let at = store::now() + to_chrono(backoff::delay(attempts as u32, self.inner.config.sync_backoff_cap));
+            let at = store::now()
+                + to_chrono(backoff::delay(
+                    attempts as u32,
+                    self.inner.config.sync_backoff_cap,
+                ));
             let message = e.to_string();
-            let _ = store::run(&self.inner.pool, move |c| queue::retry_later(c, &j, &o, at, attempts, &message)).await;
+            let _ = store::run(&self.inner.pool, move |c| {
+                queue::retry_later(c, &j, &o, at, attempts, &message)
+            })
+            .await;
         }
     }
 
-    async fn reconcile_job(&self, owner: &str, job: &Claimed, conn: &Connected) -> Result<(), SyncError> {
+    async fn reconcile_job(
+        &self,
+        owner: &str,
+        job: &Claimed,
+        conn: &Connected,
+    ) -> Result<(), SyncError> {
         let uid = job.user_id.clone();
         let (user, link, roles) = store::run(&self.inner.pool, move |c| {
             Ok::<_, StoreError>((
@@ -179,7 +199,9 @@ impl Engine {
             engine: &self.inner,
             client: &conn.client,
         };
-        let links = DbLinks { pool: &self.inner.pool };
+        let links = DbLinks {
+            pool: &self.inner.pool,
+        };
         let run = reconcile::reconcile(
             &api,
             &links,
@@ -212,7 +234,12 @@ impl Engine {
                         (now + to_chrono(backoff::delay(a as u32, cap)), a)
                     }
                 };
-                (SyncState::Pending, Some(error.to_string()), Some(at), attempts)
+                (
+                    SyncState::Pending,
+                    Some(error.to_string()),
+                    Some(at),
+                    attempts,
+                )
             }
         };
         let record = Record {
@@ -226,9 +253,14 @@ impl Engine {
         let done = store::run(&self.inner.pool, move |c| {
             c.transaction(|c| {
                 let kept = match retry_at {
-                    Some(at) => {
-                        queue::retry_later(c, &j, &o, at, attempts, record.reason.as_deref().unwrap_or(""))?
-                    }
+                    Some(at) => queue::retry_later(
+                        c,
+                        &j,
+                        &o,
+                        at,
+                        attempts,
+                        record.reason.as_deref().unwrap_or(""),
+                    )?,
                     None => queue::complete(c, &j, &o)? != Completion::LeaseLost,
                 };
                 if !kept {
@@ -267,10 +299,18 @@ impl SyncHandle {
             }
         }
         let owners = self.owners.clone();
-        match store::run(&self.engine.inner.pool, move |c| queue::release_all(c, &owners)).await {
-            Ok(n) if n > 0 => tracing::info!(jobs = n, "released the leases of interrupted sync runs"),
+        match store::run(&self.engine.inner.pool, move |c| {
+            queue::release_all(c, &owners)
+        })
+        .await
+        {
+            Ok(n) if n > 0 => {
+                tracing::info!(jobs = n, "released the leases of interrupted sync runs")
+            }
             Ok(_) => {}
-            Err::<_, StoreError>(e) => tracing::warn!(error = %e, "cannot release sync leases; they will expire"),
+            Err::<_, StoreError>(e) => {
+                tracing::warn!(error = %e, "cannot release sync leases; they will expire")
+            }
         }
     }
 }

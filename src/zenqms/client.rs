@@ -12,7 +12,9 @@ use reqwest::Url;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::contract::{self, Endpoint, NewUser, Page, RemoteUser, Role, SearchFilters, UserPatch, ZenqmsId};
+use super::contract::{
+    self, Endpoint, NewUser, Page, RemoteUser, Role, SearchFilters, UserPatch, ZenqmsId,
+};
 use super::error::ZenqmsError;
 use crate::audit::{self, Outcome};
 use crate::config::Secret;
@@ -86,7 +88,9 @@ impl std::fmt::Debug for ZenqmsClient {
 /// Why a client could not be built from its settings.
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
-    #[error("`base_url` must be an http:// or https:// URL, such as https://public-api.zenqms.com")]
+    #[error(
+        "`base_url` must be an http:// or https:// URL, such as https://public-api.zenqms.com"
+    )]
     BadUrl,
     #[error("`api_token` must not be empty and must be printable ASCII")]
     BadToken,
@@ -95,19 +99,25 @@ pub enum SettingsError {
 }
 
 impl ZenqmsClient {
-    pub fn new(settings: &ClientSettings, observer: Observer) -> Result<ZenqmsClient, SettingsError> {
+    pub fn new(
+        settings: &ClientSettings,
+        observer: Observer,
+    ) -> Result<ZenqmsClient, SettingsError> {
         crate::install_crypto_provider();
         let trimmed = settings.base_url.trim().trim_end_matches('/');
         let base = Url::parse(&format!("{trimmed}/")).map_err(|_| SettingsError::BadUrl)?;
-        if !matches!(base.scheme(), "http" | "https") || base.host().is_none() || base.cannot_be_a_base() {
+        if !matches!(base.scheme(), "http" | "https")
+            || base.host().is_none()
+            || base.cannot_be_a_base()
+        {
             return Err(SettingsError::BadUrl);
         }
         let token = settings.api_token.expose().trim();
         if token.is_empty() {
             return Err(SettingsError::BadToken);
         }
-        let mut authorization =
-            HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| SettingsError::BadToken)?;
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| SettingsError::BadToken)?;
         authorization.set_sensitive(true);
         let http = reqwest::Client::builder()
             .connect_timeout(settings.connect_timeout)
@@ -144,9 +154,14 @@ impl ZenqmsClient {
         Ok(page.data)
     }
 
-    pub async fn create_user(&self, ctx: CallCtx<'_>, user: &NewUser) -> Result<RemoteUser, ZenqmsError> {
+    pub async fn create_user(
+        &self,
+        ctx: CallCtx<'_>,
+        user: &NewUser,
+    ) -> Result<RemoteUser, ZenqmsError> {
         let body = serde_json::to_value(user).unwrap_or(Value::Null);
-        self.exec(ctx, Endpoint::CreateUser, None, &[], Some(body)).await
+        self.exec(ctx, Endpoint::CreateUser, None, &[], Some(body))
+            .await
     }
 
     pub async fn update_user(
@@ -156,7 +171,8 @@ impl ZenqmsClient {
         patch: &UserPatch,
     ) -> Result<RemoteUser, ZenqmsError> {
         let body = serde_json::to_value(patch).unwrap_or(Value::Null);
-        self.exec(ctx, Endpoint::UpdateUser, Some(id), &[], Some(body)).await
+        self.exec(ctx, Endpoint::UpdateUser, Some(id), &[], Some(body))
+            .await
     }
 
     pub async fn add_roles(
@@ -166,7 +182,8 @@ impl ZenqmsClient {
         role_ids: &[ZenqmsId],
     ) -> Result<RemoteUser, ZenqmsError> {
         let body = contract::role_ids_body(role_ids);
-        self.exec(ctx, Endpoint::AddRoles, Some(id), &[], Some(body)).await
+        self.exec(ctx, Endpoint::AddRoles, Some(id), &[], Some(body))
+            .await
     }
 
     pub async fn remove_roles(
@@ -176,7 +193,8 @@ impl ZenqmsClient {
         role_ids: &[ZenqmsId],
     ) -> Result<RemoteUser, ZenqmsError> {
         let body = contract::role_ids_body(role_ids);
-        self.exec(ctx, Endpoint::RemoveRoles, Some(id), &[], Some(body)).await
+        self.exec(ctx, Endpoint::RemoveRoles, Some(id), &[], Some(body))
+            .await
     }
 
     /// One page of roles; `total` says whether there are more.
@@ -187,7 +205,8 @@ impl ZenqmsClient {
         page_size: u32,
     ) -> Result<Page<Role>, ZenqmsError> {
         let query = contract::roles_query(page.max(1), page_size.max(1));
-        self.exec(ctx, Endpoint::ListRoles, None, &query, None).await
+        self.exec(ctx, Endpoint::ListRoles, None, &query, None)
+            .await
     }
 
     /// Sends one call, maps the answer, and records it (metric, audit, listener).
@@ -208,7 +227,8 @@ impl ZenqmsClient {
             }
         }
         if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
         }
         let mut req = self
             .inner
@@ -236,8 +256,18 @@ impl ZenqmsClient {
             Ok((value, _)) => (Some(value), None),
             Err(e) => (None, Some(e.clone())),
         };
-        self.record(ctx, endpoint, id, url.path(), body.as_ref(), response, status, error.as_ref(), duration)
-            .await;
+        self.record(
+            ctx,
+            endpoint,
+            id,
+            url.path(),
+            body.as_ref(),
+            response,
+            status,
+            error.as_ref(),
+            duration,
+        )
+        .await;
         result.map(|(_, t)| t)
     }
 
@@ -266,7 +296,13 @@ impl ZenqmsClient {
             };
             return Ok((status, value));
         }
-        Err(error_from(endpoint, id, status, retry_after.as_deref(), &text))
+        Err(error_from(
+            endpoint,
+            id,
+            status,
+            retry_after.as_deref(),
+            &text,
+        ))
     }
 
     fn transport_error(&self, e: &reqwest::Error) -> ZenqmsError {
@@ -305,8 +341,15 @@ impl ZenqmsClient {
             m.record_zenqms_call(endpoint.label(), outcome);
         }
         match error {
-            None => tracing::debug!(endpoint = endpoint.label(), status, ms = duration.as_millis() as u64, "zenqms call"),
-            Some(e) => tracing::info!(endpoint = endpoint.label(), status, ms = duration.as_millis() as u64, error = %e, "zenqms call failed"),
+            None => tracing::debug!(
+                endpoint = endpoint.label(),
+                status,
+                ms = duration.as_millis() as u64,
+                "zenqms call"
+            ),
+            Some(e) => {
+                tracing::info!(endpoint = endpoint.label(), status, ms = duration.as_millis() as u64, error = %e, "zenqms call failed")
+            }
         }
         if let Some(l) = &observer.listener {
             l.on_call(&CallReport {
@@ -341,10 +384,18 @@ impl ZenqmsClient {
                 &audit::Entry {
                     actor: audit::SYSTEM,
                     action,
-                    target_type: if entry_target.is_some() { "user" } else { "zenqms" },
+                    target_type: if entry_target.is_some() {
+                        "user"
+                    } else {
+                        "zenqms"
+                    },
                     target_id: entry_target.as_deref(),
                     detail,
-                    outcome: if error_free(status) { Outcome::Success } else { Outcome::Failure },
+                    outcome: if error_free(status) {
+                        Outcome::Success
+                    } else {
+                        Outcome::Failure
+                    },
                 },
             )
         })
@@ -369,10 +420,13 @@ fn error_from(
 ) -> ZenqmsError {
     let body: contract::ErrorBody = serde_json::from_str(text).unwrap_or_default();
     let err = body.error;
-    let message = err
-        .message
-        .clone()
-        .unwrap_or_else(|| text.chars().take(200).collect::<String>().trim().to_string());
+    let message = err.message.clone().unwrap_or_else(|| {
+        text.chars()
+            .take(200)
+            .collect::<String>()
+            .trim()
+            .to_string()
+    });
     match status {
         429 => ZenqmsError::RateLimited {
             retry_after: contract::parse_retry_after(retry_after),
@@ -388,9 +442,11 @@ fn error_from(
             user_id: err.conflicting_user(),
             message,
         },
-        422 if err.code.as_deref() == Some(contract::CODE_UNKNOWN_ROLE) => ZenqmsError::UnknownRole {
-            role_ids: err.role_ids(),
-        },
+        422 if err.code.as_deref() == Some(contract::CODE_UNKNOWN_ROLE) => {
+            ZenqmsError::UnknownRole {
+                role_ids: err.role_ids(),
+            }
+        }
         422 => ZenqmsError::Validation {
             fields: err.fields(),
             message,
@@ -408,7 +464,9 @@ mod tests {
     #[test]
     fn the_error_table() {
         let e = error_from(Endpoint::CreateUser, None, 429, Some("2"), "");
-        assert!(matches!(e, ZenqmsError::RateLimited { retry_after } if retry_after == Duration::from_secs(2)));
+        assert!(
+            matches!(e, ZenqmsError::RateLimited { retry_after } if retry_after == Duration::from_secs(2))
+        );
         let e = error_from(
             Endpoint::CreateUser,
             None,
@@ -417,7 +475,9 @@ mod tests {
             r#"{"error":{"code":"email_taken","message":"taken","details":{"user_id":"u-7"}}}"#,
         );
         assert!(e.is_email_taken());
-        assert!(matches!(&e, ZenqmsError::Conflict { user_id: Some(id), .. } if id.path_form() == "u-7"));
+        assert!(
+            matches!(&e, ZenqmsError::Conflict { user_id: Some(id), .. } if id.path_form() == "u-7")
+        );
         let e = error_from(
             Endpoint::CreateUser,
             None,
@@ -461,6 +521,9 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(1),
         };
-        assert!(matches!(ZenqmsClient::new(&bad, Observer::default()), Err(SettingsError::BadUrl)));
+        assert!(matches!(
+            ZenqmsClient::new(&bad, Observer::default()),
+            Err(SettingsError::BadUrl)
+        ));
     }
 }

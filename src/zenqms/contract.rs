@@ -458,7 +458,10 @@ mod tests {
         let b: ErrorBody = serde_json::from_value(json!({"error": {"code": "email_taken",
             "message": "taken", "details": {"user_id": 1001}}}))
         .unwrap();
-        assert_eq!(b.error.conflicting_user(), ZenqmsId::from_json(&json!(1001)));
+        assert_eq!(
+            b.error.conflicting_user(),
+            ZenqmsId::from_json(&json!(1001))
+        );
         let b: ErrorBody = serde_json::from_value(json!({"error": {"code": "validation_failed",
             "details": {"fields": ["title", "email"]}}}))
         .unwrap();

@@ -5,7 +5,9 @@ pub mod client;
 pub mod contract;
 pub mod error;
 
-pub use client::{CallCtx, CallListener, CallReport, ClientSettings, Observer, SettingsError, ZenqmsClient};
+pub use client::{
+    CallCtx, CallListener, CallReport, ClientSettings, Observer, SettingsError, ZenqmsClient,
+};
 pub use contract::{
     Endpoint, NewUser, RemoteStatus, RemoteUser, Role, SearchFilters, UserPatch, WriteStatus,
     ZenqmsId,

@@ -8,3 +8,4 @@ mod outbox;
 mod sim_support;
 mod sync_directory;
 mod sync_engine;
+mod sync_faults;

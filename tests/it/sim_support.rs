@@ -45,7 +45,10 @@ pub async fn bridge_on(db: TestDb, sim: &RunningSim, extra: &[(&str, &str)]) -> 
         settings.retain(|(name, _)| name != k);
         settings.push((k.to_string(), v.to_string()));
     }
-    let pairs: Vec<(&str, &str)> = settings.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pairs: Vec<(&str, &str)> = settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     TestApp::start_on(db, &pairs).await
 }
 
@@ -84,7 +87,10 @@ pub async fn wait_state(app: &TestApp, scim_id: &str, state: &str, within: Durat
         if last["state"] == state {
             return last;
         }
-        assert!(std::time::Instant::now() < end, "user {scim_id} not {state} within {within:?}: {last}");
+        assert!(
+            std::time::Instant::now() < end,
+            "user {scim_id} not {state} within {within:?}: {last}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -40,8 +40,12 @@ pub fn upsert(app: &TestApp, p: &Person) {
     let mut conn = app.state.pool.get().expect("conn");
     conn.transaction::<_, diesel::result::Error, _>(|conn| {
         let now = zenqms_bridge::store::now();
-        diesel::delete(scim_user_emails::table.filter(scim_user_emails::user_id.eq(&p.id))).execute(conn)?;
-        let exists: i64 = scim_users::table.filter(scim_users::id.eq(&p.id)).count().get_result(conn)?;
+        diesel::delete(scim_user_emails::table.filter(scim_user_emails::user_id.eq(&p.id)))
+            .execute(conn)?;
+        let exists: i64 = scim_users::table
+            .filter(scim_users::id.eq(&p.id))
+            .count()
+            .get_result(conn)?;
         if exists == 0 {
             diesel::insert_into(scim_users::table)
                 .values((
@@ -78,7 +82,8 @@ pub fn upsert(app: &TestApp, p: &Person) {
                 ))
                 .execute(conn)?;
         }
-        queue::enqueue_users(conn, &[p.id.clone()]).map_err(|_| diesel::result::Error::RollbackTransaction)?;
+        queue::enqueue_users(conn, std::slice::from_ref(&p.id))
+            .map_err(|_| diesel::result::Error::RollbackTransaction)?;
         Ok(())
     })
     .expect("directory write");

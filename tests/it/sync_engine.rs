@@ -14,7 +14,9 @@ async fn create_update_disable_and_nothing_when_nothing_changed() {
     upsert(&app, &ada);
     let row = wait_state(&app, &ada.id, "synced", Duration::from_secs(10)).await;
     let state = sim.sim.state();
-    let z = state.user_by_external_id("00uada").expect("created in ZenQMS");
+    let z = state
+        .user_by_external_id("00uada")
+        .expect("created in ZenQMS");
     assert_eq!(z.email, "ada@example.com");
     assert_eq!(row["zenqms_id"], serde_json::to_value(&z.id).unwrap());
     assert_eq!(calls(&sim, "POST /v2/users"), 1);
@@ -35,6 +37,145 @@ async fn create_update_disable_and_nothing_when_nothing_changed() {
     ada.active = false;
     upsert(&app, &ada);
     settled(&app, Duration::from_secs(10)).await;
-    assert_eq!(sim.sim.user(&z.id.to_string()).unwrap().status, zenqms_sim::Status::Disabled);
+    assert_eq!(
+        sim.sim.user(&z.id.to_string()).unwrap().status,
+        zenqms_sim::Status::Disabled
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn links_an_existing_zenqms_user_by_email_and_sets_its_external_id() {
+    let sim = start_sim(zenqms_sim::SimConfig {
+        seed: Some(zenqms_sim::Seed {
+            users: vec![zenqms_sim::SeedUser::new(
+                "grace@example.com",
+                "Grace",
+                "Hopper",
+                "Head of Quality",
+            )],
+            ..zenqms_sim::Seed::default()
+        }),
+        ..zenqms_sim::SimConfig::new(SIM_TOKEN)
+    })
+    .await;
+    let existing = sim.sim.state().users[0].clone();
+    let app = bridge(&sim, &[]).await;
+    let mut grace = Person::new("grace");
+    grace.given = Some("Grace".into());
+    grace.family = Some("Hopper".into());
+    grace.title = Some("Head of Quality".into());
+    upsert(&app, &grace);
+    let row = wait_state(&app, &grace.id, "synced", Duration::from_secs(10)).await;
+    let state = sim.sim.state();
+    assert_eq!(
+        state.users.len(),
+        1,
+        "linked, not created: {:?}",
+        state.users
+    );
+    assert_eq!(state.users[0].id, existing.id);
+    assert_eq!(state.users[0].external_id.as_deref(), Some("00ugrace"));
+    assert_eq!(
+        row["zenqms_id"],
+        serde_json::to_value(&existing.id).unwrap()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_user_without_title_is_skipped_then_synced_when_the_title_arrives() {
+    let sim = sim().await;
+    let app = bridge(&sim, &[]).await;
+    let mut bob = Person::new("bob");
+    bob.title = None;
+    upsert(&app, &bob);
+    let row = wait_state(&app, &bob.id, "skipped", Duration::from_secs(10)).await;
+    assert!(row["reason"].as_str().unwrap().contains("title"), "{row}");
+    assert!(sim.sim.state().users.is_empty());
+    bob.title = Some("Validation Engineer".into());
+    upsert(&app, &bob);
+    wait_state(&app, &bob.id, "synced", Duration::from_secs(10)).await;
+    assert_eq!(sim.sim.state().users[0].title, "Validation Engineer");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn default_title_fills_a_missing_title() {
+    let sim = sim().await;
+    let app = bridge(&sim, &[("DEFAULT_TITLE", "Employee")]).await;
+    let mut cy = Person::new("cy");
+    cy.title = None;
+    upsert(&app, &cy);
+    wait_state(&app, &cy.id, "synced", Duration::from_secs(10)).await;
+    assert_eq!(sim.sim.state().users[0].title, "Employee");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_email_held_by_another_linked_user_fails_with_the_reason_and_retries_on_change() {
+    let sim = sim().await;
+    let app = bridge(&sim, &[]).await;
+    let a = Person::new("a1");
+    let mut b = Person::new("b1");
+    upsert(&app, &a);
+    upsert(&app, &b);
+    settled(&app, Duration::from_secs(10)).await;
+    b.email = a.email.clone();
+    upsert(&app, &b);
+    let row = wait_state(&app, &b.id, "failed", Duration::from_secs(10)).await;
+    let reason = row["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("a1@example.com") && reason.contains(&a.id),
+        "{reason}"
+    );
+    // The admin sees it and retries: still failing (nothing changed), then the directory
+    // is fixed and the user converges by itself.
+    let (s, body) = crate::harness::send(app.admin(reqwest::Method::POST, "/sync/retry")).await;
+    assert_eq!(
+        (s, &body["enqueued"]),
+        (202, &serde_json::json!(1)),
+        "{body}"
+    );
+    wait_state(&app, &b.id, "failed", Duration::from_secs(10)).await;
+    b.email = Some("b1.new@example.com".into());
+    upsert(&app, &b);
+    wait_state(&app, &b.id, "synced", Duration::from_secs(10)).await;
+    assert!(sim
+        .sim
+        .state()
+        .user_by_email("b1.new@example.com")
+        .is_some());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn lost_answers_never_create_twice() {
+    let sim = start_sim(zenqms_sim::SimConfig {
+        faults: zenqms_sim::Faults {
+            lost_response_rate: 0.5,
+            ..Default::default()
+        },
+        ..zenqms_sim::SimConfig::new(SIM_TOKEN)
+    })
+    .await;
+    let app = bridge(&sim, &[]).await;
+    let people: Vec<Person> = (0..20).map(|i| Person::new(&format!("lost{i}"))).collect();
+    for p in &people {
+        upsert(&app, p);
+    }
+    settled(&app, Duration::from_secs(60)).await;
+    let state = sim.sim.state();
+    assert_eq!(state.users.len(), 20);
+    for p in &people {
+        let z = state
+            .user_by_email(p.email.as_deref().unwrap())
+            .expect("exists");
+        assert_eq!(z.external_id, p.external_id);
+        assert_eq!(
+            sync_user(&app, &p.id).await["zenqms_id"],
+            serde_json::to_value(&z.id).unwrap()
+        );
+    }
     app.stop().await;
 }
