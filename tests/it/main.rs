@@ -9,3 +9,4 @@ mod sim_support;
 mod sync_directory;
 mod sync_engine;
 mod sync_faults;
+mod sync_processes;

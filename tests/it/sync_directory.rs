@@ -36,8 +36,16 @@ impl Person {
     }
 }
 
+/// Writes the person and its job, then wakes the workers (as the SCIM layer does).
 pub fn upsert(app: &TestApp, p: &Person) {
-    let mut conn = app.state.pool.get().expect("conn");
+    upsert_in(&app.state.pool, p);
+    app.state.sync_wakeup.notify();
+}
+
+/// Writes the person and its job from outside the bridge process: only the database is
+/// shared, so its workers learn of it by polling.
+pub fn upsert_in(pool: &zenqms_bridge::store::Pool, p: &Person) {
+    let mut conn = pool.get().expect("conn");
     conn.transaction::<_, diesel::result::Error, _>(|conn| {
         let now = zenqms_bridge::store::now();
         diesel::delete(scim_user_emails::table.filter(scim_user_emails::user_id.eq(&p.id)))
@@ -87,5 +95,4 @@ pub fn upsert(app: &TestApp, p: &Person) {
         Ok(())
     })
     .expect("directory write");
-    app.state.sync_wakeup.notify();
 }
