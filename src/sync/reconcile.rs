@@ -541,3 +541,498 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
         Ok(remote)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::sync::directory_view::DirectoryEmail;
+    use crate::zenqms::RemoteStatus;
+
+    /// A ZenQMS with the spec's uniqueness rules, a call log, and scripted failures.
+    #[derive(Default)]
+    struct Fake {
+        users: RefCell<Vec<RemoteUser>>,
+        log: RefCell<Vec<&'static str>>,
+        /// Errors returned by the n-th call (0-based) instead of doing it.
+        fail: RefCell<HashMap<usize, ZenqmsError>>,
+        /// Calls whose effect happens but whose answer is lost (a 500).
+        lose: RefCell<HashMap<usize, ()>>,
+        owners: RefCell<HashMap<String, Owner>>,
+    }
+
+    fn id(n: u64) -> ZenqmsId {
+        ZenqmsId::from_json(&json!(n)).unwrap()
+    }
+
+    fn remote(n: u64, email: &str, external_id: Option<&str>) -> RemoteUser {
+        RemoteUser {
+            id: id(n),
+            email: email.into(),
+            first_name: "Ada".into(),
+            last_name: "Lovelace".into(),
+            title: "QA".into(),
+            external_id: external_id.map(str::to_string),
+            status: RemoteStatus::Active,
+            role_ids: vec![],
+            updated_at: None,
+        }
+    }
+
+    impl Fake {
+        fn begin(&self, name: &'static str) -> Result<usize, SyncError> {
+            let n = self.log.borrow().len();
+            self.log.borrow_mut().push(name);
+            match self.fail.borrow_mut().remove(&n) {
+                Some(e) => Err(e.into()),
+                None => Ok(n),
+            }
+        }
+        fn answer<T>(&self, n: usize, t: T) -> Result<T, SyncError> {
+            if self.lose.borrow_mut().remove(&n).is_some() {
+                return Err(ZenqmsError::Server {
+                    status: 500,
+                    message: "lost".into(),
+                }
+                .into());
+            }
+            Ok(t)
+        }
+        fn holder(
+            &self,
+            email: &str,
+            external_id: Option<&str>,
+            except: Option<&ZenqmsId>,
+        ) -> Option<ZenqmsError> {
+            let users = self.users.borrow();
+            let other = |u: &&RemoteUser| Some(&u.id) != except;
+            if let Some(u) = users
+                .iter()
+                .filter(other)
+                .find(|u| u.email.eq_ignore_ascii_case(email))
+            {
+                return Some(ZenqmsError::Conflict {
+                    code: "email_taken".into(),
+                    user_id: Some(u.id.clone()),
+                    message: "taken".into(),
+                });
+            }
+            if let Some(u) = users
+                .iter()
+                .filter(other)
+                .find(|u| external_id.is_some() && u.external_id.as_deref() == external_id)
+            {
+                return Some(ZenqmsError::Conflict {
+                    code: "external_id_taken".into(),
+                    user_id: Some(u.id.clone()),
+                    message: "taken".into(),
+                });
+            }
+            None
+        }
+        fn calls(&self) -> Vec<&'static str> {
+            self.log.borrow().clone()
+        }
+    }
+
+    impl Api for Fake {
+        async fn search(
+            &self,
+            _: CallCtx<'_>,
+            f: &SearchFilters,
+        ) -> Result<Vec<RemoteUser>, SyncError> {
+            let n = self.begin("search")?;
+            let hits = self
+                .users
+                .borrow()
+                .iter()
+                .filter(|u| f.id.as_ref().is_none_or(|i| *i == u.id))
+                .filter(|u| {
+                    f.email
+                        .as_ref()
+                        .is_none_or(|e| e.eq_ignore_ascii_case(&u.email))
+                })
+                .filter(|u| {
+                    f.external_id
+                        .as_ref()
+                        .is_none_or(|x| Some(x) == u.external_id.as_ref())
+                })
+                .cloned()
+                .collect();
+            self.answer(n, hits)
+        }
+        async fn create_user(&self, _: CallCtx<'_>, u: &NewUser) -> Result<RemoteUser, SyncError> {
+            let n = self.begin("create")?;
+            if let Some(e) = self.holder(&u.email, u.external_id.as_deref(), None) {
+                return Err(e.into());
+            }
+            let next = 1000 + self.users.borrow().len() as u64 + 1;
+            let mut r = remote(next, &u.email, u.external_id.as_deref());
+            r.first_name = u.first_name.clone();
+            r.last_name = u.last_name.clone();
+            r.title = u.title.clone();
+            self.users.borrow_mut().push(r.clone());
+            self.answer(n, r)
+        }
+        async fn update_user(
+            &self,
+            _: CallCtx<'_>,
+            uid: &ZenqmsId,
+            p: &UserPatch,
+        ) -> Result<RemoteUser, SyncError> {
+            let n = self.begin("update")?;
+            let Some(mut u) = self.users.borrow().iter().find(|u| u.id == *uid).cloned() else {
+                return Err(ZenqmsError::NotFound(uid.clone()).into());
+            };
+            if let Some(v) = &p.email {
+                u.email = v.clone()
+            }
+            if let Some(v) = &p.first_name {
+                u.first_name = v.clone()
+            }
+            if let Some(v) = &p.last_name {
+                u.last_name = v.clone()
+            }
+            if let Some(v) = &p.title {
+                u.title = v.clone()
+            }
+            if let Some(v) = &p.external_id {
+                u.external_id = Some(v.clone())
+            }
+            if let Some(v) = p.status {
+                u.status = match v {
+                    WriteStatus::Active => RemoteStatus::Active,
+                    WriteStatus::Disabled => RemoteStatus::Disabled,
+                };
+            }
+            if let Some(e) = self.holder(&u.email, u.external_id.as_deref(), Some(uid)) {
+                return Err(e.into());
+            }
+            for slot in self.users.borrow_mut().iter_mut().filter(|x| x.id == *uid) {
+                *slot = u.clone();
+            }
+            self.answer(n, u)
+        }
+        async fn add_roles(
+            &self,
+            _: CallCtx<'_>,
+            uid: &ZenqmsId,
+            r: &[ZenqmsId],
+        ) -> Result<RemoteUser, SyncError> {
+            self.begin("add_roles")?;
+            let mut users = self.users.borrow_mut();
+            let u = users
+                .iter_mut()
+                .find(|u| u.id == *uid)
+                .ok_or_else(|| ZenqmsError::NotFound(uid.clone()))?;
+            for role in r {
+                if !u.role_ids.contains(role) {
+                    u.role_ids.push(role.clone());
+                }
+            }
+            Ok(u.clone())
+        }
+        async fn remove_roles(
+            &self,
+            _: CallCtx<'_>,
+            uid: &ZenqmsId,
+            r: &[ZenqmsId],
+        ) -> Result<RemoteUser, SyncError> {
+            self.begin("remove_roles")?;
+            let mut users = self.users.borrow_mut();
+            let u = users
+                .iter_mut()
+                .find(|u| u.id == *uid)
+                .ok_or_else(|| ZenqmsError::NotFound(uid.clone()))?;
+            u.role_ids.retain(|x| !r.contains(x));
+            Ok(u.clone())
+        }
+    }
+
+    impl Links for Fake {
+        async fn owner_of(&self, zid: &ZenqmsId, except: &str) -> Result<Option<Owner>, SyncError> {
+            Ok(self
+                .owners
+                .borrow()
+                .get(&zid.json_text())
+                .filter(|o| o.user_id != except)
+                .cloned())
+        }
+    }
+
+    fn ada() -> DirectoryUser {
+        DirectoryUser {
+            id: "s-ada".into(),
+            user_name: "ada@example.com".into(),
+            external_id: Some("00uada".into()),
+            given_name: Some("Ada".into()),
+            family_name: Some("Lovelace".into()),
+            title: Some("QA".into()),
+            active: true,
+            deleted: false,
+            emails: vec![DirectoryEmail {
+                value: "ada@example.com".into(),
+                email_type: None,
+                is_primary: true,
+            }],
+        }
+    }
+
+    async fn run(fake: &Fake, user: &DirectoryUser, link: Option<Link>) -> Run {
+        reconcile(fake, fake, user, link, None, None).await
+    }
+
+    #[tokio::test]
+    async fn create_then_nothing() {
+        let fake = Fake::default();
+        let first = run(&fake, &ada(), None).await;
+        assert!(
+            matches!(first.outcome, Outcome::Synced { note: None }),
+            "{:?}",
+            first.outcome
+        );
+        assert_eq!(fake.calls(), ["create"]);
+        let again = run(&fake, &ada(), first.link).await;
+        assert!(matches!(again.outcome, Outcome::Synced { .. }));
+        assert_eq!(fake.calls(), ["create"], "idempotent: no second call");
+    }
+
+    #[tokio::test]
+    async fn a_lost_create_answer_links_the_user_it_made() {
+        let fake = Fake::default();
+        fake.lose.borrow_mut().insert(0, ());
+        let first = run(&fake, &ada(), None).await;
+        assert!(matches!(first.outcome, Outcome::Retry { .. }));
+        let second = run(&fake, &ada(), first.link).await;
+        assert!(
+            matches!(second.outcome, Outcome::Synced { .. }),
+            "{:?}",
+            second.outcome
+        );
+        assert_eq!(fake.calls(), ["create", "create", "search"]);
+        assert_eq!(fake.users.borrow().len(), 1);
+        assert_eq!(second.link.unwrap().id, id(1001));
+    }
+
+    #[tokio::test]
+    async fn links_by_email_and_sets_the_external_id() {
+        let fake = Fake::default();
+        fake.users
+            .borrow_mut()
+            .push(remote(7, "ADA@example.com", None));
+        let r = run(&fake, &ada(), None).await;
+        assert!(
+            matches!(r.outcome, Outcome::Synced { .. }),
+            "{:?}",
+            r.outcome
+        );
+        assert_eq!(fake.calls(), ["create", "search", "update"]);
+        assert_eq!(
+            fake.users.borrow()[0].external_id.as_deref(),
+            Some("00uada")
+        );
+    }
+
+    #[tokio::test]
+    async fn someone_elses_account_is_not_taken() {
+        let fake = Fake::default();
+        fake.users
+            .borrow_mut()
+            .push(remote(7, "ada@example.com", Some("00uother")));
+        let r = run(&fake, &ada(), None).await;
+        let Outcome::Failed { reason } = r.outcome else {
+            panic!("{:?}", r.outcome)
+        };
+        assert!(reason.contains("00uother"), "{reason}");
+        assert!(r.link.is_none());
+        // Deactivating such a user does nothing to the other account.
+        let mut gone = ada();
+        gone.active = false;
+        let r = run(&fake, &gone, None).await;
+        assert!(
+            matches!(r.outcome, Outcome::Synced { .. }),
+            "{:?}",
+            r.outcome
+        );
+        assert_eq!(fake.users.borrow()[0].status, RemoteStatus::Active);
+    }
+
+    #[tokio::test]
+    async fn a_deleted_owners_account_is_taken_over() {
+        let fake = Fake::default();
+        fake.users
+            .borrow_mut()
+            .push(remote(7, "ada@example.com", Some("00uada")));
+        fake.owners.borrow_mut().insert(
+            id(7).json_text(),
+            Owner {
+                user_id: "s-old".into(),
+                user_name: "ada".into(),
+                deleted: true,
+            },
+        );
+        let r = run(&fake, &ada(), None).await;
+        assert!(
+            matches!(r.outcome, Outcome::Synced { .. }),
+            "{:?}",
+            r.outcome
+        );
+        assert_eq!(r.took_over_from.as_deref(), Some("s-old"));
+        fake.owners.borrow_mut().insert(
+            id(7).json_text(),
+            Owner {
+                user_id: "s-old".into(),
+                user_name: "ada".into(),
+                deleted: false,
+            },
+        );
+        let r = run(&fake, &ada(), None).await;
+        assert!(
+            matches!(r.outcome, Outcome::Failed { .. }),
+            "a live owner keeps it"
+        );
+    }
+
+    #[tokio::test]
+    async fn inactive_users_are_not_created() {
+        let fake = Fake::default();
+        let mut u = ada();
+        u.deleted = true;
+        let r = run(&fake, &u, None).await;
+        assert!(matches!(r.outcome, Outcome::Synced { note: Some(_) }));
+        assert_eq!(
+            fake.calls(),
+            ["search", "search"],
+            "looked for it (by external_id, then email)"
+        );
+        assert!(fake.users.borrow().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_stale_link_is_looked_up_again() {
+        let fake = Fake::default();
+        let stale = Link {
+            id: id(99),
+            seen: Some(remote(99, "ada@example.com", Some("00uada"))),
+        };
+        let mut u = ada();
+        u.title = Some("New".into());
+        let r = run(&fake, &u, Some(stale)).await;
+        assert!(
+            matches!(r.outcome, Outcome::Synced { .. }),
+            "{:?}",
+            r.outcome
+        );
+        assert_eq!(fake.calls(), ["update", "create"]);
+        assert_eq!(r.link.unwrap().id, id(1001));
+    }
+
+    #[tokio::test]
+    async fn drift_in_fields_not_sent_is_corrected_in_a_second_patch() {
+        let fake = Fake::default();
+        let first = run(&fake, &ada(), None).await;
+        // Someone renames the user in ZenQMS; then Okta changes the title.
+        fake.users.borrow_mut()[0].first_name = "Augusta".into();
+        let mut u = ada();
+        u.title = Some("Head of QA".into());
+        let r = run(&fake, &u, first.link).await;
+        let Outcome::Synced { note: Some(note) } = r.outcome else {
+            panic!("{:?}", r.outcome)
+        };
+        assert!(
+            note.contains("drift") && note.contains("first_name"),
+            "{note}"
+        );
+        assert_eq!(fake.calls(), ["create", "update", "update"]);
+        assert_eq!(fake.users.borrow()[0].first_name, "Ada");
+    }
+
+    #[tokio::test]
+    async fn missing_fields_skip_new_users_but_not_linked_ones() {
+        let fake = Fake::default();
+        let mut u = ada();
+        u.title = None;
+        let r = run(&fake, &u, None).await;
+        let Outcome::Skipped { reason } = r.outcome else {
+            panic!("{:?}", r.outcome)
+        };
+        assert!(reason.starts_with("title"), "{reason}");
+        let linked = run(&fake, &ada(), None).await.link;
+        u.active = false;
+        let r = run(&fake, &u, linked).await;
+        assert!(
+            matches!(r.outcome, Outcome::Synced { note: Some(_) }),
+            "{:?}",
+            r.outcome
+        );
+        assert_eq!(
+            fake.users.borrow()[0].status,
+            RemoteStatus::Disabled,
+            "disabled all the same"
+        );
+        assert_eq!(fake.users.borrow()[0].title, "QA", "its title is kept");
+    }
+
+    #[tokio::test]
+    async fn permanent_and_retryable_errors() {
+        let fake = Fake::default();
+        fake.fail.borrow_mut().insert(
+            0,
+            ZenqmsError::Validation {
+                fields: vec!["email".into()],
+                message: "bad".into(),
+            },
+        );
+        assert!(matches!(
+            run(&fake, &ada(), None).await.outcome,
+            Outcome::Failed { .. }
+        ));
+        fake.fail
+            .borrow_mut()
+            .insert(1, ZenqmsError::Timeout(std::time::Duration::from_secs(1)));
+        assert!(matches!(
+            run(&fake, &ada(), None).await.outcome,
+            Outcome::Retry { .. }
+        ));
+        fake.fail.borrow_mut().insert(
+            2,
+            ZenqmsError::Auth {
+                status: 401,
+                message: "no".into(),
+            },
+        );
+        assert!(matches!(
+            run(&fake, &ada(), None).await.outcome,
+            Outcome::Retry { .. }
+        ));
+    }
+
+    #[tokio::test]
+    async fn roles_slot_in_as_part_of_the_desired_state() {
+        let fake = Fake::default();
+        let plan = RolePlan {
+            managed: vec![id(7), id(12)],
+            wanted: vec![id(7)],
+        };
+        let r = reconcile(&fake, &fake, &ada(), None, None, Some(plan.clone())).await;
+        assert!(matches!(r.outcome, Outcome::Synced { .. }));
+        assert_eq!(fake.calls(), ["create", "add_roles"]);
+        fake.users.borrow_mut()[0].role_ids.push(id(12));
+        fake.users.borrow_mut()[0].role_ids.push(id(99));
+        let seen = Link {
+            id: id(1001),
+            seen: None,
+        };
+        let r = reconcile(&fake, &fake, &ada(), Some(seen), None, Some(plan)).await;
+        assert!(matches!(r.outcome, Outcome::Synced { .. }));
+        assert_eq!(
+            fake.users.borrow()[0].role_ids,
+            vec![id(7), id(99)],
+            "unmanaged 99 untouched"
+        );
+    }
+}
