@@ -8,6 +8,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// Calls are spaced 2 % wider than `1 / ZENQMS_MAX_RPS`. A tenant that counts requests in
+/// a sliding one-second window sees them when they arrive, and scheduling jitter of a few
+/// milliseconds on either side would otherwise put `rps + 1` arrivals in some window —
+/// a `429` whose `Retry-After` (whole seconds) costs far more than the 2 %.
+const HEADROOM: f64 = 1.02;
+
 pub struct Budget {
     interval: Duration,
     state: Mutex<State>,
@@ -27,7 +33,7 @@ impl Budget {
             1.0
         };
         Budget {
-            interval: Duration::from_secs_f64(1.0 / rps),
+            interval: Duration::from_secs_f64(HEADROOM / rps),
             state: Mutex::new(State {
                 next_free: Instant::now(),
                 paused_until: None,
@@ -98,8 +104,8 @@ mod tests {
         for _ in 0..5 {
             b.acquire().await;
         }
-        // 0, 100, 200, 300, 400 ms.
-        assert_eq!(t0.elapsed(), Duration::from_millis(400));
+        // 0, 102, 204, 306, 408 ms.
+        assert_eq!(t0.elapsed(), Duration::from_millis(408));
         b.pause_for(Duration::from_secs(2));
         let t1 = Instant::now();
         let mut tasks = Vec::new();
@@ -116,7 +122,7 @@ mod tests {
         }
         at.sort();
         assert!(at[0] >= t1 + Duration::from_secs(2));
-        assert!(at[2] >= at[0] + Duration::from_millis(200));
+        assert!(at[2] >= at[0] + Duration::from_millis(204));
         assert!(b.paused_until().is_none());
     }
 }

@@ -10,3 +10,4 @@ mod sync_directory;
 mod sync_engine;
 mod sync_faults;
 mod sync_processes;
+mod sync_bench;
