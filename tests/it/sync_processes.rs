@@ -207,3 +207,56 @@ async fn two_processes_on_one_postgresql_share_the_backlog() {
         assert!(n > 0, "each process drained some of the backlog: {line:?}");
     }
 }
+
+#[tokio::test]
+async fn sigterm_gives_jobs_back_and_a_restart_finishes_them_without_waiting_for_leases() {
+    let sim = start_sim(zenqms_sim::SimConfig {
+        faults: zenqms_sim::Faults {
+            latency_ms: 200,
+            ..Default::default()
+        },
+        ..zenqms_sim::SimConfig::new(SIM_TOKEN)
+    })
+    .await;
+    let db = TestDb::new();
+    let (token, pool) = prepare(&db);
+    let client = reqwest::Client::new();
+    // Leases far longer than the test: a job given back late would show.
+    let long_lease = [("SYNC_LEASE_SECS", "600"), ("SYNC_WORKERS", "4")];
+    let mut bin = spawn(&db, &sim, &long_lease);
+    bin.wait_ready(&client).await;
+    let people: Vec<Person> = (0..60).map(|i| Person::new(&format!("t{i}"))).collect();
+    for p in &people {
+        upsert_in(&pool, p);
+    }
+    eventually(Duration::from_secs(20), || async { created(&sim) >= 8 }).await;
+    bin.signal("TERM");
+    let exit = tokio::task::spawn_blocking(move || {
+        let status = bin.child.wait();
+        (bin, status)
+    });
+    let (bin, status) = tokio::time::timeout(Duration::from_secs(30), exit)
+        .await
+        .expect("exits")
+        .expect("join");
+    assert!(status.expect("status").success(), "{}", bin.stderr());
+    {
+        use diesel::prelude::*;
+        use zenqms_bridge::store::schema::sync_jobs;
+        let mut conn = pool.get().unwrap();
+        let leased: i64 = sync_jobs::table
+            .filter(sync_jobs::lease_owner.is_not_null())
+            .count()
+            .get_result(&mut *conn)
+            .unwrap();
+        assert_eq!(leased, 0, "every lease given back on SIGTERM");
+    }
+    drop(bin);
+    let bin = spawn(&db, &sim, &long_lease);
+    bin.wait_ready(&client).await;
+    eventually(Duration::from_secs(30), || async {
+        status_of(&client, &bin, &token).await["counts"]["synced"] == 60
+    })
+    .await;
+    assert_eq!(sim.sim.state().users.len(), 60);
+}
