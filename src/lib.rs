@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod directory;
 pub mod scim;
 pub mod server;
 pub mod store;

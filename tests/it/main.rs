@@ -5,3 +5,6 @@ mod harness;
 
 mod foundation;
 mod outbox;
+mod scim_groups;
+mod scim_support;
+mod scim_users;
