@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod demo;
+pub mod directory;
 pub mod scim;
 pub mod server;
 pub mod store;

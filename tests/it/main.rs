@@ -5,6 +5,9 @@ mod harness;
 
 mod foundation;
 mod outbox;
+mod scim_groups;
+mod scim_support;
+mod scim_users;
 mod sim_support;
 mod sync_bench;
 mod sync_directory;

@@ -1,13 +1,14 @@
+-- Text columns compared or sorted use the "C" collation, as the directory's do.
 -- What the reconciler last did for each directory user. A user with a row in sync_jobs is
 -- "pending" whatever this says; this row is the outcome of the last finished run.
 CREATE TABLE sync_users (
-    user_id TEXT PRIMARY KEY NOT NULL REFERENCES scim_users (id) ON DELETE CASCADE,
+    user_id TEXT COLLATE "C" PRIMARY KEY NOT NULL REFERENCES scim_users (id) ON DELETE CASCADE,
     -- The linked ZenQMS user: its id as a string (paths, display) and exactly as ZenQMS
     -- sent it (JSON text: 1042 or "u-1042"), which is the form sent back.
-    zenqms_id TEXT,
-    zenqms_id_json TEXT UNIQUE,
+    zenqms_id TEXT COLLATE "C",
+    zenqms_id_json TEXT COLLATE "C" UNIQUE,
     -- synced | pending | skipped | failed
-    state TEXT NOT NULL,
+    state TEXT COLLATE "C" NOT NULL,
     reason TEXT,
     attempts INTEGER NOT NULL,
     last_attempt_at TIMESTAMP,
