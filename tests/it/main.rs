@@ -10,7 +10,7 @@ mod scim_support;
 mod scim_users;
 mod sim_support;
 mod sync_bench;
-mod sync_directory;
 mod sync_engine;
 mod sync_faults;
 mod sync_processes;
+mod sync_scim;

@@ -103,3 +103,97 @@ pub fn calls(sim: &RunningSim, key: &str) -> u64 {
 pub fn total_calls(sim: &RunningSim) -> u64 {
     sim.sim.calls().total()
 }
+
+/// A person as Okta pushes it. `id` is the SCIM id, known after the first push.
+#[derive(Clone, Debug)]
+pub struct Person {
+    pub id: Option<String>,
+    pub user_name: String,
+    pub external_id: Option<String>,
+    pub given: Option<String>,
+    pub family: Option<String>,
+    pub title: Option<String>,
+    pub active: bool,
+    pub email: Option<String>,
+}
+
+impl Person {
+    pub fn new(n: &str) -> Person {
+        Person {
+            id: None,
+            user_name: format!("{n}@example.com"),
+            external_id: Some(format!("00u{n}")),
+            given: Some(format!("Given{n}")),
+            family: Some(format!("Family{n}")),
+            title: Some("QA Specialist".into()),
+            active: true,
+            email: Some(format!("{n}@example.com")),
+        }
+    }
+
+    /// The SCIM id (after the first push).
+    pub fn sid(&self) -> &str {
+        self.id.as_deref().expect("pushed")
+    }
+
+    /// The body Okta sends on create and on a profile push (PUT).
+    pub fn body(&self) -> Value {
+        let mut b = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": self.user_name,
+            "name": {"givenName": self.given, "familyName": self.family},
+            "displayName": format!("{} {}", self.given.as_deref().unwrap_or(""), self.family.as_deref().unwrap_or("")).trim(),
+            "locale": "en-US",
+            "active": self.active,
+            "groups": [],
+        });
+        if let Some(x) = &self.external_id {
+            b["externalId"] = x.as_str().into();
+        }
+        if let Some(t) = &self.title {
+            b["title"] = t.as_str().into();
+        }
+        if let Some(e) = &self.email {
+            b["emails"] = serde_json::json!([{"primary": true, "value": e, "type": "work"}]);
+        }
+        b
+    }
+}
+
+/// Okta's push: `POST /Users` the first time, `PUT /Users/{id}` after.
+pub async fn push(app: &TestApp, p: &mut Person) {
+    let client = app.client.clone();
+    push_to(&client, &app.base, &app.scim_token, p).await;
+}
+
+/// The same against any bridge (a child process).
+pub async fn push_to(client: &reqwest::Client, base: &str, scim_token: &str, p: &mut Person) {
+    let (method, url) = match &p.id {
+        None => (Method::POST, format!("{base}/scim/v2/Users")),
+        Some(id) => (Method::PUT, format!("{base}/scim/v2/Users/{id}")),
+    };
+    let res = client
+        .request(method.clone(), url)
+        .bearer_auth(scim_token)
+        .header("Content-Type", "application/scim+json")
+        .body(p.body().to_string())
+        .send()
+        .await
+        .expect("SCIM push");
+    let (s, body) = crate::harness::json_of(res).await;
+    let want = if method == Method::POST { 201 } else { 200 };
+    assert_eq!(s, want, "{method} {}: {body}", p.user_name);
+    p.id = body["id"].as_str().map(str::to_string);
+}
+
+/// `PATCH /Users/{id}` with Okta's operations.
+pub async fn patch_user(app: &TestApp, id: &str, ops: Value) -> Value {
+    let (s, body) = send(
+        app.scim(Method::PATCH, &format!("/Users/{id}"))
+            .header("Content-Type", "application/scim+json")
+            .body(serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops}).to_string()),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    body
+}

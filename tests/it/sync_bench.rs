@@ -10,7 +10,6 @@
 use std::time::{Duration, Instant};
 
 use crate::sim_support::*;
-use crate::sync_directory::{upsert, Person};
 
 fn bench_sim_faults() -> zenqms_sim::Faults {
     zenqms_sim::Faults {
@@ -44,7 +43,7 @@ async fn bench_drain_direct() {
     .await;
     let started = Instant::now();
     for i in 0..n {
-        upsert(&app, &Person::new(&format!("b{i}")));
+        push(&app, &mut Person::new(&format!("b{i}"))).await;
     }
     let pushed = started.elapsed();
     settled(&app, Duration::from_secs(3600)).await;

@@ -1,18 +1,17 @@
-//! The engine against the simulator with the directory written directly (the SCIM-driven
-//! versions of these live in `sync_scim.rs`).
+//! Push → converge over SCIM against the simulator: creates, changes, linking, skipped users,
+//! conflicts and lost answers.
 
 use std::time::Duration;
 
 use crate::sim_support::*;
-use crate::sync_directory::{upsert, Person};
 
 #[tokio::test]
 async fn create_update_disable_and_nothing_when_nothing_changed() {
     let sim = sim().await;
     let app = bridge(&sim, &[]).await;
     let mut ada = Person::new("ada");
-    upsert(&app, &ada);
-    let row = wait_state(&app, &ada.id, "synced", Duration::from_secs(10)).await;
+    push(&app, &mut ada).await;
+    let row = wait_state(&app, ada.sid(), "synced", Duration::from_secs(10)).await;
     let state = sim.sim.state();
     let z = state
         .user_by_external_id("00uada")
@@ -24,18 +23,18 @@ async fn create_update_disable_and_nothing_when_nothing_changed() {
 
     sim.sim.reset_calls();
     ada.title = Some("Head of QA".into());
-    upsert(&app, &ada);
+    push(&app, &mut ada).await;
     settled(&app, Duration::from_secs(10)).await;
     assert_eq!(sim.sim.user(&z.id.to_string()).unwrap().title, "Head of QA");
     assert_eq!(total_calls(&sim), 1, "a change costs one PATCH");
 
     sim.sim.reset_calls();
-    upsert(&app, &ada);
+    push(&app, &mut ada).await;
     settled(&app, Duration::from_secs(10)).await;
     assert_eq!(total_calls(&sim), 0, "nothing changed, nothing sent");
 
     ada.active = false;
-    upsert(&app, &ada);
+    push(&app, &mut ada).await;
     settled(&app, Duration::from_secs(10)).await;
     assert_eq!(
         sim.sim.user(&z.id.to_string()).unwrap().status,
@@ -65,8 +64,8 @@ async fn links_an_existing_zenqms_user_by_email_and_sets_its_external_id() {
     grace.given = Some("Grace".into());
     grace.family = Some("Hopper".into());
     grace.title = Some("Head of Quality".into());
-    upsert(&app, &grace);
-    let row = wait_state(&app, &grace.id, "synced", Duration::from_secs(10)).await;
+    push(&app, &mut grace).await;
+    let row = wait_state(&app, grace.sid(), "synced", Duration::from_secs(10)).await;
     let state = sim.sim.state();
     assert_eq!(
         state.users.len(),
@@ -89,13 +88,13 @@ async fn a_user_without_title_is_skipped_then_synced_when_the_title_arrives() {
     let app = bridge(&sim, &[]).await;
     let mut bob = Person::new("bob");
     bob.title = None;
-    upsert(&app, &bob);
-    let row = wait_state(&app, &bob.id, "skipped", Duration::from_secs(10)).await;
+    push(&app, &mut bob).await;
+    let row = wait_state(&app, bob.sid(), "skipped", Duration::from_secs(10)).await;
     assert!(row["reason"].as_str().unwrap().contains("title"), "{row}");
     assert!(sim.sim.state().users.is_empty());
     bob.title = Some("Validation Engineer".into());
-    upsert(&app, &bob);
-    wait_state(&app, &bob.id, "synced", Duration::from_secs(10)).await;
+    push(&app, &mut bob).await;
+    wait_state(&app, bob.sid(), "synced", Duration::from_secs(10)).await;
     assert_eq!(sim.sim.state().users[0].title, "Validation Engineer");
     app.stop().await;
 }
@@ -106,8 +105,8 @@ async fn default_title_fills_a_missing_title() {
     let app = bridge(&sim, &[("DEFAULT_TITLE", "Employee")]).await;
     let mut cy = Person::new("cy");
     cy.title = None;
-    upsert(&app, &cy);
-    wait_state(&app, &cy.id, "synced", Duration::from_secs(10)).await;
+    push(&app, &mut cy).await;
+    wait_state(&app, cy.sid(), "synced", Duration::from_secs(10)).await;
     assert_eq!(sim.sim.state().users[0].title, "Employee");
     app.stop().await;
 }
@@ -116,17 +115,17 @@ async fn default_title_fills_a_missing_title() {
 async fn an_email_held_by_another_linked_user_fails_with_the_reason_and_retries_on_change() {
     let sim = sim().await;
     let app = bridge(&sim, &[]).await;
-    let a = Person::new("a1");
+    let mut a = Person::new("a1");
     let mut b = Person::new("b1");
-    upsert(&app, &a);
-    upsert(&app, &b);
+    push(&app, &mut a).await;
+    push(&app, &mut b).await;
     settled(&app, Duration::from_secs(10)).await;
     b.email = a.email.clone();
-    upsert(&app, &b);
-    let row = wait_state(&app, &b.id, "failed", Duration::from_secs(10)).await;
+    push(&app, &mut b).await;
+    let row = wait_state(&app, b.sid(), "failed", Duration::from_secs(10)).await;
     let reason = row["reason"].as_str().unwrap();
     assert!(
-        reason.contains("a1@example.com") && reason.contains(&a.id),
+        reason.contains("a1@example.com") && reason.contains(a.sid()),
         "{reason}"
     );
     // The admin sees it and retries: still failing (nothing changed), then the directory
@@ -137,10 +136,10 @@ async fn an_email_held_by_another_linked_user_fails_with_the_reason_and_retries_
         (202, &serde_json::json!(1)),
         "{body}"
     );
-    wait_state(&app, &b.id, "failed", Duration::from_secs(10)).await;
+    wait_state(&app, b.sid(), "failed", Duration::from_secs(10)).await;
     b.email = Some("b1.new@example.com".into());
-    upsert(&app, &b);
-    wait_state(&app, &b.id, "synced", Duration::from_secs(10)).await;
+    push(&app, &mut b).await;
+    wait_state(&app, b.sid(), "synced", Duration::from_secs(10)).await;
     assert!(sim
         .sim
         .state()
@@ -160,9 +159,9 @@ async fn lost_answers_never_create_twice() {
     })
     .await;
     let app = bridge(&sim, &[]).await;
-    let people: Vec<Person> = (0..20).map(|i| Person::new(&format!("lost{i}"))).collect();
-    for p in &people {
-        upsert(&app, p);
+    let mut people: Vec<Person> = (0..20).map(|i| Person::new(&format!("lost{i}"))).collect();
+    for p in people.iter_mut() {
+        push(&app, p).await;
     }
     settled(&app, Duration::from_secs(60)).await;
     let state = sim.sim.state();
@@ -173,7 +172,7 @@ async fn lost_answers_never_create_twice() {
             .expect("exists");
         assert_eq!(z.external_id, p.external_id);
         assert_eq!(
-            sync_user(&app, &p.id).await["zenqms_id"],
+            sync_user(&app, p.sid()).await["zenqms_id"],
             serde_json::to_value(&z.id).unwrap()
         );
     }

@@ -7,7 +7,6 @@ use serde_json::json;
 
 use crate::harness::{eventually, send, TestApp};
 use crate::sim_support::*;
-use crate::sync_directory::{upsert, Person};
 
 #[tokio::test]
 async fn an_outage_loses_nothing_and_creates_nothing_twice() {
@@ -21,8 +20,8 @@ async fn an_outage_loses_nothing_and_creates_nothing_twice() {
     .await;
     let app = bridge(&sim, &[]).await;
     let mut people: Vec<Person> = (0..200).map(|i| Person::new(&format!("out{i}"))).collect();
-    for p in &people {
-        upsert(&app, p);
+    for p in people.iter_mut() {
+        push(&app, p).await;
     }
     // Some fail at least once while ZenQMS is down; change half of them meanwhile.
     eventually(Duration::from_secs(20), || async {
@@ -31,7 +30,7 @@ async fn an_outage_loses_nothing_and_creates_nothing_twice() {
     .await;
     for p in people.iter_mut().step_by(2) {
         p.title = Some("Changed During Outage".into());
-        upsert(&app, p);
+        push(&app, p).await;
     }
     let st = status(&app).await;
     assert_eq!(st["counts"]["pending"], 200, "{st}");
@@ -45,7 +44,7 @@ async fn an_outage_loses_nothing_and_creates_nothing_twice() {
         let z = state
             .user_by_external_id(p.external_id.as_deref().unwrap())
             .expect("exists");
-        assert_eq!(Some(z.title.clone()), p.title, "{}", p.id);
+        assert_eq!(Some(z.title.clone()), p.title, "{}", p.user_name);
     }
     let created = sim
         .sim
@@ -77,7 +76,7 @@ async fn a_429_stops_every_worker_until_retry_after() {
     .await;
     let app = bridge(&sim, &[("SYNC_WORKERS", "4")]).await;
     for i in 0..24 {
-        upsert(&app, &Person::new(&format!("rl{i}")));
+        push(&app, &mut Person::new(&format!("rl{i}"))).await;
     }
     settled(&app, Duration::from_secs(60)).await;
     assert_eq!(sim.sim.state().users.len(), 24);
@@ -111,7 +110,7 @@ async fn pause_stops_calls_and_resume_drains_the_backlog() {
     let (s, body) = send(app.admin(Method::POST, "/sync/pause")).await;
     assert_eq!((s, &body["paused"]), (200, &json!(true)), "{body}");
     for i in 0..5 {
-        upsert(&app, &Person::new(&format!("p{i}")));
+        push(&app, &mut Person::new(&format!("p{i}"))).await;
     }
     tokio::time::sleep(Duration::from_millis(1200)).await;
     assert_eq!(total_calls(&sim), 0, "paused: no call");
@@ -149,7 +148,8 @@ async fn without_a_connection_scim_queues_and_a_verified_connection_drains_it() 
         (&json!(false), &json!("not configured")),
         "{st}"
     );
-    upsert(&app, &Person::new("q1"));
+    let mut q1 = Person::new("q1");
+    push(&app, &mut q1).await;
     eventually(Duration::from_secs(5), || async {
         status(&app).await["counts"]["pending"] == 1
     })
@@ -228,7 +228,7 @@ async fn without_a_connection_scim_queues_and_a_verified_connection_drains_it() 
         .expect("create audited");
     assert_eq!(
         (&create["actor"], &create["target_id"]),
-        (&json!("system"), &json!("scim-q1")),
+        (&json!("system"), &json!(q1.sid())),
         "{create}"
     );
     assert_eq!(create["detail"]["status"], 201);

@@ -1,6 +1,6 @@
-//! Real bridge processes against the simulator: killed mid-drain, and two of them sharing
-//! one PostgreSQL. The directory is written from the test process (the shared database is
-//! the only channel), so these also show that jobs enqueued elsewhere are picked up.
+//! Real bridge processes against the simulator, pushed to over SCIM: killed mid-drain,
+//! stopped with SIGTERM, and two of them sharing one PostgreSQL (where a push to one is
+//! drained by both: jobs enqueued by another process are picked up).
 
 use std::time::Duration;
 
@@ -9,27 +9,34 @@ use zenqms_bridge::store::{self, DatabaseUrl, Pool};
 
 use crate::harness::{cli, eventually, json_of, BinaryApp, TestDb};
 use crate::sim_support::*;
-use crate::sync_directory::{upsert_in, Person};
 
-/// An admin token (through the CLI, which also applies the migrations) and a pool.
-fn prepare(db: &TestDb) -> (String, Pool) {
+/// Tokens made through the CLI (which also applies the migrations), and a pool.
+struct Prepared {
+    admin: String,
+    scim: String,
+    pool: Pool,
+}
+
+fn prepare(db: &TestDb) -> Prepared {
     zenqms_bridge::install_crypto_provider();
-    let out = cli(
-        db,
-        &["token", "create", "--name", "ops", "--scope", "admin"],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let token = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .last()
-        .unwrap_or_default()
-        .to_string();
-    let pool = store::connect(&DatabaseUrl::parse(&db.url).expect("url"), 4).expect("pool");
-    (token, pool)
+    let token = |name: &str, scope: &str| {
+        let out = cli(db, &["token", "create", "--name", name, "--scope", scope]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .to_string()
+    };
+    Prepared {
+        admin: token("ops", "admin"),
+        scim: token("okta", "scim"),
+        pool: store::connect(&DatabaseUrl::parse(&db.url).expect("url"), 4).expect("pool"),
+    }
 }
 
 fn spawn(db: &TestDb, sim: &zenqms_sim::RunningSim, extra: &[(&str, &str)]) -> BinaryApp {
@@ -74,14 +81,16 @@ async fn sigkill_mid_drain_loses_nothing_and_creates_nothing_twice() {
     })
     .await;
     let db = TestDb::new();
-    let (token, pool) = prepare(&db);
+    let Prepared {
+        admin: token, scim, ..
+    } = prepare(&db);
     let client = reqwest::Client::new();
     let mut bin = spawn(&db, &sim, &[("ZENQMS_MAX_RPS", "150")]);
     bin.wait_ready(&client).await;
 
     let mut people: Vec<Person> = (0..200).map(|i| Person::new(&format!("k{i}"))).collect();
-    for p in &people {
-        upsert_in(&pool, p);
+    for p in people.iter_mut() {
+        push_to(&client, &bin.base, &scim, p).await;
     }
     eventually(Duration::from_secs(20), || async {
         calls(&sim, "POST /v2/users") >= 20
@@ -89,7 +98,7 @@ async fn sigkill_mid_drain_loses_nothing_and_creates_nothing_twice() {
     .await;
     for p in people.iter_mut().step_by(3) {
         p.family = Some("Changed".into());
-        upsert_in(&pool, p);
+        push_to(&client, &bin.base, &scim, p).await;
     }
     sim.sim
         .set_faults(zenqms_sim::Faults {
@@ -117,7 +126,7 @@ async fn sigkill_mid_drain_loses_nothing_and_creates_nothing_twice() {
         let z = state
             .user_by_external_id(p.external_id.as_deref().unwrap())
             .expect("exists");
-        assert_eq!(Some(z.last_name.clone()), p.family, "{}", p.id);
+        assert_eq!(Some(z.last_name.clone()), p.family, "{}", p.user_name);
     }
     assert_eq!(
         created(&sim),
@@ -158,15 +167,22 @@ async fn two_processes_on_one_postgresql_share_the_backlog() {
         ..zenqms_sim::SimConfig::new(SIM_TOKEN)
     })
     .await;
-    let (token, pool) = prepare(&db);
+    let Prepared {
+        admin: token, scim, ..
+    } = prepare(&db);
     let client = reqwest::Client::new();
     let a = spawn(&db, &sim, &[]);
     let b = spawn(&db, &sim, &[]);
     a.wait_ready(&client).await;
     b.wait_ready(&client).await;
-    let people: Vec<Person> = (0..300).map(|i| Person::new(&format!("two{i}"))).collect();
-    for p in &people {
-        upsert_in(&pool, p);
+    // Pushed to one process, some changes to the other: the database is the only channel.
+    let mut people: Vec<Person> = (0..300).map(|i| Person::new(&format!("two{i}"))).collect();
+    for p in people.iter_mut() {
+        push_to(&client, &a.base, &scim, p).await;
+    }
+    for p in people.iter_mut().step_by(4) {
+        p.title = Some("Changed Elsewhere".into());
+        push_to(&client, &b.base, &scim, p).await;
     }
     eventually(Duration::from_secs(60), || async {
         let st = status_of(&client, &a, &token).await;
@@ -175,6 +191,12 @@ async fn two_processes_on_one_postgresql_share_the_backlog() {
     .await;
     let state = sim.sim.state();
     assert_eq!(state.users.len(), 300);
+    for p in &people {
+        let z = state
+            .user_by_external_id(p.external_id.as_deref().unwrap())
+            .expect("exists");
+        assert_eq!(Some(z.title.clone()), p.title, "{}", p.user_name);
+    }
     assert_eq!(created(&sim), 300, "no user created twice");
     assert_eq!(
         calls(&sim, "POST /v2/users"),
@@ -219,15 +241,19 @@ async fn sigterm_gives_jobs_back_and_a_restart_finishes_them_without_waiting_for
     })
     .await;
     let db = TestDb::new();
-    let (token, pool) = prepare(&db);
+    let Prepared {
+        admin: token,
+        scim,
+        pool,
+    } = prepare(&db);
     let client = reqwest::Client::new();
     // Leases far longer than the test: a job given back late would show.
     let long_lease = [("SYNC_LEASE_SECS", "600"), ("SYNC_WORKERS", "4")];
     let mut bin = spawn(&db, &sim, &long_lease);
     bin.wait_ready(&client).await;
-    let people: Vec<Person> = (0..60).map(|i| Person::new(&format!("t{i}"))).collect();
-    for p in &people {
-        upsert_in(&pool, p);
+    let mut people: Vec<Person> = (0..60).map(|i| Person::new(&format!("t{i}"))).collect();
+    for p in people.iter_mut() {
+        push_to(&client, &bin.base, &scim, p).await;
     }
     eventually(Duration::from_secs(20), || async { created(&sim) >= 8 }).await;
     bin.signal("TERM");
