@@ -44,13 +44,21 @@ async fn bench_setup() -> (zenqms_sim::RunningSim, TestApp) {
 }
 
 fn limited(sim: &zenqms_sim::RunningSim) -> usize {
-    sim.sim.calls().log.iter().filter(|r| r.status == Some(429)).count()
+    sim.sim
+        .calls()
+        .log
+        .iter()
+        .filter(|r| r.status == Some(429))
+        .count()
 }
 
 #[tokio::test]
 #[ignore = "benchmark: cargo test --release --test it sync_bench -- --ignored --nocapture"]
 async fn bench_drain_new_users() {
-    let n: usize = std::env::var("BENCH_USERS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    let n: usize = std::env::var("BENCH_USERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
     let (sim, app) = bench_setup().await;
     let started = Instant::now();
     for i in 0..n {
@@ -117,7 +125,10 @@ async fn bench_calls_per_user() {
     let phase = |name: &str| {
         let calls = sim.sim.calls();
         let per_user = calls.total() as f64 / n as f64;
-        println!("BENCH calls per user, {name}: {per_user:.2} ({:?})", calls.counts);
+        println!(
+            "BENCH calls per user, {name}: {per_user:.2} ({:?})",
+            calls.counts
+        );
         sim.sim.reset_calls();
         per_user
     };
@@ -133,7 +144,12 @@ async fn bench_calls_per_user() {
     settled(&app, Duration::from_secs(60)).await;
     let update = phase("update (profile push, PUT)");
     for p in &people {
-        patch_user(&app, p.sid(), json!([{"op": "replace", "value": {"active": false}}])).await;
+        patch_user(
+            &app,
+            p.sid(),
+            json!([{"op": "replace", "value": {"active": false}}]),
+        )
+        .await;
     }
     settled(&app, Duration::from_secs(60)).await;
     let deactivate = phase("deactivate (PATCH active=false)");

@@ -178,3 +178,31 @@ async fn lost_answers_never_create_twice() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_job_enqueued_by_another_process_is_picked_up_within_a_second() {
+    use diesel::prelude::*;
+    use zenqms_bridge::store::schema::scim_users;
+    let sim = sim().await;
+    let app = bridge(&sim, &[]).await;
+    let mut p = Person::new("other");
+    push(&app, &mut p).await;
+    settled(&app, Duration::from_secs(10)).await;
+    // What another bridge process would commit: a change and its job, and no wakeup here.
+    {
+        let mut conn = app.state.pool.get().unwrap();
+        diesel::update(scim_users::table.filter(scim_users::id.eq(p.sid())))
+            .set(scim_users::title.eq("Changed Elsewhere"))
+            .execute(&mut *conn)
+            .unwrap();
+        zenqms_bridge::sync::queue::enqueue_users(&mut conn, &[p.sid().to_string()]).unwrap();
+    }
+    let started = std::time::Instant::now();
+    crate::harness::eventually(Duration::from_secs(5), || async {
+        sim.sim.state().users[0].title == "Changed Elsewhere"
+    })
+    .await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(1), "picked up after {took:?}");
+    app.stop().await;
+}

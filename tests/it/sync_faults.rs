@@ -262,3 +262,43 @@ async fn without_a_connection_scim_queues_and_a_verified_connection_drains_it() 
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn errors_and_hangs_past_the_timeout_are_retried_until_everyone_converges() {
+    let sim = start_sim(zenqms_sim::SimConfig {
+        faults: zenqms_sim::Faults {
+            error_rate: 0.3,
+            hang_rate: 0.2,
+            hang_ms: 3000,
+            ..Default::default()
+        },
+        ..zenqms_sim::SimConfig::new(SIM_TOKEN)
+    })
+    .await;
+    let app = bridge(&sim, &[("ZENQMS_REQUEST_TIMEOUT_MS", "200")]).await;
+    let mut people: Vec<Person> = (0..30).map(|i| Person::new(&format!("f{i}"))).collect();
+    for p in people.iter_mut() {
+        push(&app, p).await;
+    }
+    settled(&app, Duration::from_secs(60)).await;
+    let state = sim.sim.state();
+    assert_eq!(state.users.len(), 30);
+    for p in &people {
+        assert!(state
+            .user_by_external_id(p.external_id.as_deref().unwrap())
+            .is_some());
+    }
+    let text = app
+        .raw(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains(r#"outcome="timeout""#) && text.contains(r#"outcome="server_error""#),
+        "{text}"
+    );
+    app.stop().await;
+}
