@@ -61,7 +61,7 @@ async fn the_demo_prints_urls_tokens_and_a_walkthrough_that_works() {
             .find_map(|l| {
                 l.trim()
                     .strip_prefix(label)
-                    .map(|v| v.trim().split_whitespace().next().unwrap_or("").to_string())
+                    .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
             })
             .unwrap_or_else(|| panic!("no `{label}` in {lines:#?}"))
     };
