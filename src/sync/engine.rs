@@ -116,12 +116,14 @@ impl Engine {
         }
     }
 
-    fn observer(&self) -> Observer {
+    /// Metrics and audit for every client; the health listener only for the connection in
+    /// force (a candidate being verified must not make the status report its failures).
+    fn observer(&self, in_force: bool) -> Observer {
         let health: Arc<dyn crate::zenqms::CallListener> = self.inner.health.clone();
         Observer {
             metrics: Some(self.inner.metrics.clone()),
             pool: Some(self.inner.pool.clone()),
-            listener: Some(health),
+            listener: in_force.then_some(health),
         }
     }
 
@@ -130,6 +132,15 @@ impl Engine {
         base_url: &str,
         token: Secret,
     ) -> Result<ZenqmsClient, crate::zenqms::SettingsError> {
+        self.build_client(base_url, token, true)
+    }
+
+    fn build_client(
+        &self,
+        base_url: &str,
+        token: Secret,
+        in_force: bool,
+    ) -> Result<ZenqmsClient, crate::zenqms::SettingsError> {
         ZenqmsClient::new(
             &ClientSettings {
                 base_url: base_url.to_string(),
@@ -137,7 +148,7 @@ impl Engine {
                 connect_timeout: self.inner.config.zenqms_connect_timeout,
                 request_timeout: self.inner.config.zenqms_request_timeout,
             },
-            self.observer(),
+            self.observer(in_force),
         )
     }
 
@@ -221,14 +232,22 @@ impl Engine {
         actor: &str,
     ) -> Result<ConnectionView, SyncError> {
         let base_url = base_url.trim().trim_end_matches('/').to_string();
+        let candidate = self
+            .build_client(&base_url, Secret::new(api_token.trim()), false)
+            .map_err(|e| SyncError::InvalidConnection(e.to_string()))?;
+        self.inner.budget.acquire().await;
+        let roles = match candidate.list_roles(CallCtx::default(), 1, 1).await {
+            Ok(page) => page.total.unwrap_or(page.data.len() as u64),
+            Err(e) => {
+                let refused = verification_error(&base_url, e, &self.inner.budget);
+                self.audit_refused_connection(&base_url, actor, &refused)
+                    .await;
+                return Err(refused);
+            }
+        };
         let client = self
             .client_for(&base_url, Secret::new(api_token.trim()))
             .map_err(|e| SyncError::InvalidConnection(e.to_string()))?;
-        self.inner.budget.acquire().await;
-        let roles = match client.list_roles(CallCtx::default(), 1, 1).await {
-            Ok(page) => page.total.unwrap_or(page.data.len() as u64),
-            Err(e) => return Err(verification_error(&base_url, e, &self.inner.budget)),
-        };
         let stored = StoredConnection {
             base_url: base_url.clone(),
             api_token_encrypted: self.inner.key.encrypt(api_token.trim()),
@@ -271,6 +290,28 @@ impl Engine {
         let mut view = self.connection_view();
         view.roles_visible = Some(roles);
         Ok(view)
+    }
+
+    /// A refused connection is an admin action too: it goes in the trail (without the token).
+    async fn audit_refused_connection(&self, base_url: &str, actor: &str, why: &SyncError) {
+        let (url, actor, message) = (base_url.to_string(), actor.to_string(), why.to_string());
+        let written = store::run(&self.inner.pool, move |c| {
+            audit::record(
+                c,
+                &audit::Entry {
+                    actor: &actor,
+                    action: "settings.zenqms.update",
+                    target_type: "settings",
+                    target_id: Some("zenqms"),
+                    detail: serde_json::json!({"base_url": url, "refused": message, "saved": false}),
+                    outcome: Outcome::Failure,
+                },
+            )
+        })
+        .await;
+        if let Err::<(), StoreError>(e) = written {
+            tracing::warn!(error = %e, "could not write the audit entry of a refused connection");
+        }
     }
 
     pub fn connection_view(&self) -> ConnectionView {

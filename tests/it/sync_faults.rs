@@ -234,7 +234,15 @@ async fn without_a_connection_scim_queues_and_a_verified_connection_drains_it() 
     assert_eq!(create["detail"]["status"], 201);
     assert!(entries
         .iter()
-        .any(|e| e["action"] == "settings.zenqms.update" && e["actor"] == "test-admin"));
+        .any(|e| e["action"] == "settings.zenqms.update"
+            && e["actor"] == "test-admin"
+            && e["outcome"] == "success"));
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "settings.zenqms.update" && e["outcome"] == "failure"),
+        "refused connections are audited too"
+    );
     assert!(!audit.to_string().contains(SIM_TOKEN));
     let text = app
         .raw(Method::GET, "/metrics")
