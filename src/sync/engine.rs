@@ -71,6 +71,9 @@ pub(crate) struct Inner {
     loaded: Mutex<Option<Option<NaiveDateTime>>>,
     /// Names this process's leases: `<pid>-<random>`.
     pub process: String,
+    /// Orders the in-memory copies of the settings after their database writes: without it a
+    /// refresh that read the old row could overwrite a pause (or a connection) just saved.
+    settings_lock: tokio::sync::Mutex<()>,
 }
 
 impl Engine {
@@ -100,6 +103,7 @@ impl Engine {
                 conn: RwLock::new(Conn::NotConfigured),
                 loaded: Mutex::new(None),
                 process,
+                settings_lock: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -155,6 +159,7 @@ impl Engine {
     /// Re-reads the pause flag and the stored connection (cheap: one small query), so a
     /// change made through another process takes effect here too.
     pub async fn refresh(&self) -> Result<(), SyncError> {
+        let _ordered = self.inner.settings_lock.lock().await;
         let (stored, paused) = store::run(&self.inner.pool, |c| {
             Ok::<_, StoreError>((settings::load_connection(c)?, settings::load_paused(c)?))
         })
@@ -253,6 +258,7 @@ impl Engine {
             api_token_encrypted: self.inner.key.encrypt(api_token.trim()),
             updated_by: actor.to_string(),
         };
+        let _ordered = self.inner.settings_lock.lock().await;
         let saved_by = actor.to_string();
         let actor = actor.to_string();
         let url = base_url.clone();
@@ -351,6 +357,7 @@ impl Engine {
     }
 
     pub async fn set_paused(&self, paused: bool, actor: &str) -> Result<(), SyncError> {
+        let _ordered = self.inner.settings_lock.lock().await;
         let actor = actor.to_string();
         store::run(&self.inner.pool, move |c| {
             c.transaction(|c| {

@@ -67,6 +67,16 @@ impl Engine {
     }
 
     async fn housekeeping(&self, mut stop: watch::Receiver<bool>) {
+        // The connection first, so the workers and the status know it at once.
+        if let Err(e) = self.refresh().await {
+            tracing::warn!(error = %e, "cannot read the sync settings");
+        }
+        if self.connected().is_none() {
+            tracing::warn!(
+                problem = self.connection_view().problem.unwrap_or_default(),
+                "ZenQMS is not connected: SCIM keeps accepting and queueing; nothing is sent"
+            );
+        }
         match store::run(&self.inner.pool, queue::backfill).await {
             Ok(n) if n > 0 => {
                 tracing::info!(users = n, "enqueued directory users that had no sync state")
@@ -77,9 +87,6 @@ impl Engine {
             }
         }
         loop {
-            if let Err(e) = self.refresh().await {
-                tracing::warn!(error = %e, "cannot re-read the sync settings");
-            }
             if self.runnable() {
                 match store::run(&self.inner.pool, queue::any_due).await {
                     Ok(true) => self.inner.wakeup.notify(),
@@ -92,6 +99,9 @@ impl Engine {
             tokio::select! {
                 _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
                 _ = stop.changed() => return,
+            }
+            if let Err(e) = self.refresh().await {
+                tracing::warn!(error = %e, "cannot re-read the sync settings");
             }
         }
     }
