@@ -5,6 +5,8 @@ mod harness;
 
 mod foundation;
 mod outbox;
+mod scim_errors;
 mod scim_groups;
+mod scim_replay;
 mod scim_support;
 mod scim_users;
