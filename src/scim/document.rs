@@ -172,6 +172,26 @@ pub fn normalize(
     schema: &ResourceSchema,
     input: &Map<String, Value>,
 ) -> Result<Document, Rejection> {
+    // RFC 7643 §3: `schemas` names the resource's schema. It may be left out (lenient), but a
+    // body that declares another resource type is refused rather than guessed at.
+    if let Some((_, declared)) = input
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("schemas"))
+    {
+        let ok = declared.as_array().is_some_and(|a| {
+            a.iter()
+                .any(|s| s.as_str().is_some_and(|s| schema.is_core_urn(s)))
+        });
+        if !ok {
+            return Err(invalid(
+                "schemas",
+                &format!(
+                    "must include {} for a {}",
+                    schema.core.id, schema.resource_type
+                ),
+            ));
+        }
+    }
     let mut doc = Document::new();
     for (key, value) in input {
         if key.eq_ignore_ascii_case("schemas") || schema.is_core_urn(key) {

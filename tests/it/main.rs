@@ -5,7 +5,11 @@ mod harness;
 
 mod foundation;
 mod outbox;
+mod scim_discovery;
+mod scim_errors;
+mod scim_filter_property;
 mod scim_groups;
+mod scim_replay;
 mod scim_support;
 mod scim_users;
 mod sim_support;
