@@ -5,7 +5,8 @@
 //! - new user: `POST /v2/users` (1). Both `email` and `external_id` are unique in a tenant,
 //!   so a create succeeds exactly when the spec's lookups (by `external_id`, then by email)
 //!   would have found nobody; on `409` the holder is looked up and linked. This saves the
-//!   two searches that a look-before-create would spend on every new user.
+//!   two searches that a look-before-create would spend on every new user (see
+//!   `contract::EXTERNAL_ID_IS_UNIQUE` for a tenant where that assumption fails).
 //! - changed user (linked, with the last answer stored): one `PATCH` with the changed fields
 //!   (1). The stored answer is the picture diffed against, so no read is needed.
 //! - unchanged user: nothing (0).
@@ -264,6 +265,17 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
     async fn find_or_create(&mut self) -> Result<Found, SyncError> {
         let active = self.desired.status == WriteStatus::Active;
         let mut conflict: Option<ZenqmsError> = None;
+        if !crate::zenqms::contract::EXTERNAL_ID_IS_UNIQUE {
+            if let Some(x) = self.desired.external_id.clone() {
+                let filters = SearchFilters {
+                    external_id: Some(x),
+                    ..SearchFilters::default()
+                };
+                if let Some(r) = self.search(filters).await? {
+                    return self.adopt(r).await;
+                }
+            }
+        }
         if active {
             if let Some(new) = self.desired.new_user() {
                 self.calls += 1;

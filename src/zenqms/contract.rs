@@ -84,6 +84,13 @@ impl Endpoint {
     }
 }
 
+/// The spec: "`external_id`: unique per tenant when set", enforced with a `409` like email.
+/// With both unique, a create succeeds exactly when the lookups by `external_id` and by
+/// email would have found nobody, so the reconciler creates first and looks up only on
+/// `409`. Set to `false` for a tenant that does not enforce it: the reconciler then looks up
+/// by `external_id` before every create.
+pub const EXTERNAL_ID_IS_UNIQUE: bool = true;
+
 /// Largest `page_size` the API accepts (search and roles).
 pub const MAX_PAGE_SIZE: u32 = 100;
 
