@@ -76,6 +76,17 @@ async fn bench_drain_new_users() {
         pushed.as_secs_f64(),
         limited(&sim)
     );
+    let log = sim.sim.calls().log;
+    let first = log.first().map(|r| r.at_ms).unwrap_or(0.0);
+    let at: Vec<String> = log
+        .iter()
+        .filter(|r| r.status == Some(429))
+        .map(|r| format!("{:.1}", (r.at_ms - first) / 1000.0))
+        .collect();
+    println!(
+        "BENCH drain: 429s at (s after the first call): [{}]",
+        at.join(", ")
+    );
     assert_eq!(sim.sim.state().users.len(), n);
     assert!(ratio <= 1.10, "within 10 % of calls ÷ budget");
     app.stop().await;
