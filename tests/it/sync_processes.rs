@@ -171,8 +171,14 @@ async fn two_processes_on_one_postgresql_share_the_backlog() {
         admin: token, scim, ..
     } = prepare(&db);
     let client = reqwest::Client::new();
-    let a = spawn(&db, &sim, &[]);
-    let b = spawn(&db, &sim, &[]);
+    // Leases and timeouts long enough that only the claim protocol, not a stalled machine
+    // (a lease expiring, a call timing out), decides who creates whom.
+    let patient = [
+        ("SYNC_LEASE_SECS", "30"),
+        ("ZENQMS_REQUEST_TIMEOUT_MS", "15000"),
+    ];
+    let a = spawn(&db, &sim, &patient);
+    let b = spawn(&db, &sim, &patient);
     a.wait_ready(&client).await;
     b.wait_ready(&client).await;
     // Pushed to one process, some changes to the other: the database is the only channel.
