@@ -22,8 +22,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the HTTP service (SCIM, admin API, health, metrics).
-    Serve,
+    /// Run the HTTP service (SCIM, admin API, health, metrics) and the sync workers.
+    Serve {
+        /// Throwaway SQLite database and an embedded ZenQMS simulator: a demo with nothing
+        /// to set up. Prints the URLs, a scim and an admin token, and a curl walkthrough.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Apply pending database migrations and exit.
     Migrate,
     /// Manage service-account tokens.
@@ -68,7 +73,8 @@ pub fn main() -> ExitCode {
         tracing::warn!(variable = %name, "unknown setting in the environment (typo?); it is ignored");
     }
     let result = match cli.command {
-        Command::Serve => serve(config),
+        Command::Serve { demo: false } => serve(config),
+        Command::Serve { demo: true } => runtime().and_then(|rt| rt.block_on(crate::demo::run())),
         Command::Migrate => migrate(config),
         Command::Token { command } => token(config, command),
     };
@@ -81,13 +87,16 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn serve(config: Config) -> Result<(), String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
-    runtime.block_on(async move {
+        .map_err(|e| e.to_string())
+}
+
+fn serve(config: Config) -> Result<(), String> {
+    runtime()?.block_on(async move {
         tracing::info!(database = %config.database_url.redacted(), "starting");
         let scim_url = config.scim_base_url();
         let state = server::prepare(config).map_err(|e| e.to_string())?;

@@ -37,6 +37,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { name: "ZENQMS_REQUEST_TIMEOUT_MS", default: "30000", secret: false, doc: "Whole-request timeout for ZenQMS calls." },
     Setting { name: "SYNC_WORKERS", default: "4", secret: false, doc: "Concurrent reconciler workers in this process." },
     Setting { name: "SYNC_BACKOFF_CAP_SECS", default: "600", secret: false, doc: "Longest wait between retries of a failing ZenQMS call." },
+    Setting { name: "SYNC_LEASE_SECS", default: "60", secret: false, doc: "How long a worker holds a claimed job before another process may take it (renewed while the run lasts)." },
     Setting { name: "DEFAULT_TITLE", default: "(unset: users without a title are skipped)", secret: false, doc: "ZenQMS title for users whose SCIM title is empty." },
 ];
 
@@ -98,6 +99,7 @@ pub struct Config {
     pub zenqms_request_timeout: Duration,
     pub sync_workers: usize,
     pub sync_backoff_cap: Duration,
+    pub sync_lease: Duration,
     pub default_title: Option<String>,
 }
 
@@ -200,6 +202,10 @@ impl Config {
             return Err(bad("SYNC_WORKERS", "must be between 1 and 256"));
         }
         let backoff_cap: u64 = r.parse("SYNC_BACKOFF_CAP_SECS", "600")?;
+        let lease_secs: u64 = r.parse("SYNC_LEASE_SECS", "60")?;
+        if !(2..=3600).contains(&lease_secs) {
+            return Err(bad("SYNC_LEASE_SECS", "must be between 2 and 3600"));
+        }
         let default_title = r.value("DEFAULT_TITLE")?;
         Ok(Config {
             bind_addr,
@@ -219,6 +225,7 @@ impl Config {
             zenqms_request_timeout: Duration::from_millis(request_ms.max(1)),
             sync_workers,
             sync_backoff_cap: Duration::from_secs(backoff_cap.max(1)),
+            sync_lease: Duration::from_secs(lease_secs),
             default_title,
         })
     }

@@ -9,12 +9,15 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod crypto;
+pub mod demo;
+pub mod directory;
 pub mod scim;
 pub mod server;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
 pub mod time;
+pub mod zenqms;
 
 pub use config::Config;
 pub use server::{AppState, RunningServer};

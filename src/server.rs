@@ -22,6 +22,8 @@ pub struct AppState {
     pub key: Key,
     /// Wakes this process's sync workers after a commit that enqueued jobs.
     pub sync_wakeup: crate::sync::Wakeup,
+    /// The sync engine (connection, budget, pause) the workers and the admin API share.
+    pub sync: crate::sync::Engine,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,12 +64,23 @@ pub fn prepare(config: Config) -> Result<AppState, StartError> {
         config.secret_key.as_ref().map(|s| s.expose()),
         &config.data_dir,
     )?;
+    let config = Arc::new(config);
+    let metrics = Metrics::new();
+    let sync_wakeup = crate::sync::Wakeup::new();
+    let sync = crate::sync::Engine::new(
+        pool.clone(),
+        config.clone(),
+        metrics.clone(),
+        key.clone(),
+        sync_wakeup.clone(),
+    );
     Ok(AppState {
         pool,
-        config: Arc::new(config),
-        metrics: Metrics::new(),
+        config,
+        metrics,
         key,
-        sync_wakeup: crate::sync::Wakeup::new(),
+        sync_wakeup,
+        sync,
     })
 }
 
@@ -119,6 +132,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    state.sync.refresh_gauges().await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(state.metrics.render(&state.pool))
@@ -131,27 +145,33 @@ async fn not_found() -> HttpResponse {
     }))
 }
 
-/// A server listening on a socket, running on the current runtime.
+/// A server listening on a socket, with its sync workers, running on the current runtime.
 pub struct RunningServer {
     pub addr: SocketAddr,
     pub handle: ServerHandle,
     pub state: AppState,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    sync: crate::sync::SyncHandle,
 }
 
 impl RunningServer {
-    /// Stops accepting, lets in-flight requests finish, and waits.
+    /// Stops accepting, lets in-flight requests finish, then stops the sync workers
+    /// (runs in progress finish or give their jobs back), and waits.
     pub async fn stop(self) {
         self.handle.stop(true).await;
         let _ = self.task.await;
+        self.sync.stop().await;
     }
 
-    /// Waits until the server stops (on SIGTERM/SIGINT when signals are enabled).
+    /// Waits until the server stops (on SIGTERM/SIGINT when signals are enabled), then
+    /// stops the sync workers.
     pub async fn wait(self) -> std::io::Result<()> {
-        match self.task.await {
+        let result = match self.task.await {
             Ok(r) => r,
             Err(e) => Err(std::io::Error::other(e)),
-        }
+        };
+        self.sync.stop().await;
+        result
     }
 }
 
@@ -195,10 +215,12 @@ pub fn start_on(
     let server = server.run();
     let handle = server.handle();
     let task = tokio::spawn(server);
+    let sync = state.sync.start();
     Ok(RunningServer {
         addr,
         handle,
         state,
         task,
+        sync,
     })
 }

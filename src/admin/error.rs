@@ -110,6 +110,20 @@ impl From<crate::auth::TokenError> for AdminError {
     }
 }
 
+impl From<crate::sync::SyncError> for AdminError {
+    fn from(e: crate::sync::SyncError) -> Self {
+        use crate::sync::SyncError;
+        match e {
+            SyncError::Store(s) => s.into(),
+            SyncError::InvalidConnection(m) => AdminError::Unprocessable(m),
+            SyncError::ZenqmsUnreachable(m) => AdminError::BadGateway(m),
+            SyncError::UnknownUsers(_) => AdminError::Unprocessable(e.to_string()),
+            SyncError::NotConfigured => AdminError::Unavailable(e.to_string()),
+            other => AdminError::Internal(other.to_string()),
+        }
+    }
+}
+
 /// Body/query/path extraction failures, in the admin error shape.
 pub fn json_error(
     err: actix_web::error::JsonPayloadError,

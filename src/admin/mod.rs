@@ -3,6 +3,8 @@
 pub mod audit;
 pub mod error;
 pub mod principal;
+pub mod settings;
+pub mod sync;
 pub mod tokens;
 
 use actix_web::web;
@@ -24,6 +26,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tokens", web::get().to(tokens::list))
             .route("/tokens", web::post().to(tokens::create))
             .route("/tokens/{name}", web::delete().to(tokens::revoke))
+            .route("/sync/status", web::get().to(sync::status))
+            .route("/sync/users", web::get().to(sync::users))
+            .route("/sync/retry", web::post().to(sync::retry))
+            .route("/sync/pause", web::post().to(sync::pause))
+            .route("/sync/resume", web::post().to(sync::resume))
+            .route("/settings/zenqms", web::get().to(settings::get_zenqms))
+            .route("/settings/zenqms", web::put().to(settings::put_zenqms))
             .default_service(web::to(not_found)),
     );
 }

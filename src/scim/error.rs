@@ -6,6 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 
 use crate::auth::AuthError;
+use crate::directory::{DirectoryError, Reason, Rejection};
 use crate::store::StoreError;
 
 pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
@@ -57,8 +58,9 @@ pub enum ScimError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
-    #[error("{0}")]
-    MethodNotAllowed(String),
+    /// 405, with the methods the resource allows (RFC 7231 §6.5.5 `Allow`).
+    #[error("{detail}")]
+    MethodNotAllowed { allow: &'static str, detail: String },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -74,6 +76,9 @@ pub enum ScimError {
     /// 500: the cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Any other status (the safety net that turns a non-SCIM error answer into a SCIM one).
+    #[error("{detail}")]
+    Status { status: StatusCode, detail: String },
 }
 
 impl ScimError {
@@ -91,6 +96,18 @@ impl ScimError {
     }
     pub fn invalid_syntax(detail: impl Into<String>) -> Self {
         Self::bad(ScimType::InvalidSyntax, detail)
+    }
+
+    /// The SCIM error for a bare status (used where only a status is known).
+    pub fn for_status(status: StatusCode, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        match status.as_u16() {
+            404 => ScimError::NotFound(detail),
+            413 => ScimError::PayloadTooLarge(detail),
+            415 => ScimError::UnsupportedMediaType(detail),
+            500 => ScimError::Internal(detail),
+            _ => ScimError::Status { status, detail },
+        }
     }
 
     fn scim_type(&self) -> Option<ScimType> {
@@ -128,7 +145,7 @@ impl ResponseError for ScimError {
             ScimError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ScimError::Forbidden(_) => StatusCode::FORBIDDEN,
             ScimError::NotFound(_) => StatusCode::NOT_FOUND,
-            ScimError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ScimError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ScimError::Conflict(_) => StatusCode::CONFLICT,
             ScimError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ScimError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -136,6 +153,7 @@ impl ResponseError for ScimError {
             ScimError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
             ScimError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ScimError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ScimError::Status { status, .. } => *status,
         }
     }
 
@@ -157,6 +175,9 @@ impl ResponseError for ScimError {
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
             res.insert_header((header::RETRY_AFTER, "1"));
+        }
+        if let ScimError::MethodNotAllowed { allow, .. } = self {
+            res.insert_header((header::ALLOW, *allow));
         }
         res.body(serde_json::to_string(&body).unwrap_or_default())
     }
@@ -190,5 +211,36 @@ impl From<StoreError> for ScimError {
 impl From<diesel::result::Error> for ScimError {
     fn from(e: diesel::result::Error) -> Self {
         ScimError::from(StoreError::from(e))
+    }
+}
+
+impl From<Rejection> for ScimError {
+    fn from(r: Rejection) -> Self {
+        let scim_type = match r.reason {
+            Reason::InvalidValue => ScimType::InvalidValue,
+            Reason::InvalidPath => ScimType::InvalidPath,
+            Reason::NoTarget => ScimType::NoTarget,
+            Reason::Mutability => ScimType::Mutability,
+            Reason::InvalidSyntax => ScimType::InvalidSyntax,
+            Reason::InvalidFilter => ScimType::InvalidFilter,
+        };
+        ScimError::bad(scim_type, r.detail)
+    }
+}
+
+/// The one place directory outcomes become protocol answers.
+impl From<DirectoryError> for ScimError {
+    fn from(e: DirectoryError) -> Self {
+        match e {
+            DirectoryError::NotFound { .. } => ScimError::NotFound(e.to_string()),
+            DirectoryError::Conflict(detail) => ScimError::Conflict(detail),
+            DirectoryError::Rejected(r) => r.into(),
+            // RFC 7644 §3.12: invalidValue — "the value specified was not compatible".
+            DirectoryError::UnknownMembers(_) => ScimError::invalid_value(e.to_string()),
+            // RFC 7644 §3.14: 412 when If-Match does not match the current version.
+            DirectoryError::VersionMismatch { .. } => ScimError::PreconditionFailed(e.to_string()),
+            DirectoryError::Busy => ScimError::Unavailable,
+            DirectoryError::Store(s) => s.into(),
+        }
     }
 }

@@ -99,9 +99,26 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    sync_users (user_id) {
+        user_id -> Text,
+        zenqms_id -> Nullable<Text>,
+        zenqms_id_json -> Nullable<Text>,
+        state -> Text,
+        reason -> Nullable<Text>,
+        attempts -> Integer,
+        last_attempt_at -> Nullable<Timestamp>,
+        next_attempt_at -> Nullable<Timestamp>,
+        applied -> Nullable<Text>,
+        synced_at -> Nullable<Timestamp>,
+        updated_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(scim_user_emails -> scim_users (user_id));
 diesel::joinable!(group_members -> scim_groups (group_id));
 diesel::joinable!(group_members -> scim_users (user_id));
+diesel::joinable!(sync_users -> scim_users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     service_accounts,
@@ -112,4 +129,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     scim_groups,
     group_members,
     sync_jobs,
+    sync_users,
 );

@@ -1,7 +1,26 @@
-//! Keeping ZenQMS in step with the directory: the outbox queue of users to reconcile (and,
-//! with the ZenQMS issue, desired state, diff, worker, backoff and rate budget).
+//! Keeping ZenQMS in step with the directory: the outbox queue of users to reconcile, the
+//! desired state and its diff, the reconciler, the workers with their leases, backoff and
+//! rate budget, and the engine the admin API drives (status, retry, pause, connection).
 
+pub mod backoff;
+pub mod budget;
+pub mod desired;
+pub mod directory_view;
+pub mod engine;
+pub mod error;
+pub mod health;
 pub mod queue;
+pub mod reconcile;
+pub mod roles;
+pub mod settings;
+pub mod state;
+mod throttle;
+pub mod worker;
+
+pub use engine::{ConnectionView, Engine, StatusView};
+pub use error::SyncError;
+pub use state::SyncState;
+pub use worker::SyncHandle;
 
 use std::sync::Arc;
 

@@ -5,3 +5,17 @@ mod harness;
 
 mod foundation;
 mod outbox;
+mod scim_discovery;
+mod scim_errors;
+mod scim_filter_property;
+mod scim_groups;
+mod scim_replay;
+mod scim_support;
+mod scim_users;
+mod sim_support;
+mod sync_bench;
+mod sync_demo;
+mod sync_engine;
+mod sync_faults;
+mod sync_processes;
+mod sync_scim;

@@ -1,21 +1,31 @@
--- The mirror of what the IdP pushed. `attributes` holds the SCIM resource as JSON text
--- (everything but id, meta, groups and password); the other columns are indexed shadows
--- used for uniqueness, filters, sorting and the ZenQMS projection.
+-- PostgreSQL: text columns that are compared, sorted or range-filtered use the "C" collation,
+-- so ordering is by code point (RFC 7644 §3.4.2.3: no specific locale) whatever the cluster's
+-- locale, and identical to SQLite's BINARY collation.
+-- The mirror of what the IdP pushed. `attributes` holds the SCIM resource as JSON text, with
+-- canonical attribute names (everything but id, meta, groups, schemas and password — a password
+-- is never stored). The other columns are shadows of it, kept in the same transaction: indexed
+-- for uniqueness, filters and sorting, and read by the reconciler for the ZenQMS projection.
+-- `user_name_lower` holds the Unicode lower case computed by the bridge, so the case-insensitive
+-- uniqueness of userName (RFC 7643 caseExact=false) is the same on SQLite and PostgreSQL.
 CREATE TABLE scim_users (
-    id TEXT PRIMARY KEY NOT NULL,
-    user_name TEXT NOT NULL,
+    id TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+    user_name TEXT COLLATE "C" NOT NULL,
     -- NULL once the SCIM resource is deleted, so the name can be reused.
-    user_name_lower TEXT UNIQUE,
-    external_id TEXT,
-    display_name TEXT,
-    given_name TEXT,
-    family_name TEXT,
-    title TEXT,
+    user_name_lower TEXT COLLATE "C" UNIQUE,
+    external_id TEXT COLLATE "C",
+    display_name TEXT COLLATE "C",
+    given_name TEXT COLLATE "C",
+    family_name TEXT COLLATE "C",
+    -- NULL when absent or empty.
+    title TEXT COLLATE "C",
     active BOOLEAN NOT NULL,
     attributes TEXT NOT NULL,
+    -- meta.version / ETag: bumped on every change of the representation.
     version BIGINT NOT NULL,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL,
+    -- SCIM DELETE: the row stays (so ZenQMS can be told to disable the user) but the resource
+    -- is gone from SCIM.
     deleted_at TIMESTAMP
 );
 CREATE INDEX scim_users_external_id ON scim_users (external_id);
@@ -23,22 +33,23 @@ CREATE INDEX scim_users_created ON scim_users (created_at, id);
 CREATE INDEX scim_users_updated ON scim_users (updated_at, id);
 
 CREATE TABLE scim_user_emails (
-    user_id TEXT NOT NULL REFERENCES scim_users (id) ON DELETE CASCADE,
+    user_id TEXT COLLATE "C" NOT NULL REFERENCES scim_users (id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
-    value TEXT NOT NULL,
-    value_lower TEXT NOT NULL,
-    email_type TEXT,
+    value TEXT COLLATE "C" NOT NULL,
+    value_lower TEXT COLLATE "C" NOT NULL,
+    email_type TEXT COLLATE "C",
     is_primary BOOLEAN NOT NULL,
     PRIMARY KEY (user_id, position)
 );
 CREATE INDEX scim_user_emails_value ON scim_user_emails (value_lower);
 
 CREATE TABLE scim_groups (
-    id TEXT PRIMARY KEY NOT NULL,
-    display_name TEXT NOT NULL,
-    display_name_lower TEXT NOT NULL UNIQUE,
-    external_id TEXT,
+    id TEXT COLLATE "C" PRIMARY KEY NOT NULL,
+    display_name TEXT COLLATE "C" NOT NULL,
+    display_name_lower TEXT COLLATE "C" NOT NULL UNIQUE,
+    external_id TEXT COLLATE "C",
     attributes TEXT NOT NULL,
+    -- Maintained with every membership change, so a group's size never needs a count.
     member_count BIGINT NOT NULL,
     version BIGINT NOT NULL,
     created_at TIMESTAMP NOT NULL,
@@ -47,8 +58,8 @@ CREATE TABLE scim_groups (
 CREATE INDEX scim_groups_external_id ON scim_groups (external_id);
 
 CREATE TABLE group_members (
-    group_id TEXT NOT NULL REFERENCES scim_groups (id) ON DELETE CASCADE,
-    user_id TEXT NOT NULL REFERENCES scim_users (id) ON DELETE CASCADE,
+    group_id TEXT COLLATE "C" NOT NULL REFERENCES scim_groups (id) ON DELETE CASCADE,
+    user_id TEXT COLLATE "C" NOT NULL REFERENCES scim_users (id) ON DELETE CASCADE,
     PRIMARY KEY (group_id, user_id)
 );
 CREATE INDEX group_members_user ON group_members (user_id);

@@ -1,6 +1,9 @@
--- The mirror of what the IdP pushed. `attributes` holds the SCIM resource as JSON text
--- (everything but id, meta, groups and password); the other columns are indexed shadows
--- used for uniqueness, filters, sorting and the ZenQMS projection.
+-- The mirror of what the IdP pushed. `attributes` holds the SCIM resource as JSON text, with
+-- canonical attribute names (everything but id, meta, groups, schemas and password — a password
+-- is never stored). The other columns are shadows of it, kept in the same transaction: indexed
+-- for uniqueness, filters and sorting, and read by the reconciler for the ZenQMS projection.
+-- `user_name_lower` holds the Unicode lower case computed by the bridge, so the case-insensitive
+-- uniqueness of userName (RFC 7643 caseExact=false) is the same on SQLite and PostgreSQL.
 CREATE TABLE scim_users (
     id TEXT PRIMARY KEY NOT NULL,
     user_name TEXT NOT NULL,
@@ -10,12 +13,16 @@ CREATE TABLE scim_users (
     display_name TEXT,
     given_name TEXT,
     family_name TEXT,
+    -- NULL when absent or empty.
     title TEXT,
     active BOOLEAN NOT NULL,
     attributes TEXT NOT NULL,
+    -- meta.version / ETag: bumped on every change of the representation.
     version BIGINT NOT NULL,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL,
+    -- SCIM DELETE: the row stays (so ZenQMS can be told to disable the user) but the resource
+    -- is gone from SCIM.
     deleted_at TIMESTAMP
 );
 CREATE INDEX scim_users_external_id ON scim_users (external_id);
@@ -39,6 +46,7 @@ CREATE TABLE scim_groups (
     display_name_lower TEXT NOT NULL UNIQUE,
     external_id TEXT,
     attributes TEXT NOT NULL,
+    -- Maintained with every membership change, so a group's size never needs a count.
     member_count BIGINT NOT NULL,
     version BIGINT NOT NULL,
     created_at TIMESTAMP NOT NULL,

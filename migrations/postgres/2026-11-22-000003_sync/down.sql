@@ -1,0 +1,2 @@
+DROP TABLE sync_users;
+DROP INDEX sync_jobs_lease;

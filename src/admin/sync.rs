@@ -1,0 +1,106 @@
+//! `GET /api/v1/sync/status`, `GET /api/v1/sync/users?state=&after=&limit=`,
+//! `POST /api/v1/sync/retry`, `POST /api/v1/sync/pause`, `POST /api/v1/sync/resume`.
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use super::{AdminError, AdminPrincipal, ReadPrincipal};
+use crate::server::AppState;
+use crate::sync::SyncState;
+
+const MAX_LIMIT: i64 = 1000;
+
+pub async fn status(
+    _who: ReadPrincipal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    Ok(HttpResponse::Ok().json(state.sync.status().await?))
+}
+
+#[derive(Deserialize)]
+pub struct UsersQuery {
+    /// synced, pending, skipped or failed; all when absent.
+    state: Option<String>,
+    /// Cursor: users whose SCIM id sorts after this (the `next_after` of the previous page).
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn users(
+    _who: ReadPrincipal,
+    state: web::Data<AppState>,
+    q: web::Query<UsersQuery>,
+) -> Result<HttpResponse, AdminError> {
+    let q = q.into_inner();
+    let wanted = match q.state.as_deref() {
+        None | Some("") => None,
+        Some(s) => Some(SyncState::parse(s).ok_or_else(|| {
+            AdminError::BadRequest(format!(
+                "`state` must be synced, pending, skipped or failed, not `{s}`"
+            ))
+        })?),
+    };
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        return Err(AdminError::BadRequest(format!(
+            "`limit` must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let users = state.sync.users(wanted, q.after, limit).await?;
+    let next_after = (users.len() as i64 == limit)
+        .then(|| users.last().map(|u| u.scim_id.clone()))
+        .flatten();
+    Ok(HttpResponse::Ok().json(serde_json::json!({"users": users, "next_after": next_after})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBody {
+    /// SCIM ids of the users to reconcile again; every `failed` user when absent.
+    user_ids: Option<Vec<String>>,
+}
+
+pub async fn retry(
+    who: AdminPrincipal,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, AdminError> {
+    // An empty body means "every failed user"; a body that does not parse must not be
+    // taken for an empty one (a misspelt `user_ids` would retry everyone).
+    let parsed: RetryBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RetryBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            AdminError::BadRequest(format!(
+                "the body must be empty or {{\"user_ids\": [\"<SCIM id>\", …]}}: {e}"
+            ))
+        })?
+    };
+    let ids = parsed.user_ids;
+    if ids.as_ref().is_some_and(|i| i.is_empty()) {
+        return Err(AdminError::BadRequest(
+            "`user_ids` is empty: leave it out to retry every failed user".into(),
+        ));
+    }
+    let enqueued = state.sync.retry(ids, &who.0.name).await?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({"enqueued": enqueued})))
+}
+
+pub async fn pause(
+    who: AdminPrincipal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    state.sync.set_paused(true, &who.0.name).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "paused": true,
+        "message": "no calls are made to ZenQMS; SCIM keeps accepting and queueing; POST /api/v1/sync/resume drains the queue"
+    })))
+}
+
+pub async fn resume(
+    who: AdminPrincipal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    state.sync.set_paused(false, &who.0.name).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"paused": false})))
+}

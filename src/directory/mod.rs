@@ -1,0 +1,132 @@
+//! The directory: the mirror of what the identity provider pushed — users, groups and their
+//! memberships — with the rules that keep it consistent, and the outbox side effects.
+//!
+//! Every write here runs in one database transaction that also records the audit entry and
+//! enqueues the users whose ZenQMS state may have changed (`sync::queue`), so a committed change
+//! always has its trail and its sync job. The SCIM layer above speaks HTTP; this layer speaks
+//! documents (SCIM-shaped JSON with canonical attribute names), typed queries and typed errors.
+
+pub mod error;
+pub mod groups;
+pub mod membership;
+pub mod query;
+pub mod tx;
+pub mod users;
+
+use chrono::NaiveDateTime;
+
+pub use error::{DirectoryError, Kind, Reason, Rejection};
+
+use crate::server::AppState;
+use crate::store::{self, DbConn, Pool};
+use crate::sync::Wakeup;
+
+/// A resource as stored: SCIM JSON with canonical attribute names, without `id`, `meta`,
+/// `schemas`, computed attributes (`groups`, `members`) and never a password.
+pub type Document = serde_json::Map<String, serde_json::Value>;
+
+/// A change to a document computed inside the write transaction from the current state (a
+/// PATCH). Implemented by the protocol layer; it must leave the document normalised.
+pub trait Edit: Send + Sync {
+    fn apply(&self, doc: Document) -> Result<Document, Rejection>;
+}
+
+/// Who asked (a service account's name), for the audit trail.
+#[derive(Debug, Clone, Copy)]
+pub struct Actor<'a>(pub &'a str);
+
+/// `If-Match` (RFC 7644 §3.14, RFC 7232 §3.1) as the directory checks it against the stored
+/// version, after the row is locked.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Precondition {
+    #[default]
+    None,
+    /// `If-Match: *`: the resource must exist.
+    Exists,
+    /// One of these versions (an unparseable tag is kept as `None` and never matches).
+    Versions(Vec<Option<i64>>),
+}
+
+impl Precondition {
+    pub fn admits(&self, version: i64) -> bool {
+        match self {
+            Precondition::None | Precondition::Exists => true,
+            Precondition::Versions(v) => v.contains(&Some(version)),
+        }
+    }
+
+    pub(crate) fn check(&self, kind: Kind, version: i64) -> Result<(), DirectoryError> {
+        if self.admits(version) {
+            Ok(())
+        } else {
+            Err(DirectoryError::VersionMismatch {
+                kind,
+                current: version,
+            })
+        }
+    }
+}
+
+/// Server-maintained metadata of a resource (RFC 7643 §3.1 `meta`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Meta {
+    pub version: i64,
+    pub created: NaiveDateTime,
+    pub last_modified: NaiveDateTime,
+}
+
+/// One page of a list, with the exact number of matches.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub total: i64,
+    pub items: Vec<T>,
+}
+
+/// What happened to a resource on a write: whether the stored state changed at all (a no-op
+/// PUT or PATCH neither bumps the version nor enqueues anybody).
+#[derive(Debug, Clone)]
+pub struct Written<T> {
+    pub value: T,
+    pub changed: bool,
+    /// Users enqueued for ZenQMS by this write.
+    pub enqueued: usize,
+}
+
+/// The async face of the directory for request handlers: runs each operation on the blocking
+/// pool and wakes the sync workers once a transaction that enqueued jobs has committed.
+#[derive(Clone)]
+pub struct Directory {
+    pool: Pool,
+    wakeup: Wakeup,
+}
+
+impl Directory {
+    pub fn of(state: &AppState) -> Directory {
+        Directory {
+            pool: state.pool.clone(),
+            wakeup: state.sync_wakeup.clone(),
+        }
+    }
+
+    /// Runs a read on the blocking pool.
+    pub async fn read<T, F>(&self, f: F) -> Result<T, DirectoryError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, DirectoryError> + Send + 'static,
+        T: Send + 'static,
+    {
+        store::run(&self.pool, f).await
+    }
+
+    /// Runs a write on the blocking pool; wakes the sync workers if it enqueued anything.
+    pub async fn write<T, F>(&self, f: F) -> Result<Written<T>, DirectoryError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<Written<T>, DirectoryError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let written = store::run(&self.pool, f).await?;
+        if written.enqueued > 0 {
+            self.wakeup.notify();
+        }
+        Ok(written)
+    }
+}

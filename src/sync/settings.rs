@@ -1,0 +1,83 @@
+//! The sync engine's rows in the `settings` table: the ZenQMS connection set at run time
+//! (its token encrypted with the bridge's key) and the pause flag. Both live in the
+//! database so every bridge process sharing it follows them, and they survive restarts.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::store::schema::settings;
+use crate::store::{DbConn, StoreError};
+
+const CONNECTION: &str = "zenqms.connection";
+const PAUSED: &str = "sync.paused";
+
+/// The stored connection: never holds the token in clear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredConnection {
+    pub base_url: String,
+    /// `Key::encrypt` of the API token.
+    pub api_token_encrypted: String,
+    pub updated_by: String,
+}
+
+fn get(conn: &mut DbConn, key: &str) -> Result<Option<(String, NaiveDateTime)>, StoreError> {
+    Ok(settings::table
+        .filter(settings::key.eq(key))
+        .select((settings::value, settings::updated_at))
+        .first(conn)
+        .optional()?)
+}
+
+fn put(conn: &mut DbConn, key: &str, value: &str) -> Result<NaiveDateTime, StoreError> {
+    let now = crate::store::now();
+    let row = (
+        settings::key.eq(key),
+        settings::value.eq(value),
+        settings::updated_at.eq(now),
+    );
+    macro_rules! upsert {
+        ($c:expr) => {
+            diesel::insert_into(settings::table)
+                .values(row)
+                .on_conflict(settings::key)
+                .do_update()
+                .set((settings::value.eq(value), settings::updated_at.eq(now)))
+                .execute($c)
+        };
+    }
+    match conn {
+        DbConn::Sqlite(c) => upsert!(c)?,
+        DbConn::Postgres(c) => upsert!(c)?,
+    };
+    Ok(now)
+}
+
+/// The connection saved over the admin API, with when it was saved (its version).
+pub fn load_connection(
+    conn: &mut DbConn,
+) -> Result<Option<(StoredConnection, NaiveDateTime)>, StoreError> {
+    match get(conn, CONNECTION)? {
+        None => Ok(None),
+        Some((text, at)) => serde_json::from_str(&text)
+            .map(|c| Some((c, at)))
+            .map_err(|e| StoreError::Corrupt(format!("setting {CONNECTION}: {e}"))),
+    }
+}
+
+pub fn save_connection(
+    conn: &mut DbConn,
+    c: &StoredConnection,
+) -> Result<NaiveDateTime, StoreError> {
+    let text = serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    put(conn, CONNECTION, &text)
+}
+
+pub fn load_paused(conn: &mut DbConn) -> Result<bool, StoreError> {
+    Ok(get(conn, PAUSED)?.is_some_and(|(v, _)| v == "true"))
+}
+
+pub fn save_paused(conn: &mut DbConn, paused: bool) -> Result<(), StoreError> {
+    put(conn, PAUSED, if paused { "true" } else { "false" })?;
+    Ok(())
+}

@@ -1,0 +1,364 @@
+//! Per-user sync state (`sync_users`): the link to the ZenQMS user, the last run's verdict,
+//! and the answer it was diffed against. A user with a job in `sync_jobs` reads as
+//! `pending` whatever its row says: the row is the outcome of the last finished run.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::Serialize;
+
+use super::reconcile::{Link, Owner};
+use crate::store::schema::{scim_users, sync_jobs, sync_users};
+use crate::store::{DbConn, StoreError};
+use crate::zenqms::{RemoteUser, ZenqmsId};
+
+/// The states a user can be in, as the admin API names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    Synced,
+    Pending,
+    Skipped,
+    Failed,
+}
+
+impl SyncState {
+    pub const ALL: [SyncState; 4] = [
+        SyncState::Synced,
+        SyncState::Pending,
+        SyncState::Skipped,
+        SyncState::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncState::Synced => "synced",
+            SyncState::Pending => "pending",
+            SyncState::Skipped => "skipped",
+            SyncState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SyncState> {
+        SyncState::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+/// What a finished run writes.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub state: SyncState,
+    pub reason: Option<String>,
+    pub attempts: i32,
+    pub next_attempt_at: Option<NaiveDateTime>,
+    pub link: Option<Link>,
+}
+
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = sync_users, treat_none_as_null = true)]
+struct Row {
+    user_id: String,
+    zenqms_id: Option<String>,
+    zenqms_id_json: Option<String>,
+    state: String,
+    reason: Option<String>,
+    attempts: i32,
+    last_attempt_at: Option<NaiveDateTime>,
+    next_attempt_at: Option<NaiveDateTime>,
+    applied: Option<String>,
+    synced_at: Option<NaiveDateTime>,
+    updated_at: NaiveDateTime,
+}
+
+/// Writes a run's outcome (insert or replace; the upsert needs the backend's own
+/// `ON CONFLICT`, hence the match).
+pub fn save(conn: &mut DbConn, user_id: &str, rec: &Record) -> Result<(), StoreError> {
+    let now = crate::store::now();
+    let previous_synced: Option<Option<NaiveDateTime>> = sync_users::table
+        .filter(sync_users::user_id.eq(user_id))
+        .select(sync_users::synced_at)
+        .first(conn)
+        .optional()?;
+    let row = Row {
+        user_id: user_id.to_string(),
+        zenqms_id: rec.link.as_ref().map(|l| l.id.path_form()),
+        zenqms_id_json: rec.link.as_ref().map(|l| l.id.json_text()),
+        state: rec.state.as_str().to_string(),
+        reason: rec.reason.clone(),
+        attempts: rec.attempts,
+        last_attempt_at: Some(now),
+        next_attempt_at: rec.next_attempt_at,
+        applied: rec
+            .link
+            .as_ref()
+            .and_then(|l| l.seen.as_ref())
+            .and_then(|u| serde_json::to_string(u).ok()),
+        synced_at: if rec.state == SyncState::Synced {
+            Some(now)
+        } else {
+            previous_synced.flatten()
+        },
+        updated_at: now,
+    };
+    macro_rules! upsert {
+        ($c:expr) => {
+            diesel::insert_into(sync_users::table)
+                .values(&row)
+                .on_conflict(sync_users::user_id)
+                .do_update()
+                .set(&row)
+                .execute($c)
+        };
+    }
+    match conn {
+        DbConn::Sqlite(c) => upsert!(c)?,
+        DbConn::Postgres(c) => upsert!(c)?,
+    };
+    Ok(())
+}
+
+/// Drops the link of a (SCIM-deleted) user whose ZenQMS account another user took over.
+pub fn hand_over(conn: &mut DbConn, from_user: &str, to_user: &str) -> Result<(), StoreError> {
+    diesel::update(sync_users::table.filter(sync_users::user_id.eq(from_user)))
+        .set((
+            sync_users::zenqms_id.eq(None::<String>),
+            sync_users::zenqms_id_json.eq(None::<String>),
+            sync_users::applied.eq(None::<String>),
+            sync_users::reason.eq(Some(format!(
+                "its ZenQMS user was taken over by directory user {to_user}"
+            ))),
+            sync_users::updated_at.eq(crate::store::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The stored link of a user, with the last answer (unreadable JSON forces a re-read).
+pub fn load_link(conn: &mut DbConn, user_id: &str) -> Result<Option<Link>, StoreError> {
+    let row: Option<(Option<String>, Option<String>)> = sync_users::table
+        .filter(sync_users::user_id.eq(user_id))
+        .select((sync_users::zenqms_id_json, sync_users::applied))
+        .first(conn)
+        .optional()?;
+    let Some((Some(id_json), applied)) = row else {
+        return Ok(None);
+    };
+    let Some(id) = ZenqmsId::from_json_text(&id_json) else {
+        return Err(StoreError::Corrupt(format!(
+            "sync_users.zenqms_id_json of {user_id} is not an id: {id_json}"
+        )));
+    };
+    let seen = applied
+        .and_then(|a| serde_json::from_str::<RemoteUser>(&a).ok())
+        .filter(|u| u.id == id);
+    Ok(Some(Link { id, seen }))
+}
+
+/// The directory user other than `except` linked to this ZenQMS user.
+pub fn owner_of(
+    conn: &mut DbConn,
+    id: &ZenqmsId,
+    except: &str,
+) -> Result<Option<Owner>, StoreError> {
+    let row: Option<(String, String, Option<NaiveDateTime>)> = sync_users::table
+        .inner_join(scim_users::table)
+        .filter(sync_users::zenqms_id_json.eq(id.json_text()))
+        .filter(sync_users::user_id.ne(except))
+        .select((
+            scim_users::id,
+            scim_users::user_name,
+            scim_users::deleted_at,
+        ))
+        .first(conn)
+        .optional()?;
+    Ok(row.map(|(user_id, user_name, deleted_at)| Owner {
+        user_id,
+        user_name,
+        deleted: deleted_at.is_some(),
+    }))
+}
+
+/// Users per state (every directory user counts, SCIM-deleted ones too: ZenQMS keeps them).
+pub fn counts(conn: &mut DbConn) -> Result<Vec<(SyncState, i64)>, StoreError> {
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        state: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    // The same rule as `effective`, grouped in SQL (one query, however many users).
+    const SQL: &str = "SELECT CASE WHEN j.user_id IS NOT NULL THEN 'pending' \
+        ELSE COALESCE(s.state, 'pending') END AS state, COUNT(*) AS n \
+        FROM scim_users u LEFT JOIN sync_jobs j ON j.user_id = u.id \
+        LEFT JOIN sync_users s ON s.user_id = u.id GROUP BY 1";
+    let rows: Vec<Count> = match conn {
+        DbConn::Sqlite(c) => diesel::sql_query(SQL).load(c)?,
+        DbConn::Postgres(c) => diesel::sql_query(SQL).load(c)?,
+    };
+    Ok(SyncState::ALL
+        .iter()
+        .map(|st| {
+            let n = rows
+                .iter()
+                .filter(|r| SyncState::parse(&r.state).unwrap_or(SyncState::Pending) == *st)
+                .map(|r| r.n)
+                .sum();
+            (*st, n)
+        })
+        .collect())
+}
+
+fn effective(has_job: bool, stored: Option<&str>) -> SyncState {
+    if has_job {
+        return SyncState::Pending;
+    }
+    stored
+        .and_then(SyncState::parse)
+        .unwrap_or(SyncState::Pending)
+}
+
+/// One row of `GET /api/v1/sync/users`.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    pub scim_id: String,
+    pub user_name: String,
+    /// As ZenQMS sent it (a number or a string).
+    pub zenqms_id: Option<serde_json::Value>,
+    pub state: SyncState,
+    pub reason: Option<String>,
+    pub attempts: i32,
+    #[serde(serialize_with = "crate::time::serialize_opt_rfc3339")]
+    pub last_attempt_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "crate::time::serialize_opt_rfc3339")]
+    pub next_attempt_at: Option<NaiveDateTime>,
+    #[serde(serialize_with = "crate::time::serialize_opt_rfc3339")]
+    pub synced_at: Option<NaiveDateTime>,
+}
+
+type ListRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i32>,
+    Option<NaiveDateTime>,
+    Option<NaiveDateTime>,
+    Option<String>,
+    Option<i32>,
+    Option<NaiveDateTime>,
+    Option<String>,
+);
+
+/// A page of users in id order after `after`, optionally in one state.
+pub fn list(
+    conn: &mut DbConn,
+    state: Option<SyncState>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<UserView>, StoreError> {
+    let mut q = scim_users::table
+        .left_join(sync_users::table)
+        .left_join(sync_jobs::table.on(sync_jobs::user_id.eq(scim_users::id)))
+        .select((
+            scim_users::id,
+            scim_users::user_name,
+            sync_users::zenqms_id_json.nullable(),
+            sync_users::state.nullable(),
+            sync_users::reason.nullable(),
+            sync_users::attempts.nullable(),
+            sync_users::last_attempt_at.nullable(),
+            sync_users::synced_at.nullable(),
+            sync_jobs::user_id.nullable(),
+            sync_jobs::attempts.nullable(),
+            sync_jobs::run_after.nullable(),
+            sync_jobs::last_error.nullable(),
+        ))
+        .into_boxed();
+    if let Some(after) = after {
+        q = q.filter(scim_users::id.gt(after.to_string()));
+    }
+    // The state is derived from two tables; filtered in SQL on the same rule as `effective`.
+    q = match state {
+        None => q,
+        Some(SyncState::Pending) => q.filter(
+            sync_jobs::user_id
+                .nullable()
+                .is_not_null()
+                .or(sync_users::state.nullable().is_null())
+                .or(sync_users::state.nullable().eq("pending")),
+        ),
+        Some(s) => q
+            .filter(sync_jobs::user_id.nullable().is_null())
+            .filter(sync_users::state.nullable().eq(s.as_str())),
+    };
+    let rows: Vec<ListRow> = q.order(scim_users::id.asc()).limit(limit).load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(
+                id,
+                user_name,
+                zid,
+                st,
+                reason,
+                attempts,
+                last,
+                synced,
+                job,
+                job_attempts,
+                run_after,
+                job_error,
+            )| {
+                let has_job = job.is_some();
+                UserView {
+                    scim_id: id,
+                    user_name,
+                    zenqms_id: zid.and_then(|t| serde_json::from_str(&t).ok()),
+                    state: effective(has_job, st.as_deref()),
+                    reason: if has_job {
+                        job_error.or(reason)
+                    } else {
+                        reason
+                    },
+                    attempts: if has_job {
+                        job_attempts.unwrap_or(0)
+                    } else {
+                        attempts.unwrap_or(0)
+                    },
+                    last_attempt_at: last,
+                    next_attempt_at: if has_job { run_after } else { None },
+                    synced_at: synced,
+                }
+            },
+        )
+        .collect())
+}
+
+/// Directory users whose last run failed and who have no job.
+pub fn failed_user_ids(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
+    Ok(sync_users::table
+        .left_join(sync_jobs::table.on(sync_jobs::user_id.eq(sync_users::user_id)))
+        .filter(sync_users::state.eq(SyncState::Failed.as_str()))
+        .filter(sync_jobs::user_id.nullable().is_null())
+        .select(sync_users::user_id)
+        .load(conn)?)
+}
+
+/// Which of these ids are not directory users.
+pub fn unknown_users(conn: &mut DbConn, ids: &[String]) -> Result<Vec<String>, StoreError> {
+    let mut known = std::collections::HashSet::new();
+    for chunk in ids.chunks(5000) {
+        known.extend(
+            scim_users::table
+                .filter(scim_users::id.eq_any(chunk))
+                .select(scim_users::id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(ids
+        .iter()
+        .filter(|i| !known.contains(*i))
+        .cloned()
+        .collect())
+}
