@@ -2,7 +2,7 @@
 //! pause flag, what is known of ZenQMS's health, and the admin operations on them. The
 //! workers (`worker.rs`) run on it; the admin handlers call it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{NaiveDateTime, Utc};
@@ -65,6 +65,9 @@ pub(crate) struct Inner {
     pub budget: Budget,
     pub health: Arc<Health>,
     pub paused: AtomicBool,
+    /// Rounds the housekeeping task has finished since start (liveness, and a clock that
+    /// tests can wait on instead of sleeping).
+    pub housekeeping_rounds: AtomicU64,
     conn: RwLock<Conn>,
     /// The version of the stored connection `conn` was built from (`None`: from the
     /// environment); unset before the first load.
@@ -100,6 +103,7 @@ impl Engine {
                 wakeup,
                 health: Arc::new(Health::default()),
                 paused: AtomicBool::new(false),
+                housekeeping_rounds: AtomicU64::new(0),
                 conn: RwLock::new(Conn::NotConfigured),
                 loaded: Mutex::new(None),
                 process,
@@ -475,6 +479,7 @@ impl Engine {
             },
             last_error: self.inner.health.last_error(),
             workers: self.inner.config.sync_workers,
+            housekeeping_rounds: self.inner.housekeeping_rounds.load(Ordering::Relaxed),
         })
     }
 
@@ -561,6 +566,9 @@ pub struct StatusView {
     pub queue: QueueView,
     pub last_error: Option<LastError>,
     pub workers: usize,
+    /// Rounds of this process's housekeeping (it looks for due jobs every half second):
+    /// a number that stops growing means the sync loop is stuck.
+    pub housekeeping_rounds: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -96,6 +96,9 @@ impl Engine {
                     }
                 }
             }
+            self.inner
+                .housekeeping_rounds
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tokio::select! {
                 _ = tokio::time::sleep(HOUSEKEEPING_EVERY) => {}
                 _ = stop.changed() => return,

@@ -59,6 +59,21 @@ pub async fn status(app: &TestApp) -> Value {
     body
 }
 
+/// Waits until this process's sync housekeeping has run `rounds` more times — each round
+/// looks for due jobs and wakes the workers — so "no call happened" is asserted over real
+/// chances to make one rather than over a fixed sleep.
+pub async fn housekeeping_rounds(app: &TestApp, rounds: u64) {
+    let start = rounds_of(&status(app).await);
+    eventually(Duration::from_secs(30), || async {
+        rounds_of(&status(app).await) >= start + rounds
+    })
+    .await;
+}
+
+pub fn rounds_of(status: &Value) -> u64 {
+    status["housekeeping_rounds"].as_u64().unwrap_or(0)
+}
+
 /// Waits until no job is waiting and no user is pending.
 pub async fn settled(app: &TestApp, within: Duration) {
     eventually(within, || async {

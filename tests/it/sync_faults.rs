@@ -57,14 +57,14 @@ async fn an_outage_loses_nothing_and_creates_nothing_twice() {
 
     // Nothing left to do: no call at all over the next housekeeping rounds.
     sim.sim.reset_calls();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    housekeeping_rounds(&app, 3).await;
     assert_eq!(total_calls(&sim), 0, "{:?}", sim.sim.calls().counts);
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_429_stops_every_worker_until_retry_after() {
-    let retry_after = 2.0;
+    let retry_after = 3.0;
     let sim = start_sim(zenqms_sim::SimConfig {
         faults: zenqms_sim::Faults {
             rate_limit_rps: Some(8),
@@ -89,7 +89,9 @@ async fn a_429_stops_every_worker_until_retry_after() {
     assert!(!limited.is_empty(), "the test must provoke a 429");
     // Calls already on the wire when the first 429 came back may still arrive; nothing
     // sent after it may, until Retry-After has passed.
-    let in_flight_ms = 300.0;
+    // Generous, so a loaded machine that delays a call already sent cannot fail the test;
+    // Retry-After (3 s) is well above it, so a worker that ignored it would still be caught.
+    let in_flight_ms = 1000.0;
     for t in &limited {
         let early: Vec<_> = log
             .iter()
@@ -112,7 +114,7 @@ async fn pause_stops_calls_and_resume_drains_the_backlog() {
     for i in 0..5 {
         push(&app, &mut Person::new(&format!("p{i}"))).await;
     }
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    housekeeping_rounds(&app, 3).await;
     assert_eq!(total_calls(&sim), 0, "paused: no call");
     let st = status(&app).await;
     assert_eq!(

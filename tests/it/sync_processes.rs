@@ -134,7 +134,11 @@ async fn sigkill_mid_drain_loses_nothing_and_creates_nothing_twice() {
         "one successful create per user across the crash"
     );
     sim.sim.reset_calls();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let start = rounds_of(&status_of(&client, &bin, &token).await);
+    eventually(Duration::from_secs(30), || async {
+        rounds_of(&status_of(&client, &bin, &token).await) >= start + 3
+    })
+    .await;
     assert_eq!(
         total_calls(&sim),
         0,
