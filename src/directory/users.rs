@@ -224,14 +224,38 @@ fn lock(conn: &mut DbConn, id: &str) -> Result<User, DirectoryError> {
 }
 
 pub fn get(conn: &mut DbConn, id: &str, load_groups: bool) -> Result<User, DirectoryError> {
-    let row: Option<Row> = scim_users::table
+    if !load_groups {
+        let row: Option<Row> = scim_users::table
+            .filter(scim_users::id.eq(id))
+            .filter(scim_users::deleted_at.is_null())
+            .select(ROW_COLUMNS)
+            .first(conn)
+            .optional()?;
+        return Ok(row.ok_or_else(|| not_found(id))?.into_user()?);
+    }
+    // The user and its groups in one round trip: one row per group (or one without).
+    let rows: Vec<(Row, Option<String>, Option<String>)> = scim_users::table
+        .left_join(group_members::table.left_join(scim_groups::table))
         .filter(scim_users::id.eq(id))
         .filter(scim_users::deleted_at.is_null())
-        .select(ROW_COLUMNS)
-        .first(conn)
-        .optional()?;
-    let user = row.ok_or_else(|| not_found(id))?.into_user()?;
-    Ok(with_groups(conn, user, load_groups)?)
+        .select((
+            ROW_COLUMNS,
+            scim_groups::id.nullable(),
+            scim_groups::display_name.nullable(),
+        ))
+        .order((scim_groups::display_name_lower.asc(), scim_groups::id.asc()))
+        .load(conn)?;
+    let mut groups = Vec::with_capacity(rows.len());
+    let mut user_row = None;
+    for (row, gid, name) in rows {
+        if let (Some(id), Some(display_name)) = (gid, name) {
+            groups.push(GroupRef { id, display_name });
+        }
+        user_row.get_or_insert(row);
+    }
+    let mut user = user_row.ok_or_else(|| not_found(id))?.into_user()?;
+    user.groups = Some(groups);
+    Ok(user)
 }
 
 pub fn list(
@@ -382,7 +406,11 @@ pub fn create(
             groups: None,
         })
     })?;
-    let user = with_groups(conn, user, load_groups)?;
+    // A new user belongs to no group yet: nothing to load.
+    let mut user = user;
+    if load_groups {
+        user.groups = Some(Vec::new());
+    }
     Ok(Written {
         value: user,
         changed: true,
