@@ -182,7 +182,6 @@ fn groups_of(
                 scim_groups::id,
                 scim_groups::display_name,
             ))
-            .order((scim_groups::display_name_lower.asc(), scim_groups::id.asc()))
             .load(conn)?;
         for (user_id, id, display_name) in rows {
             out.entry(user_id)
@@ -190,7 +189,15 @@ fn groups_of(
                 .push(GroupRef { id, display_name });
         }
     }
+    for groups in out.values_mut() {
+        sort_groups(groups);
+    }
     Ok(out)
+}
+
+/// A user's groups by display name (case-insensitive), then id.
+fn sort_groups(groups: &mut [GroupRef]) {
+    groups.sort_by_cached_key(|g| (g.display_name.to_lowercase(), g.id.clone()));
 }
 
 fn attach_groups(conn: &mut DbConn, users: &mut [User]) -> Result<(), StoreError> {
@@ -234,8 +241,16 @@ pub fn get(conn: &mut DbConn, id: &str, load_groups: bool) -> Result<User, Direc
         return Ok(row.ok_or_else(|| not_found(id))?.into_user()?);
     }
     // The user and its groups in one round trip: one row per group (or one without).
+    // Joined flat (not `users ⟕ (members ⋈ groups)`, which SQLite may materialise whole) and
+    // without ORDER BY, which could make a planner walk the groups by name: a user's groups are
+    // few, they are sorted here.
     let rows: Vec<(Row, Option<String>, Option<String>)> = scim_users::table
-        .left_join(group_members::table.left_join(scim_groups::table))
+        .left_join(group_members::table)
+        .left_join(
+            scim_groups::table.on(scim_groups::id
+                .nullable()
+                .eq(group_members::group_id.nullable())),
+        )
         .filter(scim_users::id.eq(id))
         .filter(scim_users::deleted_at.is_null())
         .select((
@@ -243,7 +258,6 @@ pub fn get(conn: &mut DbConn, id: &str, load_groups: bool) -> Result<User, Direc
             scim_groups::id.nullable(),
             scim_groups::display_name.nullable(),
         ))
-        .order((scim_groups::display_name_lower.asc(), scim_groups::id.asc()))
         .load(conn)?;
     let mut groups = Vec::with_capacity(rows.len());
     let mut user_row = None;
@@ -254,6 +268,7 @@ pub fn get(conn: &mut DbConn, id: &str, load_groups: bool) -> Result<User, Direc
         user_row.get_or_insert(row);
     }
     let mut user = user_row.ok_or_else(|| not_found(id))?.into_user()?;
+    sort_groups(&mut groups);
     user.groups = Some(groups);
     Ok(user)
 }

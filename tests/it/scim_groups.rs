@@ -164,7 +164,10 @@ async fn excluding_members_never_reads_the_membership_table() {
     assert_eq!(g["displayName"], "Big");
     let (s, list) = get(
         &app,
-        &format!("/Groups?excludedAttributes=members&filter={}", enc("displayName eq \"big\"")),
+        &format!(
+            "/Groups?excludedAttributes=members&filter={}",
+            enc("displayName eq \"big\"")
+        ),
     )
     .await;
     assert_eq!(s, 200, "{list}");
