@@ -70,6 +70,30 @@ async fn group_membership_lifecycle() {
     assert_eq!(user["groups"][0]["value"], gid.as_str());
     assert_eq!(user["groups"][0]["display"], "QA Approvers");
 
+    // Lists carry each user's groups too (one query per page), in the page's order.
+    let second = create_group(&app, "Auditors", &[&b]).await;
+    let (_, list) = get(&app, "/Users?sortBy=userName&sortOrder=descending").await;
+    let names: Vec<&str> = list["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["c@example.com", "b@example.com", "a@example.com"]
+    );
+    assert_eq!(list["Resources"][0]["groups"][0]["value"], gid.as_str());
+    let b_groups: Vec<&str> = list["Resources"][1]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["display"].as_str().unwrap())
+        .collect();
+    assert_eq!(b_groups, vec!["Auditors", "QA Approvers"]);
+    assert!(list["Resources"][2].get("groups").is_none());
+    let _ = second;
+
     // Unknown members are refused by id, and nothing changes.
     let (s, err) = patch(
         &app,
