@@ -313,6 +313,27 @@ async fn request_content_errors_carry_their_scim_type() {
     assert_error(s, &body, 409, Some("uniqueness"));
     let (s, body) = get(&app, "/Schemas?filter=x").await;
     assert_error(s, &body, 403, None);
+    // Renames into a name that is taken: 409 too.
+    let other = create_user(&app, "other@example.com").await;
+    let (s, body) = patch(
+        &app,
+        &format!("/Users/{other}"),
+        json!([{"op": "replace", "path": "userName", "value": "A@EXAMPLE.COM"}]),
+    )
+    .await;
+    assert_error(s, &body, 409, Some("uniqueness"));
+    let mut put = user_body("a@example.com");
+    put["userName"] = json!("A@example.com");
+    let (s, body) = scim_json(&app, Method::PUT, &format!("/Users/{other}"), &put).await;
+    assert_error(s, &body, 409, Some("uniqueness"));
+    let h = create_group(&app, "H", &[]).await;
+    let (s, body) = patch(
+        &app,
+        &format!("/Groups/{h}"),
+        json!([{"op": "replace", "path": "displayName", "value": "g"}]),
+    )
+    .await;
+    assert_error(s, &body, 409, Some("uniqueness"));
     app.stop().await;
 }
 
