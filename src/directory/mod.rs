@@ -109,19 +109,21 @@ impl Directory {
     }
 
     /// Runs a read on the blocking pool.
-    pub async fn read<T, F>(&self, f: F) -> Result<T, DirectoryError>
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConn) -> Result<T, DirectoryError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<crate::store::StoreError> + Send + 'static,
     {
         store::run(&self.pool, f).await
     }
 
     /// Runs a write on the blocking pool; wakes the sync workers if it enqueued anything.
-    pub async fn write<T, F>(&self, f: F) -> Result<Written<T>, DirectoryError>
+    pub async fn write<T, E, F>(&self, f: F) -> Result<Written<T>, E>
     where
-        F: FnOnce(&mut DbConn) -> Result<Written<T>, DirectoryError> + Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<Written<T>, E> + Send + 'static,
         T: Send + 'static,
+        E: From<crate::store::StoreError> + Send + 'static,
     {
         let written = store::run(&self.pool, f).await?;
         if written.enqueued > 0 {

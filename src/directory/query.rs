@@ -19,7 +19,9 @@
 use chrono::NaiveDateTime;
 use diesel::deserialize::QueryableByName;
 use diesel::pg::Pg;
-use diesel::sql_types;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::{self, HasSqlType};
 use diesel::sqlite::Sqlite;
 use diesel::RunQueryDsl;
 
@@ -281,42 +283,74 @@ pub enum Bind {
     Int(i64),
 }
 
-/// SQL text with positional parameters in the backend's syntax.
+/// SQL text and bound parameters, built piece by piece. diesel renders the placeholders
+/// (`?` / `$n`) and — unlike `sql_query` — may keep the prepared statement: repeated lookups of
+/// one shape (Okta's `userName eq "…"` on every push) are parsed and planned once per
+/// connection. Only statements with few parameters are cached, so the number of cached shapes
+/// stays small whatever filters a client invents.
 #[derive(Debug, Clone)]
 pub struct Sql {
     backend: Backend,
-    text: String,
-    binds: Vec<Bind>,
+    parts: Vec<Part>,
 }
+
+#[derive(Debug, Clone)]
+enum Part {
+    Text(String),
+    Bind(Bind),
+}
+
+/// Statements with more parameters than this are planned afresh each time.
+const CACHED_MAX_BINDS: usize = 6;
 
 impl Sql {
     pub fn new(backend: Backend) -> Sql {
         Sql {
             backend,
-            text: String::with_capacity(256),
-            binds: Vec::new(),
+            parts: Vec::with_capacity(16),
         }
     }
 
     pub fn push(&mut self, s: &str) -> &mut Self {
-        self.text.push_str(s);
-        self
-    }
-
-    pub fn bind(&mut self, b: Bind) -> &mut Self {
-        self.binds.push(b);
-        match self.backend {
-            Backend::Sqlite => self.text.push('?'),
-            Backend::Postgres => {
-                self.text.push('$');
-                self.text.push_str(&self.binds.len().to_string());
-            }
+        match self.parts.last_mut() {
+            Some(Part::Text(t)) => t.push_str(s),
+            _ => self.parts.push(Part::Text(s.to_string())),
         }
         self
     }
 
-    pub fn text(&self) -> &str {
-        &self.text
+    pub fn bind(&mut self, b: Bind) -> &mut Self {
+        self.parts.push(Part::Bind(b));
+        self
+    }
+
+    fn binds(&self) -> Vec<&Bind> {
+        self.parts
+            .iter()
+            .filter_map(|p| match p {
+                Part::Bind(b) => Some(b),
+                Part::Text(_) => None,
+            })
+            .collect()
+    }
+
+    /// The SQL as the backend will see it (for tests and logs).
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let mut n = 0;
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => out.push_str(t),
+                Part::Bind(_) => {
+                    n += 1;
+                    match self.backend {
+                        Backend::Sqlite => out.push('?'),
+                        Backend::Postgres => out.push_str(&format!("${n}")),
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// Runs the query and maps its rows by column name.
@@ -324,24 +358,61 @@ impl Sql {
     where
         T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
     {
-        macro_rules! run {
-            ($c:expr, $db:ty) => {{
-                let mut q = diesel::sql_query(self.text).into_boxed::<$db>();
-                for b in self.binds {
-                    q = match b {
-                        Bind::Text(v) => q.bind::<sql_types::Text, _>(v),
-                        Bind::Bool(v) => q.bind::<sql_types::Bool, _>(v),
-                        Bind::Time(v) => q.bind::<sql_types::Timestamp, _>(v),
-                        Bind::Int(v) => q.bind::<sql_types::BigInt, _>(v),
-                    };
-                }
-                q.load::<T>($c)
-            }};
-        }
+        let cacheable = self.binds().len() <= CACHED_MAX_BINDS;
+        let q = Prepared {
+            parts: self.parts,
+            cacheable,
+        };
         match conn {
-            DbConn::Sqlite(c) => run!(c, Sqlite),
-            DbConn::Postgres(c) => run!(c, Pg),
+            DbConn::Sqlite(c) => q.load::<T>(c),
+            DbConn::Postgres(c) => q.load::<T>(c),
         }
+    }
+}
+
+/// [`Sql`] as a diesel query.
+struct Prepared {
+    parts: Vec<Part>,
+    cacheable: bool,
+}
+
+impl QueryId for Prepared {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl Query for Prepared {
+    type SqlType = sql_types::Untyped;
+}
+
+impl<C> RunQueryDsl<C> for Prepared {}
+
+impl<DB> QueryFragment<DB> for Prepared
+where
+    DB: diesel::backend::Backend
+        + HasSqlType<sql_types::Text>
+        + HasSqlType<sql_types::Bool>
+        + HasSqlType<sql_types::Timestamp>
+        + HasSqlType<sql_types::BigInt>,
+    String: ToSql<sql_types::Text, DB>,
+    bool: ToSql<sql_types::Bool, DB>,
+    NaiveDateTime: ToSql<sql_types::Timestamp, DB>,
+    i64: ToSql<sql_types::BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {
+        if !self.cacheable {
+            out.unsafe_to_cache_prepared();
+        }
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => out.push_sql(t),
+                Part::Bind(Bind::Text(v)) => out.push_bind_param::<sql_types::Text, _>(v)?,
+                Part::Bind(Bind::Bool(v)) => out.push_bind_param::<sql_types::Bool, _>(v)?,
+                Part::Bind(Bind::Time(v)) => out.push_bind_param::<sql_types::Timestamp, _>(v)?,
+                Part::Bind(Bind::Int(v)) => out.push_bind_param::<sql_types::BigInt, _>(v)?,
+            }
+        }
+        Ok(())
     }
 }
 
@@ -637,8 +708,8 @@ mod tests {
         let sql = user_sql(Backend::Postgres, &f);
         assert_eq!(sql.text(), "(scim_users.user_name_lower = $1)");
         assert_eq!(
-            sql.binds,
-            vec![Bind::Text("robert'); drop table scim_users;--".into())]
+            sql.binds(),
+            vec![&Bind::Text("robert'); drop table scim_users;--".into())]
         );
     }
 
@@ -656,10 +727,10 @@ mod tests {
             sql.text(),
             "(scim_users.title IS NOT NULL AND lower(scim_users.title) LIKE ? ESCAPE '\\')"
         );
-        assert_eq!(sql.binds, vec![Bind::Text("%50\\%\\_a%".into())]);
+        assert_eq!(sql.binds(), vec![&Bind::Text("%50\\%\\_a%".into())]);
         let sql = user_sql(Backend::Sqlite, &co(UserAttr::ExternalId, "a*B"));
         assert!(sql.text().contains("GLOB"), "{}", sql.text());
-        assert_eq!(sql.binds, vec![Bind::Text("*a[*]B*".into())]);
+        assert_eq!(sql.binds(), vec![&Bind::Text("*a[*]B*".into())]);
         let sql = user_sql(Backend::Postgres, &co(UserAttr::ExternalId, "a*B"));
         assert!(sql.text().contains("LIKE $1"), "{}", sql.text());
     }

@@ -10,11 +10,17 @@ use crate::store::DbConn;
 
 const ATTEMPTS: u32 = 4;
 
+/// The queue of this process's SQLite writers (see [`write`]).
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `f` in a write transaction and commits it, or rolls back on error.
 ///
 /// SQLite: a deferred `BEGIN` that reads and then writes can fail with `SQLITE_BUSY` when
 /// another writer committed in between (busy_timeout cannot help: the snapshot is stale), so the
-/// write lock is taken up front with `BEGIN IMMEDIATE`, and writers queue on busy_timeout.
+/// write lock is taken up front with `BEGIN IMMEDIATE`. SQLite has one writer at a time anyway;
+/// this process's writers queue on an in-process lock first, because writers left to SQLite's
+/// busy handler sleep in steps of up to 100 ms and turn a 1 ms wait into a 100 ms one (the
+/// busy_timeout still covers other processes, such as the CLI).
 /// PostgreSQL: READ COMMITTED plus explicit row locks taken by the callers (`FOR UPDATE` on
 /// the resource); a deadlock or serialization failure is retried with jitter. Contention that
 /// outlasts the attempts becomes [`DirectoryError::Busy`] (a `503`, never a `500`).
@@ -47,6 +53,9 @@ where
     match conn {
         DbConn::Postgres(_) => conn.transaction(|c| f(c)),
         DbConn::Sqlite(inner) => {
+            let _writer = SQLITE_WRITER
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
             // The multi-connection's transaction manager delegates its state to the inner
             // connection's, so beginning on the inner one and committing through the outer one
             // keeps diesel's bookkeeping consistent.

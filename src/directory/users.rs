@@ -110,6 +110,39 @@ struct Row {
     updated_at: NaiveDateTime,
 }
 
+/// A page row joined with one of the user's groups (or none).
+#[derive(QueryableByName)]
+#[diesel(table_name = scim_users)]
+struct RowWithGroup {
+    id: String,
+    active: bool,
+    attributes: String,
+    version: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    group_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    group_name: Option<String>,
+}
+
+impl RowWithGroup {
+    fn split(self) -> (Row, Option<String>, Option<String>) {
+        (
+            Row {
+                id: self.id,
+                active: self.active,
+                attributes: self.attributes,
+                version: self.version,
+                created_at: self.created_at,
+                updated_at: self.updated_at,
+            },
+            self.group_id,
+            self.group_name,
+        )
+    }
+}
+
 type RowColumns = (
     scim_users::id,
     scim_users::active,
@@ -182,7 +215,6 @@ fn groups_of(
                 scim_groups::id,
                 scim_groups::display_name,
             ))
-            .order((scim_groups::display_name_lower.asc(), scim_groups::id.asc()))
             .load(conn)?;
         for (user_id, id, display_name) in rows {
             out.entry(user_id)
@@ -190,7 +222,15 @@ fn groups_of(
                 .push(GroupRef { id, display_name });
         }
     }
+    for groups in out.values_mut() {
+        sort_groups(groups);
+    }
     Ok(out)
+}
+
+/// A user's groups by display name (case-insensitive), then id.
+fn sort_groups(groups: &mut [GroupRef]) {
+    groups.sort_by_cached_key(|g| (g.display_name.to_lowercase(), g.id.clone()));
 }
 
 fn attach_groups(conn: &mut DbConn, users: &mut [User]) -> Result<(), StoreError> {
@@ -224,14 +264,46 @@ fn lock(conn: &mut DbConn, id: &str) -> Result<User, DirectoryError> {
 }
 
 pub fn get(conn: &mut DbConn, id: &str, load_groups: bool) -> Result<User, DirectoryError> {
-    let row: Option<Row> = scim_users::table
+    if !load_groups {
+        let row: Option<Row> = scim_users::table
+            .filter(scim_users::id.eq(id))
+            .filter(scim_users::deleted_at.is_null())
+            .select(ROW_COLUMNS)
+            .first(conn)
+            .optional()?;
+        return Ok(row.ok_or_else(|| not_found(id))?.into_user()?);
+    }
+    // The user and its groups in one round trip: one row per group (or one without).
+    // Joined flat (not `users ⟕ (members ⋈ groups)`, which SQLite may materialise whole) and
+    // without ORDER BY, which could make a planner walk the groups by name: a user's groups are
+    // few, they are sorted here.
+    let rows: Vec<(Row, Option<String>, Option<String>)> = scim_users::table
+        .left_join(group_members::table)
+        .left_join(
+            scim_groups::table.on(scim_groups::id
+                .nullable()
+                .eq(group_members::group_id.nullable())),
+        )
         .filter(scim_users::id.eq(id))
         .filter(scim_users::deleted_at.is_null())
-        .select(ROW_COLUMNS)
-        .first(conn)
-        .optional()?;
-    let user = row.ok_or_else(|| not_found(id))?.into_user()?;
-    Ok(with_groups(conn, user, load_groups)?)
+        .select((
+            ROW_COLUMNS,
+            scim_groups::id.nullable(),
+            scim_groups::display_name.nullable(),
+        ))
+        .load(conn)?;
+    let mut groups = Vec::with_capacity(rows.len());
+    let mut user_row = None;
+    for (row, gid, name) in rows {
+        if let (Some(id), Some(display_name)) = (gid, name) {
+            groups.push(GroupRef { id, display_name });
+        }
+        user_row.get_or_insert(row);
+    }
+    let mut user = user_row.ok_or_else(|| not_found(id))?.into_user()?;
+    sort_groups(&mut groups);
+    user.groups = Some(groups);
+    Ok(user)
 }
 
 pub fn list(
@@ -251,18 +323,59 @@ pub fn list(
     let mut items = Vec::new();
     if q.limit > 0 {
         let mut sql = Sql::new(backend);
-        sql.push(
-            "SELECT scim_users.id, scim_users.active, scim_users.attributes, scim_users.version, \
-             scim_users.created_at, scim_users.updated_at",
-        );
-        where_clause(&mut sql)?;
-        query::user_order(&mut sql, q.sort);
-        query::limit_offset(&mut sql, q.limit, q.offset);
-        let rows: Vec<Row> = sql.load(conn)?;
-        items = rows
-            .into_iter()
-            .map(Row::into_user)
-            .collect::<Result<Vec<_>, _>>()?;
+        if load_groups {
+            // The page and its users' groups in one query: the page is selected (filtered,
+            // ordered, cut) in a subquery that keeps the table's name, so the same ORDER BY
+            // applies outside and each user's rows stay together.
+            sql.push(
+                "SELECT scim_users.id, scim_users.active, scim_users.attributes, \
+                 scim_users.version, scim_users.created_at, scim_users.updated_at, \
+                 g.id AS group_id, g.display_name AS group_name FROM (SELECT scim_users.*",
+            );
+            where_clause(&mut sql)?;
+            query::user_order(&mut sql, q.sort);
+            query::limit_offset(&mut sql, q.limit, q.offset);
+            sql.push(
+                ") AS scim_users LEFT JOIN group_members m ON m.user_id = scim_users.id \
+                 LEFT JOIN scim_groups g ON g.id = m.group_id",
+            );
+            query::user_order(&mut sql, q.sort);
+            let rows: Vec<RowWithGroup> = sql.load(conn)?;
+            for r in rows {
+                let (row, group_id, group_name) = r.split();
+                let same = items.last().is_some_and(|u: &User| u.id == row.id);
+                if !same {
+                    let mut user = row.into_user()?;
+                    user.groups = Some(Vec::new());
+                    items.push(user);
+                }
+                if let (Some(id), Some(display_name), Some(user)) =
+                    (group_id, group_name, items.last_mut())
+                {
+                    if let Some(groups) = user.groups.as_mut() {
+                        groups.push(GroupRef { id, display_name });
+                    }
+                }
+            }
+            for u in &mut items {
+                if let Some(groups) = u.groups.as_mut() {
+                    sort_groups(groups);
+                }
+            }
+        } else {
+            sql.push(
+                "SELECT scim_users.id, scim_users.active, scim_users.attributes, \
+                 scim_users.version, scim_users.created_at, scim_users.updated_at",
+            );
+            where_clause(&mut sql)?;
+            query::user_order(&mut sql, q.sort);
+            query::limit_offset(&mut sql, q.limit, q.offset);
+            let rows: Vec<Row> = sql.load(conn)?;
+            items = rows
+                .into_iter()
+                .map(Row::into_user)
+                .collect::<Result<Vec<_>, _>>()?;
+        }
     }
     let total = match query::total_from_page(q.offset, q.limit, items.len()) {
         Some(t) => t,
@@ -274,9 +387,6 @@ pub fn list(
             rows.first().map(|r| r.n).unwrap_or(0)
         }
     };
-    if load_groups && !items.is_empty() {
-        attach_groups(conn, &mut items)?;
-    }
     Ok(Page { total, items })
 }
 
@@ -382,7 +492,11 @@ pub fn create(
             groups: None,
         })
     })?;
-    let user = with_groups(conn, user, load_groups)?;
+    // A new user belongs to no group yet: nothing to load.
+    let mut user = user;
+    if load_groups {
+        user.groups = Some(Vec::new());
+    }
     Ok(Written {
         value: user,
         changed: true,

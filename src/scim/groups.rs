@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use super::request::{Conditions, ListParams, ScimBody};
 use super::schema::{self, GROUP_URN};
 use super::{document, guard, method_not_allowed, patch, render, Ctx, ScimError};
-use crate::directory::{groups, Actor, Document};
+use crate::directory::{groups, Document};
 
 type Query = web::Query<Vec<(String, String)>>;
 type Answer = Result<HttpResponse, ScimError>;
@@ -62,7 +62,6 @@ async fn answer_list(ctx: Ctx, params: ListParams) -> Answer {
     let proj = params.projection(GROUP_URN);
     let load_members = proj.wants("members");
     let page = ctx
-        .dir
         .read(move |c| groups::list(c, &query, load_members))
         .await?;
     let resources = page
@@ -81,10 +80,7 @@ async fn get(ctx: Ctx, id: web::Path<String>, q: Query, cond: Conditions) -> Ans
     let proj = ListParams::from_query(q.into_inner()).projection(GROUP_URN);
     let load_members = proj.wants("members");
     let id = id.into_inner();
-    let group = ctx
-        .dir
-        .read(move |c| groups::get(c, &id, load_members))
-        .await?;
+    let group = ctx.read(move |c| groups::get(c, &id, load_members)).await?;
     if cond.not_modified(group.meta.version) {
         return Ok(render::not_modified(group.meta.version));
     }
@@ -96,10 +92,8 @@ async fn create(ctx: Ctx, q: Query, body: ScimBody) -> Answer {
     let proj = ListParams::from_query(q.into_inner()).projection(GROUP_URN);
     let load_members = proj.wants("members");
     let (doc, members) = group_body(&body.0)?;
-    let actor = ctx.actor.clone();
     let written = ctx
-        .dir
-        .write(move |c| groups::create(c, Actor(&actor), &doc, &members, load_members))
+        .write(move |c, who| groups::create(c, who, &doc, &members, load_members))
         .await?;
     let group = written.value;
     let body = render::group(&ctx.base, &group, &proj);
@@ -122,19 +116,10 @@ async fn replace(
     let proj = ListParams::from_query(q.into_inner()).projection(GROUP_URN);
     let load_members = proj.wants("members");
     let (doc, members) = group_body(&body.0)?;
-    let (actor, id) = (ctx.actor.clone(), id.into_inner());
+    let id = id.into_inner();
     let written = ctx
-        .dir
-        .write(move |c| {
-            groups::replace(
-                c,
-                Actor(&actor),
-                &id,
-                &cond.if_match,
-                &doc,
-                &members,
-                load_members,
-            )
+        .write(move |c, who| {
+            groups::replace(c, who, &id, &cond.if_match, &doc, &members, load_members)
         })
         .await?;
     let group = written.value;
@@ -152,10 +137,9 @@ async fn modify(
     let proj = ListParams::from_query(q.into_inner()).projection(GROUP_URN);
     let load_members = proj.wants("members");
     let ops = patch::group_ops(&patch::parse(&body.0)?)?;
-    let (actor, id) = (ctx.actor.clone(), id.into_inner());
+    let id = id.into_inner();
     let written = ctx
-        .dir
-        .write(move |c| groups::patch(c, Actor(&actor), &id, &cond.if_match, &ops, load_members))
+        .write(move |c, who| groups::patch(c, who, &id, &cond.if_match, &ops, load_members))
         .await?;
     let group = written.value;
     let body = render::group(&ctx.base, &group, &proj);
@@ -163,9 +147,8 @@ async fn modify(
 }
 
 async fn delete(ctx: Ctx, id: web::Path<String>, cond: Conditions) -> Answer {
-    let (actor, id) = (ctx.actor.clone(), id.into_inner());
-    ctx.dir
-        .write(move |c| groups::delete(c, Actor(&actor), &id, &cond.if_match))
+    let id = id.into_inner();
+    ctx.write(move |c, who| groups::delete(c, who, &id, &cond.if_match))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -22,13 +22,15 @@ pub mod users;
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{dev, middleware, web, FromRequest, HttpRequest};
+use actix_web::{dev, middleware, web, FromRequest, HttpMessage, HttpRequest};
 
 pub use auth::ScimPrincipal;
 pub use error::ScimError;
 
-use crate::directory::Directory;
+use crate::auth::{tokens, AuthError, Principal, Scope};
+use crate::directory::{Actor, Directory, DirectoryError, Written};
 use crate::server::AppState;
+use crate::store::DbConn;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -82,13 +84,83 @@ pub(crate) fn method_not_allowed(
     }
 }
 
-/// What every SCIM handler needs: the directory, the base URL for `meta.location`, the
-/// caller's name for the audit trail, and the page size cap.
+/// Who is calling, as far as the guard has established it.
+#[derive(Clone)]
+enum Caller {
+    Verified(Principal),
+    /// Checked by the first database call of the request (see `guard::guard`).
+    Deferred(guard::DeferredToken),
+}
+
+impl Caller {
+    /// The principal, checking a deferred token on `conn` — the connection of the request's own
+    /// query — if that has not happened yet.
+    fn verify(&self, conn: &mut DbConn) -> Result<Principal, ScimError> {
+        let d = match self {
+            Caller::Verified(p) => return Ok(p.clone()),
+            Caller::Deferred(d) => d,
+        };
+        if let Some(p) = d.verified.get() {
+            return Ok(p.clone());
+        }
+        let principal = tokens::authenticate(conn, &d.token)
+            .map_err(|e| {
+                tracing::error!(error = %e, "token check failed");
+                ScimError::from(AuthError::Unavailable)
+            })?
+            .ok_or(AuthError::Invalid)?;
+        if !principal.scope.grants(Scope::Scim) {
+            return Err(AuthError::WrongScope {
+                has: principal.scope,
+                needs: Scope::Scim,
+            }
+            .into());
+        }
+        let _ = d.verified.set(principal.clone());
+        Ok(principal)
+    }
+}
+
+/// What every SCIM handler needs: the directory (reached through [`Ctx::read`] and
+/// [`Ctx::write`], which also settle who is calling), the base URL for `meta.location`, and the
+/// page size cap.
 pub struct Ctx {
-    pub dir: Directory,
+    dir: Directory,
+    caller: Caller,
     pub base: String,
-    pub actor: String,
     pub max_page: i64,
+}
+
+impl Ctx {
+    /// A directory read, after the caller's token check (same connection, same round).
+    pub async fn read<T, F>(&self, f: F) -> Result<T, ScimError>
+    where
+        F: FnOnce(&mut DbConn) -> Result<T, DirectoryError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let caller = self.caller.clone();
+        self.dir
+            .read(move |c| {
+                caller.verify(c)?;
+                Ok(f(c)?)
+            })
+            .await
+    }
+
+    /// A directory write, after the caller's token check; `f` gets the caller for the audit.
+    pub async fn write<T, F>(&self, f: F) -> Result<Written<T>, ScimError>
+    where
+        F: FnOnce(&mut DbConn, Actor<'_>) -> Result<Written<T>, DirectoryError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let caller = self.caller.clone();
+        self.dir
+            .write(move |c| {
+                let who = caller.verify(c)?;
+                Ok(f(c, Actor(&who.name))?)
+            })
+            .await
+    }
 }
 
 impl FromRequest for Ctx {
@@ -97,15 +169,27 @@ impl FromRequest for Ctx {
 
     fn from_request(req: &HttpRequest, payload: &mut dev::Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let principal = ScimPrincipal::from_request(req, payload);
+        let verified = req.extensions().get::<Principal>().cloned();
+        let deferred = req.extensions().get::<guard::DeferredToken>().cloned();
+        let principal = match (&verified, &deferred) {
+            (None, None) => Some(ScimPrincipal::from_request(req, payload)),
+            _ => None,
+        };
         Box::pin(async move {
             let state =
                 state.ok_or_else(|| ScimError::Internal("application state missing".into()))?;
-            let who = principal.await?;
+            let caller = match (verified, deferred, principal) {
+                (Some(p), _, _) => Caller::Verified(p),
+                (None, Some(d), _) => Caller::Deferred(d),
+                (None, None, Some(check)) => Caller::Verified(check.await?.0),
+                (None, None, None) => {
+                    return Err(ScimError::Unauthorized("not authenticated".into()))
+                }
+            };
             Ok(Ctx {
                 dir: Directory::of(&state),
+                caller,
                 base: state.config.scim_base_url(),
-                actor: who.0.name,
                 max_page: i64::from(state.config.scim_max_page_size),
             })
         })

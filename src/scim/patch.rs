@@ -313,18 +313,13 @@ fn pathless(
         }
         let target = if let Some(ext) = schema.extension(key) {
             Target::WholeBlock(Block::Ext(ext))
-        } else if key.contains(':') && v.is_object() && key.parse::<PatchPath>().is_err() {
-            Target::WholeBlock(Block::Foreign(key.clone()))
         } else {
             match key.parse::<PatchPath>() {
-                Ok(PatchPath::Attr(p)) => match resolve_attr(schema, &p, true)? {
-                    Target::Foreign { uri, name, sub } if v.is_object() && sub.is_none() => {
-                        // `{"urn:x:custom:User": {...}}`: a whole unknown block.
-                        let _ = (uri, name);
-                        Target::WholeBlock(Block::Foreign(key.clone()))
-                    }
-                    t => t,
-                },
+                Ok(PatchPath::Attr(p)) => resolve_attr(schema, &p, true)?,
+                // A URN the path grammar does not take: a whole unknown block.
+                Err(_) if key.contains(':') && v.is_object() => {
+                    Target::WholeBlock(Block::Foreign(key.clone()))
+                }
                 // Keys are attribute names, never filters; an odd key is ignored like any
                 // unknown attribute of a body.
                 _ => Target::Ignore,
@@ -917,23 +912,29 @@ fn apply_step(doc: &mut Document, step: &Step) -> Result<(), Rejection> {
             Ok(())
         }
         Target::Foreign { uri, name, sub } => {
+            // `urn:a:b:User:attr` names attribute `attr` of block `urn:a:b:User` — or the whole
+            // block `urn:a:b:User:attr`. The document decides: an existing block of the full
+            // name wins, then an existing block `urn:a:b:User`; with neither, an object value
+            // is a new block (`{"urn:acme:ext:User": {…}}`) and anything else a new attribute.
             let whole = format!("{uri}:{name}");
-            let is_block = doc.keys().any(|k| k.eq_ignore_ascii_case(&whole));
-            let (block_key, attr, sub) = if is_block && sub.is_some() {
-                // `urn:x:User:attr` where `urn:x:User` ... handled below; with a sub on a
-                // whole-block name the sub is the attribute.
-                (whole, sub.clone().unwrap_or_default(), None)
-            } else if is_block {
-                return apply_step(
-                    doc,
-                    &Step {
-                        kind: step.kind,
-                        target: Target::WholeBlock(Block::Foreign(whole)),
-                        value: step.value.clone(),
-                    },
-                );
-            } else {
-                (uri.clone(), name.clone(), sub.clone())
+            let has = |k: &str| doc.keys().any(|existing| existing.eq_ignore_ascii_case(k));
+            let as_block =
+                has(&whole) || (!has(uri) && sub.is_none() && value.is_some_and(Value::is_object));
+            let (block_key, attr, sub) = match (as_block, sub) {
+                (true, None) => {
+                    return apply_step(
+                        doc,
+                        &Step {
+                            kind: step.kind,
+                            target: Target::WholeBlock(Block::Foreign(whole)),
+                            value: step.value.clone(),
+                        },
+                    );
+                }
+                // `urn:a:b:User:attr.sub` on a block named `urn:a:b:User:attr`: `sub` is its
+                // attribute.
+                (true, Some(s)) => (whole, s.clone(), None),
+                (false, sub) => (uri.clone(), name.clone(), sub.clone()),
             };
             let Some(map) = container(doc, &Block::Foreign(block_key), create) else {
                 return Ok(());
@@ -1267,6 +1268,22 @@ mod tests {
         assert!(!out.to_string().contains("s3cret"));
         assert_eq!(out["urn:okta:custom:User"]["costCenter"], "2");
         assert_eq!(out["urn:acme:ext:User"]["badge"], 7);
+        // A URN-qualified key names an attribute of an existing block, or a new block.
+        let out = patch_user(
+            out,
+            body(json!([{"op": "add", "value": {
+                "urn:okta:custom:User:site": "Basel",
+                "urn:okta:custom:User:address": {"city": "Basel"},
+                "urn:acme:other:User": {"x": true}
+            }}])),
+        )
+        .unwrap();
+        assert_eq!(out["urn:okta:custom:User"]["site"], "Basel");
+        assert_eq!(
+            out["urn:okta:custom:User"]["address"],
+            json!({"city": "Basel"})
+        );
+        assert_eq!(out["urn:acme:other:User"], json!({"x": true}));
     }
 
     #[test]

@@ -217,11 +217,10 @@ impl ListParams {
             return None;
         }
         let prefix = format!("{core_urn}:");
-        let bare = if raw.len() > prefix.len() && raw[..prefix.len()].eq_ignore_ascii_case(&prefix)
-        {
-            &raw[prefix.len()..]
-        } else {
-            raw
+        // `get`, not slicing: the client's text need not have a char boundary there.
+        let bare = match (raw.get(..prefix.len()), raw.get(prefix.len()..)) {
+            (Some(head), Some(rest)) if head.eq_ignore_ascii_case(&prefix) => rest,
+            _ => raw,
         };
         Some(bare.to_ascii_lowercase())
     }

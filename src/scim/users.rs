@@ -6,7 +6,7 @@ use actix_web::{middleware, web, HttpResponse};
 use super::request::{Conditions, ListParams, ScimBody};
 use super::schema::{self, USER_URN};
 use super::{document, guard, method_not_allowed, patch, render, Ctx, ScimError};
-use crate::directory::{users, Actor};
+use crate::directory::users;
 
 type Query = web::Query<Vec<(String, String)>>;
 type Answer = Result<HttpResponse, ScimError>;
@@ -50,7 +50,6 @@ async fn answer_list(ctx: Ctx, params: ListParams) -> Answer {
     let proj = params.projection(USER_URN);
     let load_groups = proj.wants("groups");
     let page = ctx
-        .dir
         .read(move |c| users::list(c, &query, load_groups))
         .await?;
     let resources = page
@@ -68,10 +67,7 @@ async fn get(ctx: Ctx, id: web::Path<String>, q: Query, cond: Conditions) -> Ans
     let proj = ListParams::from_query(q.into_inner()).projection(USER_URN);
     let load_groups = proj.wants("groups");
     let id = id.into_inner();
-    let user = ctx
-        .dir
-        .read(move |c| users::get(c, &id, load_groups))
-        .await?;
+    let user = ctx.read(move |c| users::get(c, &id, load_groups)).await?;
     if cond.not_modified(user.meta.version) {
         return Ok(render::not_modified(user.meta.version));
     }
@@ -83,10 +79,8 @@ async fn create(ctx: Ctx, q: Query, body: ScimBody) -> Answer {
     let proj = ListParams::from_query(q.into_inner()).projection(USER_URN);
     let load_groups = proj.wants("groups");
     let doc = document::normalize(schema::user(), &body.0)?;
-    let actor = ctx.actor.clone();
     let written = ctx
-        .dir
-        .write(move |c| users::create(c, Actor(&actor), &doc, load_groups))
+        .write(move |c, who| users::create(c, who, &doc, load_groups))
         .await?;
     let user = written.value;
     let body = render::user(&ctx.base, &user, &proj);
@@ -109,10 +103,9 @@ async fn replace(
     let proj = ListParams::from_query(q.into_inner()).projection(USER_URN);
     let load_groups = proj.wants("groups");
     let doc = document::normalize(schema::user(), &body.0)?;
-    let (actor, id) = (ctx.actor.clone(), id.into_inner());
+    let id = id.into_inner();
     let written = ctx
-        .dir
-        .write(move |c| users::replace(c, Actor(&actor), &id, &cond.if_match, &doc, load_groups))
+        .write(move |c, who| users::replace(c, who, &id, &cond.if_match, &doc, load_groups))
         .await?;
     let user = written.value;
     let body = render::user(&ctx.base, &user, &proj);
@@ -130,10 +123,9 @@ async fn modify(
     let proj = ListParams::from_query(q.into_inner()).projection(USER_URN);
     let load_groups = proj.wants("groups");
     let edit = patch::user_edit(&patch::parse(&body.0)?)?;
-    let (actor, id) = (ctx.actor.clone(), id.into_inner());
+    let id = id.into_inner();
     let written = ctx
-        .dir
-        .write(move |c| users::modify(c, Actor(&actor), &id, &cond.if_match, &edit, load_groups))
+        .write(move |c, who| users::modify(c, who, &id, &cond.if_match, &edit, load_groups))
         .await?;
     let user = written.value;
     let body = render::user(&ctx.base, &user, &proj);
@@ -142,9 +134,8 @@ async fn modify(
 
 /// DELETE: deactivated for ZenQMS, then gone from SCIM (`204`).
 async fn delete(ctx: Ctx, id: web::Path<String>, cond: Conditions) -> Answer {
-    let (actor, id) = (ctx.actor.clone(), id.into_inner());
-    ctx.dir
-        .write(move |c| users::delete(c, Actor(&actor), &id, &cond.if_match))
+    let id = id.into_inner();
+    ctx.write(move |c, who| users::delete(c, who, &id, &cond.if_match))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -24,6 +24,18 @@ async fn authentication_and_authorisation() {
         ("/Users", Some(format!("Bearer zqb_{}", "A".repeat(43)))),
         ("/NoSuchThing", None),
         (
+            "/NoSuchThing",
+            Some(format!("Bearer zqb_{}", "B".repeat(43))),
+        ),
+        (
+            "/Users?filter=bogus",
+            Some(format!("Bearer zqb_{}", "C".repeat(43))),
+        ),
+        (
+            "/Users/01a2348e-2e0a-7451-ab82-e9beae71d597",
+            Some(format!("zqb_{}", "D".repeat(43))),
+        ),
+        (
             "/ServiceProviderConfig",
             Some("Basic dXNlcjpwYXNz".to_string()),
         ),
@@ -54,6 +66,25 @@ async fn authentication_and_authorisation() {
     )
     .await;
     assert_error(s, &body, 403, None);
+    for (method, path) in [
+        (Method::GET, "/Schemas"),
+        (Method::GET, "/Users?filter=bogus"),
+        (Method::DELETE, "/Users/nobody"),
+        (Method::PUT, "/Groups"),
+    ] {
+        let (s, body) = send(
+            app.raw(method, &format!("/scim/v2{path}"))
+                .header("Authorization", format!("Bearer {}", app.admin_token)),
+        )
+        .await;
+        assert_error(s, &body, 403, None);
+    }
+    let (s, body) = send(
+        app.raw(Method::DELETE, "/scim/v2/Users/nobody")
+            .header("Authorization", format!("Bearer zqb_{}", "E".repeat(43))),
+    )
+    .await;
+    assert_error(s, &body, 401, None);
     // Unauthenticated requests are refused before the body is even looked at.
     let (s, body) = send(
         app.raw(Method::POST, "/scim/v2/Users")
@@ -282,6 +313,27 @@ async fn request_content_errors_carry_their_scim_type() {
     assert_error(s, &body, 409, Some("uniqueness"));
     let (s, body) = get(&app, "/Schemas?filter=x").await;
     assert_error(s, &body, 403, None);
+    // Renames into a name that is taken: 409 too.
+    let other = create_user(&app, "other@example.com").await;
+    let (s, body) = patch(
+        &app,
+        &format!("/Users/{other}"),
+        json!([{"op": "replace", "path": "userName", "value": "A@EXAMPLE.COM"}]),
+    )
+    .await;
+    assert_error(s, &body, 409, Some("uniqueness"));
+    let mut put = user_body("a@example.com");
+    put["userName"] = json!("A@example.com");
+    let (s, body) = scim_json(&app, Method::PUT, &format!("/Users/{other}"), &put).await;
+    assert_error(s, &body, 409, Some("uniqueness"));
+    let h = create_group(&app, "H", &[]).await;
+    let (s, body) = patch(
+        &app,
+        &format!("/Groups/{h}"),
+        json!([{"op": "replace", "path": "displayName", "value": "g"}]),
+    )
+    .await;
+    assert_error(s, &body, 409, Some("uniqueness"));
     app.stop().await;
 }
 

@@ -70,6 +70,30 @@ async fn group_membership_lifecycle() {
     assert_eq!(user["groups"][0]["value"], gid.as_str());
     assert_eq!(user["groups"][0]["display"], "QA Approvers");
 
+    // Lists carry each user's groups too (one query per page), in the page's order.
+    let second = create_group(&app, "Auditors", &[&b]).await;
+    let (_, list) = get(&app, "/Users?sortBy=userName&sortOrder=descending").await;
+    let names: Vec<&str> = list["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        vec!["c@example.com", "b@example.com", "a@example.com"]
+    );
+    assert_eq!(list["Resources"][0]["groups"][0]["value"], gid.as_str());
+    let b_groups: Vec<&str> = list["Resources"][1]["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["display"].as_str().unwrap())
+        .collect();
+    assert_eq!(b_groups, vec!["Auditors", "QA Approvers"]);
+    assert!(list["Resources"][2].get("groups").is_none());
+    let _ = second;
+
     // Unknown members are refused by id, and nothing changes.
     let (s, err) = patch(
         &app,
@@ -141,5 +165,42 @@ async fn concurrent_patches_of_one_group_lose_no_member() {
     expected.sort();
     assert_eq!(member_ids(&g), expected);
     assert_eq!(member_count(&app, &gid), 24);
+    app.stop().await;
+}
+
+/// `excludedAttributes=members` must not touch the membership table at all: with the table
+/// out of the way, such reads still work, and reads that need members fail.
+#[tokio::test]
+async fn excluding_members_never_reads_the_membership_table() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::start().await;
+    let u = create_user(&app, "m@example.com").await;
+    let gid = create_group(&app, "Big", &[&u]).await;
+    let rename = |from: &str, to: &str| {
+        let mut conn = app.state.pool.get().unwrap();
+        diesel::sql_query(format!("ALTER TABLE {from} RENAME TO {to}"))
+            .execute(&mut *conn)
+            .unwrap();
+    };
+    rename("group_members", "group_members_hidden");
+    let (s, g) = get(&app, &format!("/Groups/{gid}?excludedAttributes=members")).await;
+    assert_eq!(s, 200, "{g}");
+    assert_eq!(g["displayName"], "Big");
+    let (s, list) = get(
+        &app,
+        &format!(
+            "/Groups?excludedAttributes=members&filter={}",
+            enc("displayName eq \"big\"")
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(list["totalResults"], 1);
+    let (s, body) = get(&app, &format!("/Groups/{gid}")).await;
+    assert_error(s, &body, 500, None);
+    rename("group_members_hidden", "group_members");
+    let (s, g) = get(&app, &format!("/Groups/{gid}")).await;
+    assert_eq!(s, 200);
+    assert_eq!(g["members"][0]["value"], u.as_str());
     app.stop().await;
 }

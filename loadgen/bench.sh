@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The SCIM benchmark of issue 3, on a fresh database: `loadgen/bench.sh sqlite` or
+# `loadgen/bench.sh postgres` (PostgreSQL at $PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres).
+# BIG=1 also loads 100,000 users and a 100,000-member group and measures again.
+# Builds release binaries of the bridge and the load generator (not part of the normal build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+backend=${1:-sqlite}
+conns=${CONNECTIONS:-32}
+secs=${SECONDS_PER_RUN:-10}
+port=${PORT:-18080}
+cargo build --release -q -p zenqms-bridge -p loadgen
+bin=target/release/zenqms-bridge
+lg=target/release/loadgen
+dir=$(mktemp -d)
+pg_admin=${PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+dbname="zqb_bench_$$"
+case "$backend" in
+  sqlite) db="sqlite://$dir/bench.db" ;;
+  postgres)
+    psql "$pg_admin" -qc "CREATE DATABASE $dbname" >/dev/null
+    db="${pg_admin%/*}/$dbname" ;;
+  *) echo "usage: $0 sqlite|postgres" >&2; exit 2 ;;
+esac
+export DATABASE_URL="$db" DATA_DIR="$dir" BIND_ADDR="127.0.0.1:$port" RUST_LOG=${RUST_LOG:-warn}
+export DB_POOL_SIZE=${DB_POOL_SIZE:-8}
+token=$("$bin" token create --name bench --scope scim 2>/dev/null | tail -n 1)
+"$bin" serve 2>"$dir/serve.log" &
+pid=$!
+cleanup() {
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  if [ "$backend" = postgres ]; then psql "$pg_admin" -qc "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" >/dev/null || true; fi
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+for _ in $(seq 1 100); do
+  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break
+  sleep 0.1
+done
+L() { "$lg" --base "http://127.0.0.1:$port" --token "$token" --connections "$conns" --seconds "$secs" "$@"; }
+echo "== $backend, $conns connections, ${secs}s per run, pool $DB_POOL_SIZE, $(nproc) cores (load generator on the same machine)"
+L seed-users --count 2000 >/dev/null
+L create
+L get
+L filter
+L patch-members
+L patch-members --one-group
+L once-patch-1000
+if [ "${BIG:-0}" = 1 ]; then
+  have=$(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/scim/v2/Users?count=0" | sed -E 's/.*"totalResults":([0-9]+).*/\1/')
+  need=$((100000 - have))
+  if [ "$need" -gt 0 ]; then echo "-- loading $need more users"; L seed-users --count "$need"; fi
+  echo "-- a group of 100,000 members"
+  group=$(L big-group --members 100000)
+  echo "== with $(curl -sf -H "Authorization: Bearer $token" "http://127.0.0.1:$port/scim/v2/Users?count=0" | sed -E 's/.*"totalResults":([0-9]+).*/\1/') users and a 100,000-member group"
+  L create
+  L get
+  L filter
+  L patch-members
+  L once-patch-1000
+  L get-group --group "$group"
+  L once-get-group-full --group "$group"
+fi
