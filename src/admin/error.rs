@@ -90,8 +90,11 @@ impl From<AuthError> for AdminError {
 impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Pool(_) => {
-                AdminError::Unavailable("the database is busy; retry shortly".into())
+            e if e.is_transient() => {
+                tracing::warn!(error = %e, "database busy or unreachable");
+                AdminError::Unavailable(
+                    "the database is busy or was just unreachable; retry shortly".into(),
+                )
             }
             other => AdminError::Internal(other.to_string()),
         }

@@ -198,8 +198,8 @@ impl From<AuthError> for ScimError {
 impl From<StoreError> for ScimError {
     fn from(e: StoreError) -> Self {
         match e {
-            // Pool exhaustion is load, not a bug: a retryable 503 rather than a 500.
-            StoreError::Pool(_) => {
+            // Pool exhaustion or a lost database connection: a retryable 503, not a 500.
+            e if e.is_transient() => {
                 tracing::warn!(error = %e, "database busy");
                 ScimError::Unavailable
             }

@@ -39,6 +39,21 @@ impl From<r2d2::Error> for StoreError {
 }
 
 impl StoreError {
+    /// True when retrying later can succeed: the pool is exhausted, or the database
+    /// connection was lost (a restart or failover) — load and outages, not bugs.
+    pub fn is_transient(&self) -> bool {
+        use diesel::result::DatabaseErrorKind::{ClosedConnection, UnableToSendCommand};
+        matches!(
+            self,
+            StoreError::Pool(_)
+                | StoreError::Connect(_)
+                | StoreError::Query(diesel::result::Error::DatabaseError(
+                    ClosedConnection | UnableToSendCommand,
+                    _
+                ))
+        )
+    }
+
     /// True when the error is a unique-constraint violation (a lost race on insert).
     pub fn is_unique_violation(&self) -> bool {
         matches!(
@@ -66,6 +81,9 @@ pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Pool, StoreError> {
     r2d2::Pool::builder()
         .max_size(size.max(1))
         .connection_timeout(Duration::from_secs(10))
+        // No round trip per checkout: a dead PostgreSQL connection is noticed by the query
+        // that hits it and dropped when handed back (`connection::has_broken`).
+        .test_on_check_out(false)
         .build(connection::ConnectionManager::new(url.clone()))
         .map_err(StoreError::from)
 }

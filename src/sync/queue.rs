@@ -3,7 +3,6 @@
 //! has its job; the worker claims jobs with a lease and compares `generation` to tell whether
 //! the user changed again while it was being reconciled.
 
-use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Timestamp};
 
@@ -48,19 +47,21 @@ macro_rules! upsert_jobs {
 type At = diesel::dsl::AsExprOf<chrono::NaiveDateTime, Timestamp>;
 /// The constant columns of a new job: generation 1, enqueued and due now, no attempts.
 type JobColumns = (
-    diesel::expression::SqlLiteral<BigInt>,
+    diesel::dsl::AsExprOf<i64, BigInt>,
     At,
     At,
-    diesel::expression::SqlLiteral<Integer>,
+    diesel::dsl::AsExprOf<i32, Integer>,
 );
 
 fn job_columns(now: chrono::NaiveDateTime) -> JobColumns {
     use diesel::IntoSql;
     (
-        sql::<BigInt>("1"),
+        // Bound values, not SQL literals: a literal makes diesel refuse to cache the
+        // prepared statement, and this upsert runs on every directory write.
+        1i64.into_sql::<BigInt>(),
         now.into_sql::<Timestamp>(),
         now.into_sql::<Timestamp>(),
-        sql::<Integer>("0"),
+        0i32.into_sql::<Integer>(),
     )
 }
 
@@ -77,13 +78,7 @@ pub fn enqueue_users(conn: &mut DbConn, user_ids: &[String]) -> Result<usize, St
     for chunk in user_ids.chunks(5000) {
         let select = scim_users::table
             .filter(scim_users::id.eq_any(chunk))
-            .select((
-                scim_users::id,
-                generation.clone(),
-                enqueued_at,
-                run_after,
-                attempts.clone(),
-            ));
+            .select((scim_users::id, generation, enqueued_at, run_after, attempts));
         total += upsert_jobs!(&mut *conn, select, now)?;
     }
     Ok(total)

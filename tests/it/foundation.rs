@@ -470,3 +470,46 @@ async fn sqlite_connections_use_wal_busy_timeout_and_foreign_keys() {
     drop(conn);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn lost_postgres_connections_are_replaced_and_answered_503() {
+    let app = TestApp::start().await;
+    if !app.db.is_postgres() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\nSKIPPED lost_postgres_connections_are_replaced_and_answered_503: needs \
+             PostgreSQL; run with TEST_DATABASE_URL=postgres://… to include it"
+        );
+        app.stop().await;
+        return;
+    }
+    // Fill the pool with open connections, then end every one of them server-side.
+    let warm: Vec<_> = (0..16)
+        .map(|_| send(app.admin(Method::GET, "/tokens")))
+        .collect();
+    for (status, _) in futures_util::future::join_all(warm).await {
+        assert_eq!(status, 200);
+    }
+    assert!(app.db.terminate_connections() > 0, "sessions to end");
+    // Each dead connection may fail the one request that finds it — as a retryable 503 in
+    // the admin error shape, never a 500 — and is then dropped; the pool heals itself.
+    let pool_size = 8;
+    let mut failures = 0;
+    let mut statuses = Vec::new();
+    for _ in 0..(pool_size + 12) {
+        let (status, body) = send(app.admin(Method::GET, "/tokens")).await;
+        if status != 200 {
+            failures += 1;
+            assert_eq!(status, 503, "{body}");
+            assert_eq!(body["error"], "unavailable", "{body}");
+        }
+        statuses.push(status);
+    }
+    assert!(failures <= pool_size, "{statuses:?}");
+    assert!(
+        statuses[statuses.len() - 10..].iter().all(|s| *s == 200),
+        "healed: {statuses:?}"
+    );
+    app.stop().await;
+}

@@ -55,6 +55,27 @@ impl TestDb {
     pub fn is_postgres(&self) -> bool {
         self.pg.is_some()
     }
+
+    /// PostgreSQL only: ends every server session on this database, as a restart or a
+    /// failover would. Returns how many were ended.
+    pub fn terminate_connections(&self) -> usize {
+        #[derive(diesel::QueryableByName)]
+        struct Ended {
+            #[diesel(sql_type = diesel::sql_types::Bool)]
+            ended: bool,
+        }
+        let Some((admin_url, name)) = &self.pg else {
+            return 0;
+        };
+        let mut admin = diesel::PgConnection::establish(admin_url).expect("admin connection");
+        let rows: Vec<Ended> = diesel::sql_query(format!(
+            "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ))
+        .load(&mut admin)
+        .expect("terminate sessions");
+        rows.iter().filter(|r| r.ended).count()
+    }
 }
 
 impl Default for TestDb {
@@ -208,13 +229,22 @@ pub async fn json_of(res: Response) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// A deadline is only a bound after which a test gives up: it never makes a fast machine
+/// pass or a correct program fail — so on a loaded CI machine (the whole suite in parallel on
+/// two cores) no bound is shorter than this.
+pub const MIN_FAILURE_BOUND: Duration = Duration::from_secs(30);
+
+pub fn failure_bound(deadline: Duration) -> Duration {
+    deadline.max(MIN_FAILURE_BOUND)
+}
+
 /// Polls `check` until it is true or the deadline passes (then panics). Never a fixed sleep.
 pub async fn eventually<F, Fut>(deadline: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
 {
-    let end = Instant::now() + deadline;
+    let end = Instant::now() + failure_bound(deadline);
     loop {
         if check().await {
             return;

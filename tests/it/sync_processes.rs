@@ -177,9 +177,12 @@ async fn two_processes_on_one_postgresql_share_the_backlog() {
     let client = reqwest::Client::new();
     // Leases and timeouts long enough that only the claim protocol, not a stalled machine
     // (a lease expiring, a call timing out), decides who creates whom.
+    // The call budget is raised too: at the default 10/s per process the drain alone would
+    // take most of the deadline on a loaded machine, and the budget is not under test here.
     let patient = [
         ("SYNC_LEASE_SECS", "30"),
         ("ZENQMS_REQUEST_TIMEOUT_MS", "15000"),
+        ("ZENQMS_MAX_RPS", "150"),
     ];
     let a = spawn(&db, &sim, &patient);
     let b = spawn(&db, &sim, &patient);
@@ -194,7 +197,7 @@ async fn two_processes_on_one_postgresql_share_the_backlog() {
         p.title = Some("Changed Elsewhere".into());
         push_to(&client, &b.base, &scim, p).await;
     }
-    eventually(Duration::from_secs(60), || async {
+    eventually(Duration::from_secs(120), || async {
         let st = status_of(&client, &a, &token).await;
         st["counts"]["synced"] == 300 && st["queue"]["depth"] == 0
     })
