@@ -289,6 +289,12 @@ pub fn apply_listing(
     for r in &flipping {
         let after = entitlement::of(conn, r)?;
         if let Some(b) = before.get(r) {
+            if after.managed && !b.managed {
+                // Back after being missing: whether a user still holds it is unknown (ZenQMS
+                // took a deleted role off everyone), so the users concerned are read again.
+                let groups: Vec<String> = after.groups.iter().cloned().collect();
+                crate::sync::state::forget_pictures_for_role(conn, r, &groups)?;
+            }
             out.enqueued += entitlement::enqueue(conn, r, b, &after)?;
         }
     }

@@ -4,6 +4,8 @@
 mod harness;
 
 mod foundation;
+mod mapping_enforce;
+mod mapping_support;
 mod outbox;
 mod scim_discovery;
 mod scim_errors;
