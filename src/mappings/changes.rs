@@ -369,7 +369,8 @@ pub fn pending_matches(conn: &mut DbConn) -> Result<Vec<(String, String)>, Store
 /// What importing a document changes.
 #[derive(Debug, Clone, Default)]
 pub struct Plan {
-    pub create: Vec<(Target, CachedRole)>,
+    /// (where, role, whether it stands for a mapping whose group was deleted).
+    pub create: Vec<(Target, CachedRole, bool)>,
     pub remove: Vec<Row>,
     pub unchanged: Vec<Row>,
 }
@@ -396,18 +397,21 @@ fn key_of_row(row: &Row) -> (String, String) {
 }
 
 /// Compares the table with the wanted pairs (read-only).
-pub fn plan(conn: &mut DbConn, wanted: Vec<(Target, CachedRole)>) -> Result<Plan, StoreError> {
+pub fn plan(
+    conn: &mut DbConn,
+    wanted: Vec<(Target, CachedRole, bool)>,
+) -> Result<Plan, StoreError> {
     let current = table::all(conn)?;
     let mut wanted_keys = BTreeSet::new();
     let mut create = Vec::new();
     let current_keys: BTreeSet<(String, String)> = current.iter().map(key_of_row).collect();
-    for (target, role) in wanted {
+    for (target, role, deleted) in wanted {
         let key = key_of_target(&target, &role.id_json);
         if !wanted_keys.insert(key.clone()) {
             continue;
         }
         if !current_keys.contains(&key) {
-            create.push((target, role));
+            create.push((target, role, deleted));
         }
     }
     let (unchanged, remove) = current
@@ -426,7 +430,7 @@ pub fn apply(conn: &mut DbConn, actor: &str, plan: &Plan) -> Result<usize, Mappi
         .remove
         .iter()
         .map(|r| r.role_id_json.as_str())
-        .chain(plan.create.iter().map(|(_, r)| r.id_json.as_str()));
+        .chain(plan.create.iter().map(|(_, r, _)| r.id_json.as_str()));
     let tracker = Tracker::new(conn, roles)?;
     for row in &plan.remove {
         table::delete(conn, &row.id)?;
@@ -443,8 +447,8 @@ pub fn apply(conn: &mut DbConn, actor: &str, plan: &Plan) -> Result<usize, Mappi
             }),
         )?;
     }
-    for (target, role) in &plan.create {
-        let id = table::insert(conn, target, role, actor)?;
+    for (target, role, deleted) in &plan.create {
+        let id = table::insert_as(conn, target, role, actor, *deleted)?;
         audit_mapping(
             conn,
             actor,

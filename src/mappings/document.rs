@@ -36,6 +36,10 @@ pub struct Entry {
     /// For the reader; a difference from ZenQMS's current name is reported, not refused.
     #[serde(default)]
     pub role_name: Option<String>,
+    /// The mapping's group was deleted: it waits for a group of that name and keeps its role
+    /// managed meanwhile (so the group's former members do not hold it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub group_deleted: bool,
 }
 
 /// The document of these mappings.
@@ -47,6 +51,7 @@ pub fn export(mappings: &[MappingView]) -> Document {
             group_id: m.group_id.clone(),
             role_id: Value::String(m.role_id.clone()),
             role_name: Some(m.role_name.clone()),
+            group_deleted: m.group_id.is_none() && m.group_deleted_at.is_some(),
         })
         .collect();
     entries.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
@@ -57,12 +62,12 @@ pub fn export(mappings: &[MappingView]) -> Document {
     }
 }
 
-fn sort_key(e: &Entry) -> (String, String, String, String) {
+fn sort_key(e: &Entry) -> (String, String, String, (u8, String)) {
     (
         fold(&e.group_display_name),
         e.group_display_name.clone(),
         e.group_id.clone().unwrap_or_default(),
-        super::roles::input_form(&e.role_id).unwrap_or_default(),
+        super::table::role_order(&super::roles::input_form(&e.role_id).unwrap_or_default()),
     )
 }
 
@@ -117,6 +122,7 @@ mod tests {
                 group_id: None,
                 role_id: Value::String("7".into()),
                 role_name: Some("Approver".into()),
+                group_deleted: false,
             }],
         };
         assert_eq!(parse(&to_text(&doc)).unwrap(), doc);

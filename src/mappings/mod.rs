@@ -365,6 +365,7 @@ impl Mappings {
                         planned.push(Change::Create {
                             target: target.clone(),
                             role,
+                            group_deleted: false,
                         });
                     }
                 }
@@ -600,17 +601,22 @@ impl Mappings {
                         ));
                     }
                 }
-                wanted.push((target, role.clone()));
+                wanted.push((target, role.clone(), e.group_deleted));
             }
             let plan = changes::plan(c, wanted)?;
             let planned: Vec<Change> = plan
                 .remove
                 .iter()
                 .map(|row| Change::Delete { row: row.clone() })
-                .chain(plan.create.iter().map(|(target, role)| Change::Create {
-                    target: target.clone(),
-                    role: role.clone(),
-                }))
+                .chain(
+                    plan.create
+                        .iter()
+                        .map(|(target, role, deleted)| Change::Create {
+                            target: target.clone(),
+                            role: role.clone(),
+                            group_deleted: *deleted,
+                        }),
+                )
                 .collect();
             let role_effects = preview::effects(c, &planned, limit)?;
             let names = |rows: &[table::Row], c: &mut store::DbConn| {
@@ -633,7 +639,7 @@ impl Mappings {
             let created: Vec<ImportLine> = plan
                 .create
                 .iter()
-                .map(|(t, r)| ImportLine {
+                .map(|(t, r, _)| ImportLine {
                     group_display_name: t.display_name().to_string(),
                     group_id: t.group_id().map(str::to_string),
                     role_id: r.id.clone(),

@@ -14,8 +14,15 @@ use crate::store::{DbConn, StoreError};
 /// One change, as previewed.
 #[derive(Debug, Clone)]
 pub enum Change {
-    Create { target: Target, role: CachedRole },
-    Delete { row: Row },
+    Create {
+        target: Target,
+        role: CachedRole,
+        /// Stands for a mapping whose group was deleted (manages its role, grants nothing).
+        group_deleted: bool,
+    },
+    Delete {
+        row: Row,
+    },
 }
 
 impl Change {
@@ -78,11 +85,21 @@ pub fn effects(
                         });
                     }
                 }
-                // A pending mapping grants nothing and manages nothing until its group comes.
+                // A pending mapping grants nothing and manages nothing until its group comes;
+                // one standing for a deleted group's mapping manages its role.
                 Change::Create {
                     target: Target::Pending { .. },
+                    group_deleted,
                     ..
-                } => {}
+                } => {
+                    if *group_deleted {
+                        next.bindings.push(Binding {
+                            mapping_id: String::new(),
+                            group_id: None,
+                            manages: true,
+                        });
+                    }
+                }
                 Change::Delete { row } => next.bindings.retain(|b| b.mapping_id != row.id),
             }
         }

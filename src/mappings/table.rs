@@ -12,6 +12,14 @@ use super::roles::CachedRole;
 use crate::store::schema::{role_mappings, scim_groups, zenqms_roles};
 use crate::store::{self, DbConn, StoreError};
 
+/// Orders role ids as a reader expects: numeric ids by value (7 before 12), then the others.
+pub fn role_order(id: &str) -> (u8, String) {
+    match id.parse::<u64>() {
+        Ok(n) => (0, format!("{n:020}")),
+        Err(_) => (1, id.to_string()),
+    }
+}
+
 /// The bridge's case folding of group names (the same as `scim_groups.display_name_lower`).
 pub fn fold(name: &str) -> String {
     name.to_lowercase()
@@ -159,8 +167,21 @@ pub fn insert(
     role: &CachedRole,
     actor: &str,
 ) -> Result<String, StoreError> {
+    insert_as(conn, target, role, actor, false)
+}
+
+/// `group_deleted`: a pending row that stands for a mapping whose group was deleted (from an
+/// imported document): it manages its role as such a row does.
+pub fn insert_as(
+    conn: &mut DbConn,
+    target: &Target,
+    role: &CachedRole,
+    actor: &str,
+    group_deleted: bool,
+) -> Result<String, StoreError> {
     let id = uuid::Uuid::now_v7().to_string();
     let now = store::now();
+    let orphan = group_deleted && target.group_id().is_none();
     let name = target.display_name();
     diesel::insert_into(role_mappings::table)
         .values((
@@ -172,8 +193,8 @@ pub fn insert(
             role_mappings::role_id_json.eq(&role.id_json),
             role_mappings::created_at.eq(now),
             role_mappings::created_by.eq(actor),
-            role_mappings::bound_at.eq(target.group_id().map(|_| now)),
-            role_mappings::unbound_at.eq(None::<NaiveDateTime>),
+            role_mappings::bound_at.eq((target.group_id().is_some() || orphan).then_some(now)),
+            role_mappings::unbound_at.eq(orphan.then_some(now)),
         ))
         .execute(conn)?;
     Ok(id)
@@ -264,9 +285,9 @@ pub fn views(conn: &mut DbConn, ids: Option<&[String]>) -> Result<Vec<MappingVie
     let rows: Vec<ViewRow> = q.load(conn)?;
     let mut out: Vec<MappingView> = rows.into_iter().map(view).collect();
     out.sort_by(|a, b| {
-        (fold(&a.group_display_name), &a.role_id, &a.id).cmp(&(
+        (fold(&a.group_display_name), role_order(&a.role_id), &a.id).cmp(&(
             fold(&b.group_display_name),
-            &b.role_id,
+            role_order(&b.role_id),
             &b.id,
         ))
     });
