@@ -54,7 +54,7 @@ pub fn export(mappings: &[MappingView]) -> Document {
             group_deleted: m.group_id.is_none() && m.group_deleted_at.is_some(),
         })
         .collect();
-    entries.sort_by(|a, b| sort_key(a).cmp(&sort_key(b)));
+    entries.sort_by_key(sort_key);
     Document {
         format: FORMAT.into(),
         version: VERSION,
