@@ -25,3 +25,4 @@ mod sync_engine;
 mod sync_faults;
 mod sync_processes;
 mod sync_scim;
+mod mapping_bench;
