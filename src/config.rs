@@ -345,6 +345,24 @@ mod tests {
     }
 
     #[test]
+    fn every_setting_is_documented() {
+        let env_example = include_str!("../.env.example");
+        let readme = include_str!("../README.md");
+        for s in SETTINGS {
+            assert!(
+                env_example.contains(s.name),
+                "{} is not in .env.example",
+                s.name
+            );
+            assert!(
+                readme.contains(&format!("`{}`", s.name)),
+                "{} is not in the README's table",
+                s.name
+            );
+        }
+    }
+
+    #[test]
     fn unknown_prefixed_variables() {
         let vars = || {
             vec![

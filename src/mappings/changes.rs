@@ -135,7 +135,14 @@ fn create_for(
             out.existing.push(id);
             continue;
         }
-        let id = table::insert(conn, target, role, actor)?;
+        let id = table::insert(conn, target, role, actor).map_err(|e| match e {
+            // The group was deleted by a SCIM request that committed after it was looked up.
+            StoreError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _,
+            )) => MappingError::UnknownGroup(target.group_id().unwrap_or_default().to_string()),
+            other => MappingError::Store(other),
+        })?;
         audit_mapping(
             conn,
             actor,

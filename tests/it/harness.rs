@@ -135,7 +135,13 @@ impl TestApp {
             // A second bridge on the same database gets its own accounts.
             let mut mint = |name: &str, scope| {
                 (1..)
-                    .map(|n| if n == 1 { name.to_string() } else { format!("{name}-{n}") })
+                    .map(|n| {
+                        if n == 1 {
+                            name.to_string()
+                        } else {
+                            format!("{name}-{n}")
+                        }
+                    })
                     .find_map(|n| match tokens::create(&mut conn, &n, scope) {
                         Ok(t) => Some(t.token),
                         Err(tokens::TokenError::NameTaken(_)) => None,
@@ -143,7 +149,10 @@ impl TestApp {
                     })
                     .expect("a free name")
             };
-            (mint("test-admin", Scope::Admin), mint("test-okta", Scope::Scim))
+            (
+                mint("test-admin", Scope::Admin),
+                mint("test-okta", Scope::Scim),
+            )
         };
         let running = server::start_on(state.clone(), listener, false).expect("start");
         let app = TestApp {

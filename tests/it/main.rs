@@ -5,6 +5,7 @@ mod harness;
 
 mod foundation;
 mod mapping_api;
+mod mapping_bench;
 mod mapping_document;
 mod mapping_enforce;
 mod mapping_preview;
@@ -25,4 +26,3 @@ mod sync_engine;
 mod sync_faults;
 mod sync_processes;
 mod sync_scim;
-mod mapping_bench;
