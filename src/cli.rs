@@ -210,8 +210,11 @@ fn record_cli_audit(conn: &mut store::DbConn, action: &str, name: &str, detail: 
     }
 }
 
-fn mapping(config: Config, command: MappingCommand) -> Result<(), String> {
+fn mapping(mut config: Config, command: MappingCommand) -> Result<(), String> {
     use crate::mappings::{document, Mappings};
+    // One command at a time: a couple of connections, not a server's pool (a PostgreSQL
+    // shared with running bridges has a connection limit).
+    config.db_pool_size = config.db_pool_size.min(2);
     runtime()?.block_on(async move {
         let state = server::prepare(config).map_err(|e| e.to_string())?;
         // The connection in force (environment or stored settings), to check role ids.
