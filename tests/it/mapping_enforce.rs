@@ -210,3 +210,24 @@ async fn deleting_a_mapping_leaves_assignments_alone() {
     assert!(mappings(&app).await.is_empty());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn deactivated_users_keep_their_roles_until_they_leave_the_group() {
+    let sim = roles_sim().await;
+    let app = bridge(&sim, &[]).await;
+    let ps = people(&app, &["max"]).await;
+    let g = group(&app, "Approvers", &[&ps[0]]).await;
+    map_group(&app, &g, &["7"]).await;
+    assert_roles(&app, &sim, &[&ps[0]], &["7"]).await;
+    patch_user(
+        &app,
+        ps[0].sid(),
+        json!([{"op": "replace", "value": {"active": false}}]),
+    )
+    .await;
+    assert_roles(&app, &sim, &[&ps[0]], &["7"]).await;
+    assert_eq!(zuser(&sim, &ps[0]).status, zenqms_sim::Status::Disabled);
+    members(&app, &g, "remove", &[&ps[0]]).await;
+    assert_roles(&app, &sim, &[&ps[0]], &[]).await;
+    app.stop().await;
+}

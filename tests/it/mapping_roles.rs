@@ -222,3 +222,35 @@ async fn the_editor_lists_roles_and_groups_and_role_calls_are_audited() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn string_role_ids_are_kept_as_zenqms_sent_them() {
+    let sim = start_sim(zenqms_sim::SimConfig {
+        string_ids: true,
+        ..zenqms_sim::SimConfig::new(SIM_TOKEN)
+    })
+    .await;
+    let role = sim
+        .sim
+        .add_role(zenqms_sim::NewRole {
+            id: None,
+            name: "Document Approver".into(),
+            description: String::new(),
+        })
+        .expect("role");
+    let rid = role.id.to_string();
+    assert!(rid.starts_with("r-"), "{rid}");
+    let app = bridge(&sim, &[("ZENQMS_ROLE_REFRESH_SECS", "0")]).await;
+    let ps = people(&app, &["una"]).await;
+    let g = group(&app, "Approvers", &[&ps[0]]).await;
+    let rows = map_group(&app, &g, &[rid.as_str()]).await;
+    assert_eq!(rows[0]["role_id"], rid);
+    settled(&app, T).await;
+    assert_eq!(zroles(&sim, &ps[0]), [rid.clone()]);
+    // ZenQMS matches ids in bodies only in the form it handed out: a string, here.
+    assert_eq!(
+        zuser(&sim, &ps[0]).role_ids,
+        vec![zenqms_sim::Id::Str(rid.clone())]
+    );
+    app.stop().await;
+}
