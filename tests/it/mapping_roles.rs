@@ -246,7 +246,7 @@ async fn string_role_ids_are_kept_as_zenqms_sent_them() {
     let rows = map_group(&app, &g, &[rid.as_str()]).await;
     assert_eq!(rows[0]["role_id"], rid);
     settled(&app, T).await;
-    assert_eq!(zroles(&sim, &ps[0]), [rid.clone()]);
+    assert_eq!(zroles(&sim, &ps[0]), vec![rid.clone()]);
     // ZenQMS matches ids in bodies only in the form it handed out: a string, here.
     assert_eq!(
         zuser(&sim, &ps[0]).role_ids,
