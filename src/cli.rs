@@ -1,4 +1,4 @@
-//! The command line: `serve`, `migrate`, `token create|list|revoke`.
+//! The command line: `serve`, `migrate`, `token create|list|revoke`, `mapping export|import`.
 
 use std::process::ExitCode;
 
@@ -35,6 +35,27 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Export or import the group→role mapping table as a reviewable document.
+    Mapping {
+        #[command(subcommand)]
+        command: MappingCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MappingCommand {
+    /// Print the mapping table as JSON (stable: sorted, no timestamps, so a diff is the change).
+    Export,
+    /// Make the mapping table equal to a document (mappings it lacks are removed); prints what
+    /// was created, removed and left. Role ids are checked against ZenQMS's role list (the
+    /// cache, read again from ZenQMS when an id is not in it).
+    Import {
+        /// A document as `mapping export` writes it.
+        file: std::path::PathBuf,
+        /// Say what would change (and who would gain or lose each role); change nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -77,6 +98,7 @@ pub fn main() -> ExitCode {
         Command::Serve { demo: true } => runtime().and_then(|rt| rt.block_on(crate::demo::run())),
         Command::Migrate => migrate(config),
         Command::Token { command } => token(config, command),
+        Command::Mapping { command } => mapping(config, command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -186,4 +208,84 @@ fn record_cli_audit(conn: &mut store::DbConn, action: &str, name: &str, detail: 
     if let Err(e) = crate::audit::record(conn, &entry) {
         tracing::warn!(error = %e, "could not write the audit entry");
     }
+}
+
+fn mapping(mut config: Config, command: MappingCommand) -> Result<(), String> {
+    use crate::mappings::{document, Mappings};
+    // One command at a time: a couple of connections, not a server's pool (a PostgreSQL
+    // shared with running bridges has a connection limit).
+    config.db_pool_size = config.db_pool_size.min(2);
+    runtime()?.block_on(async move {
+        let state = server::prepare(config).map_err(|e| e.to_string())?;
+        // The connection in force (environment or stored settings), to check role ids.
+        if let Err(e) = state.sync.refresh().await {
+            tracing::warn!(error = %e, "cannot read the ZenQMS connection; role ids are checked against the cache only");
+        }
+        let mappings = Mappings::of(&state);
+        match command {
+            MappingCommand::Export => {
+                let doc = mappings.export().await.map_err(|e| e.to_string())?;
+                print!("{}", document::to_text(&doc));
+            }
+            MappingCommand::Import { file, dry_run } => {
+                let text = std::fs::read_to_string(&file)
+                    .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+                let doc = document::parse(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+                let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+                let source = format!("{} (sha256 {digest})", file.display());
+                let report = mappings
+                    .import("cli", doc, dry_run, &source, crate::mappings::DEFAULT_LISTED)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                print_import(&report, &source);
+            }
+        }
+        Ok(())
+    })
+}
+
+fn print_import(r: &crate::mappings::ImportReport, source: &str) {
+    let line = |verb: &str, l: &crate::mappings::ImportLine| {
+        println!(
+            "{verb:<10} \"{}\" ({}) -> role {} {} [{}]",
+            l.group_display_name,
+            l.group_id.as_deref().unwrap_or("no group yet"),
+            l.role_id,
+            l.role_name,
+            l.status.as_str()
+        )
+    };
+    println!(
+        "{} {source}",
+        if r.dry_run {
+            "Dry run (nothing changed) of"
+        } else {
+            "Imported"
+        }
+    );
+    for l in &r.created {
+        line(if r.dry_run { "would add" } else { "added" }, l);
+    }
+    for l in &r.removed {
+        line(if r.dry_run { "would rm" } else { "removed" }, l);
+    }
+    for l in &r.unchanged {
+        line("unchanged", l);
+    }
+    for role in &r.roles {
+        println!(
+            "role {} {}: {} gain, {} lose — {}",
+            role.role_id, role.role_name, role.gain_count, role.lose_count, role.note
+        );
+    }
+    for w in &r.warnings {
+        println!("warning: {w}");
+    }
+    println!(
+        "{} created, {} removed, {} unchanged; {} users enqueued",
+        r.created.len(),
+        r.removed.len(),
+        r.unchanged.len(),
+        r.users_enqueued
+    );
 }

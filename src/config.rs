@@ -35,6 +35,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { name: "ZENQMS_MAX_RPS", default: "10", secret: false, doc: "Budget of ZenQMS calls per second across all workers of this process." },
     Setting { name: "ZENQMS_CONNECT_TIMEOUT_MS", default: "5000", secret: false, doc: "Connect timeout for ZenQMS calls." },
     Setting { name: "ZENQMS_REQUEST_TIMEOUT_MS", default: "30000", secret: false, doc: "Whole-request timeout for ZenQMS calls." },
+    Setting { name: "ZENQMS_ROLE_REFRESH_SECS", default: "300", secret: false, doc: "How often the ZenQMS role list is re-read while role mappings exist (renamed roles, deleted ones → role_missing); 0 turns the periodic read off (on demand only)." },
     Setting { name: "SYNC_WORKERS", default: "4", secret: false, doc: "Concurrent reconciler workers in this process." },
     Setting { name: "SYNC_BACKOFF_CAP_SECS", default: "600", secret: false, doc: "Longest wait between retries of a failing ZenQMS call." },
     Setting { name: "SYNC_LEASE_SECS", default: "60", secret: false, doc: "How long a worker holds a claimed job before another process may take it (renewed while the run lasts)." },
@@ -97,6 +98,8 @@ pub struct Config {
     pub zenqms_max_rps: f64,
     pub zenqms_connect_timeout: Duration,
     pub zenqms_request_timeout: Duration,
+    /// `None`: the role list is read on demand only.
+    pub zenqms_role_refresh: Option<Duration>,
     pub sync_workers: usize,
     pub sync_backoff_cap: Duration,
     pub sync_lease: Duration,
@@ -197,6 +200,13 @@ impl Config {
         }
         let connect_ms: u64 = r.parse("ZENQMS_CONNECT_TIMEOUT_MS", "5000")?;
         let request_ms: u64 = r.parse("ZENQMS_REQUEST_TIMEOUT_MS", "30000")?;
+        let role_refresh_secs: u64 = r.parse("ZENQMS_ROLE_REFRESH_SECS", "300")?;
+        if role_refresh_secs > 86_400 {
+            return Err(bad(
+                "ZENQMS_ROLE_REFRESH_SECS",
+                "must be at most 86400 (a day); 0 turns the periodic refresh off",
+            ));
+        }
         let sync_workers: usize = r.parse("SYNC_WORKERS", "4")?;
         if sync_workers == 0 || sync_workers > 256 {
             return Err(bad("SYNC_WORKERS", "must be between 1 and 256"));
@@ -223,6 +233,8 @@ impl Config {
             zenqms_max_rps,
             zenqms_connect_timeout: Duration::from_millis(connect_ms.max(1)),
             zenqms_request_timeout: Duration::from_millis(request_ms.max(1)),
+            zenqms_role_refresh: (role_refresh_secs > 0)
+                .then(|| Duration::from_secs(role_refresh_secs)),
             sync_workers,
             sync_backoff_cap: Duration::from_secs(backoff_cap.max(1)),
             sync_lease: Duration::from_secs(lease_secs),
@@ -330,6 +342,24 @@ mod tests {
             Some("zq-secret-value")
         );
         assert!(!format!("{c:?}").contains("zq-secret-value"));
+    }
+
+    #[test]
+    fn every_setting_is_documented() {
+        let env_example = include_str!("../.env.example");
+        let readme = include_str!("../README.md");
+        for s in SETTINGS {
+            assert!(
+                env_example.contains(s.name),
+                "{} is not in .env.example",
+                s.name
+            );
+            assert!(
+                readme.contains(&format!("`{}`", s.name)),
+                "{} is not in the README's table",
+                s.name
+            );
+        }
     }
 
     #[test]

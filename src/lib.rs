@@ -11,6 +11,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod directory;
+pub mod mappings;
 pub mod scim;
 pub mod server;
 pub mod store;

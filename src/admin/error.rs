@@ -127,6 +127,33 @@ impl From<crate::sync::SyncError> for AdminError {
     }
 }
 
+impl From<crate::mappings::MappingError> for AdminError {
+    fn from(e: crate::mappings::MappingError) -> Self {
+        use crate::mappings::{MappingError, Unavailable};
+        match e {
+            MappingError::Store(s) => s.into(),
+            MappingError::Invalid(m) => AdminError::BadRequest(m),
+            MappingError::NotFound(_) => AdminError::NotFound(e.to_string()),
+            MappingError::UnknownRoles(_)
+            | MappingError::MissingRoles(_)
+            | MappingError::AmbiguousRole { .. }
+            | MappingError::UnknownGroup(_)
+            | MappingError::UnknownMappings(_) => AdminError::Unprocessable(e.to_string()),
+            MappingError::Busy => AdminError::Unavailable(e.to_string()),
+            MappingError::ZenqmsUnavailable { ref why, .. } => match why {
+                // The bridge's own state keeps it from asking: the admin must change it.
+                Unavailable::NotConfigured(_) | Unavailable::Paused => {
+                    AdminError::Conflict(e.to_string())
+                }
+                Unavailable::RateLimited(_) => AdminError::Unavailable(e.to_string()),
+                Unavailable::Unreachable(_) | Unavailable::Refused(_) => {
+                    AdminError::BadGateway(e.to_string())
+                }
+            },
+        }
+    }
+}
+
 /// Body/query/path extraction failures, in the admin error shape.
 pub fn json_error(
     err: actix_web::error::JsonPayloadError,

@@ -2,7 +2,11 @@
 
 pub mod audit;
 pub mod error;
+pub mod groups;
+pub mod mappings;
+pub mod openapi;
 pub mod principal;
+pub mod roles;
 pub mod settings;
 pub mod sync;
 pub mod tokens;
@@ -12,34 +16,57 @@ use actix_web::web;
 pub use error::AdminError;
 pub use principal::{AdminPrincipal, ReadPrincipal};
 
+/// Declares the routes once: they are registered from this list, and `ROUTES` lets the
+/// OpenAPI document be checked against it (a route cannot be added without being described).
+macro_rules! api_routes {
+    ($($method:ident $path:literal => $handler:path;)*) => {
+        /// Every route under `/api/v1`: (method, path template as OpenAPI writes it).
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        fn register(scope: actix_web::Scope) -> actix_web::Scope {
+            scope$(.route($path, web::$method().to($handler)))*
+        }
+    };
+}
+
+api_routes! {
+    get "/openapi.json" => openapi::document;
+    get "/audit" => audit::list;
+    get "/tokens" => tokens::list;
+    post "/tokens" => tokens::create;
+    delete "/tokens/{name}" => tokens::revoke;
+    get "/sync/status" => sync::status;
+    get "/sync/users" => sync::users;
+    post "/sync/retry" => sync::retry;
+    post "/sync/recheck" => sync::recheck;
+    post "/sync/pause" => sync::pause;
+    post "/sync/resume" => sync::resume;
+    get "/settings/zenqms" => settings::get_zenqms;
+    put "/settings/zenqms" => settings::put_zenqms;
+    get "/role-mappings" => mappings::list;
+    post "/role-mappings" => mappings::create;
+    post "/role-mappings/preview" => mappings::preview;
+    delete "/role-mappings/{id}" => mappings::delete;
+    get "/groups" => groups::list;
+    get "/zenqms/roles" => roles::list;
+    post "/zenqms/roles/refresh" => roles::refresh;
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/api/v1")
-            .app_data(
-                web::JsonConfig::default()
-                    .limit(1 << 20)
-                    .error_handler(error::json_error),
-            )
-            .app_data(web::QueryConfig::default().error_handler(error::query_error))
-            .app_data(web::PathConfig::default().error_handler(error::path_error))
-            .route("/audit", web::get().to(audit::list))
-            .route("/tokens", web::get().to(tokens::list))
-            .route("/tokens", web::post().to(tokens::create))
-            .route("/tokens/{name}", web::delete().to(tokens::revoke))
-            .route("/sync/status", web::get().to(sync::status))
-            .route("/sync/users", web::get().to(sync::users))
-            .route("/sync/retry", web::post().to(sync::retry))
-            .route("/sync/pause", web::post().to(sync::pause))
-            .route("/sync/resume", web::post().to(sync::resume))
-            .route("/settings/zenqms", web::get().to(settings::get_zenqms))
-            .route("/settings/zenqms", web::put().to(settings::put_zenqms))
-            .default_service(web::to(not_found)),
-    );
+    let scope = web::scope("/api/v1")
+        .app_data(
+            web::JsonConfig::default()
+                .limit(1 << 20)
+                .error_handler(error::json_error),
+        )
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .app_data(web::PathConfig::default().error_handler(error::path_error));
+    cfg.service(register(scope).default_service(web::to(not_found)));
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, AdminError> {
     Err(AdminError::NotFound(format!(
-        "no admin endpoint {} {}",
+        "no admin endpoint {} {}; GET /api/v1/openapi.json describes them all",
         req.method(),
         req.path()
     )))

@@ -104,3 +104,44 @@ pub async fn resume(
     state.sync.set_paused(false, &who.0.name).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"paused": false})))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecheckBody {
+    /// SCIM ids of the users to read from ZenQMS again.
+    user_ids: Option<Vec<String>>,
+    /// Every linked user (one search each: mind the ZenQMS budget).
+    #[serde(default)]
+    all: bool,
+}
+
+/// `POST /api/v1/sync/recheck`: reads users from ZenQMS again and corrects what was changed
+/// there by hand (a managed role added or removed, a field edited).
+pub async fn recheck(
+    who: AdminPrincipal,
+    state: web::Data<AppState>,
+    body: web::Json<RecheckBody>,
+) -> Result<HttpResponse, AdminError> {
+    let body = body.into_inner();
+    let ids = match (body.user_ids, body.all) {
+        (Some(_), true) => {
+            return Err(AdminError::BadRequest(
+                "send either `user_ids` or `\"all\": true`, not both".into(),
+            ))
+        }
+        (Some(ids), false) if ids.is_empty() => {
+            return Err(AdminError::BadRequest(
+                "`user_ids` is empty: list SCIM user ids, or send {\"all\": true}".into(),
+            ))
+        }
+        (Some(ids), false) => Some(ids),
+        (None, true) => None,
+        (None, false) => {
+            return Err(AdminError::BadRequest(
+                "send {\"user_ids\": [\"<SCIM id>\", …]} or {\"all\": true}".into(),
+            ))
+        }
+    };
+    let enqueued = state.sync.recheck(ids, &who.0.name).await?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({"enqueued": enqueued})))
+}

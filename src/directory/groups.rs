@@ -251,6 +251,7 @@ pub fn create(
                 .execute(c)?;
         }
         let enqueued = queue::enqueue_users(c, &added)?;
+        crate::mappings::on_group_named(c, actor.0, &id, &fields.display_name)?;
         audit::record(
             c,
             &audit::Entry {
@@ -325,6 +326,7 @@ fn store_update(
         enqueued += queue::enqueue_users(conn, &delta.affected())?;
         if renamed {
             enqueued += queue::enqueue_group_members(conn, &group.id)?;
+            crate::mappings::on_group_named(conn, actor.0, &group.id, &fields.display_name)?;
         }
         group.doc = new_doc;
     }
@@ -418,6 +420,7 @@ pub fn delete(
         let (current, name) = lock(c, id)?;
         pre.check(Kind::Group, current.meta.version)?;
         let enqueued = queue::enqueue_group_members(c, id)?;
+        crate::mappings::on_group_deleted(c, actor.0, id, &name)?;
         let removed = diesel::delete(group_members::table.filter(group_members::group_id.eq(id)))
             .execute(c)?;
         diesel::delete(scim_groups::table.filter(scim_groups::id.eq(id))).execute(c)?;

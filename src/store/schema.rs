@@ -115,10 +115,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    zenqms_roles (id_json) {
+        id_json -> Text,
+        id -> Text,
+        name -> Text,
+        description -> Nullable<Text>,
+        present -> Bool,
+        first_seen_at -> Timestamp,
+        refreshed_at -> Timestamp,
+        missing_since -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    role_mappings (id) {
+        id -> Text,
+        group_id -> Nullable<Text>,
+        group_display_name -> Text,
+        group_display_name_lower -> Text,
+        role_id -> Text,
+        role_id_json -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+        bound_at -> Nullable<Timestamp>,
+        unbound_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    zenqms_user_roles (user_id, role_id_json) {
+        user_id -> Text,
+        role_id_json -> Text,
+    }
+}
+
 diesel::joinable!(scim_user_emails -> scim_users (user_id));
 diesel::joinable!(group_members -> scim_groups (group_id));
 diesel::joinable!(group_members -> scim_users (user_id));
 diesel::joinable!(sync_users -> scim_users (user_id));
+diesel::joinable!(role_mappings -> scim_groups (group_id));
+diesel::joinable!(role_mappings -> zenqms_roles (role_id_json));
+diesel::joinable!(zenqms_user_roles -> scim_users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     service_accounts,
@@ -130,4 +168,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     group_members,
     sync_jobs,
     sync_users,
+    zenqms_roles,
+    role_mappings,
+    zenqms_user_roles,
 );

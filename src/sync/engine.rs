@@ -428,9 +428,55 @@ impl Engine {
         Ok(n)
     }
 
+    /// Reads these users (every linked user when `None`) from ZenQMS again on their next run,
+    /// and enqueues them: whatever was changed by hand in ZenQMS since the bridge last saw
+    /// them (a managed role added or removed, a field edited) is corrected. Costs one search
+    /// per user on top of the corrections.
+    pub async fn recheck(
+        &self,
+        user_ids: Option<Vec<String>>,
+        actor: &str,
+    ) -> Result<usize, SyncError> {
+        let actor = actor.to_string();
+        let n = store::run(&self.inner.pool, move |c| {
+            c.transaction(|c| {
+                if let Some(ids) = &user_ids {
+                    let unknown = state::unknown_users(c, ids)?;
+                    if !unknown.is_empty() {
+                        return Err(SyncError::UnknownUsers(unknown));
+                    }
+                }
+                let all = user_ids.is_none();
+                let forgotten = state::forget_pictures(c, user_ids.as_deref())?;
+                // A user never linked has no picture to forget; its run looks it up anyway.
+                let ids = user_ids.unwrap_or_else(|| forgotten.clone());
+                let n = queue::enqueue_users(c, &ids)?;
+                audit::record(
+                    c,
+                    &audit::Entry {
+                        actor: &actor,
+                        action: "sync.recheck",
+                        target_type: "sync",
+                        target_id: None,
+                        detail: serde_json::json!({"all_linked": all, "user_ids": if all { serde_json::Value::Null } else { serde_json::json!(ids) }, "enqueued": n}),
+                        outcome: Outcome::Success,
+                    },
+                )?;
+                Ok(n)
+            })
+        })
+        .await?;
+        self.inner.wakeup.notify();
+        Ok(n)
+    }
+
     pub async fn status(&self) -> Result<StatusView, SyncError> {
-        let (counts, q) = store::run(&self.inner.pool, |c| {
-            Ok::<_, StoreError>((state::counts(c)?, queue::stats(c)?))
+        let (counts, q, role_mappings) = store::run(&self.inner.pool, |c| {
+            Ok::<_, StoreError>((
+                state::counts(c)?,
+                queue::stats(c)?,
+                crate::mappings::table::summary(c)?,
+            ))
         })
         .await?;
         let conn = self.connection_view();
@@ -480,6 +526,7 @@ impl Engine {
             last_error: self.inner.health.last_error(),
             workers: self.inner.config.sync_workers,
             housekeeping_rounds: self.inner.housekeeping_rounds.load(Ordering::Relaxed),
+            role_mappings,
         })
     }
 
@@ -569,6 +616,8 @@ pub struct StatusView {
     /// Rounds of this process's housekeeping (it looks for due jobs every half second):
     /// a number that stops growing means the sync loop is stuck.
     pub housekeeping_rounds: u64,
+    /// Mappings per status; roles ZenQMS no longer lists (their mappings are skipped).
+    pub role_mappings: crate::mappings::table::Summary,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -101,6 +101,47 @@ pub fn enqueue_group_members(conn: &mut DbConn, group_id: &str) -> Result<usize,
     Ok(upsert_jobs!(conn, select, now)?)
 }
 
+/// Enqueues every member of these groups, once each (one statement per 1,000 groups; a user in
+/// two of them is selected once, as PostgreSQL's `ON CONFLICT DO UPDATE` must not meet a row
+/// twice in one statement).
+pub fn enqueue_members_of(conn: &mut DbConn, group_ids: &[String]) -> Result<usize, StoreError> {
+    let now = store::now();
+    let mut total = 0;
+    for chunk in group_ids.chunks(1000) {
+        let (generation, enqueued_at, run_after, attempts) = job_columns(now);
+        let select = group_members::table
+            .filter(group_members::group_id.eq_any(chunk))
+            .select((
+                group_members::user_id,
+                generation,
+                enqueued_at,
+                run_after,
+                attempts,
+            ))
+            .distinct();
+        total += upsert_jobs!(&mut *conn, select, now)?;
+    }
+    Ok(total)
+}
+
+/// Enqueues every user who holds this role in ZenQMS as their last answer showed it (the
+/// `zenqms_user_roles` shadow of `sync_users.applied`): one statement.
+pub fn enqueue_role_holders(conn: &mut DbConn, role_id_json: &str) -> Result<usize, StoreError> {
+    use crate::store::schema::zenqms_user_roles;
+    let now = store::now();
+    let (generation, enqueued_at, run_after, attempts) = job_columns(now);
+    let select = zenqms_user_roles::table
+        .filter(zenqms_user_roles::role_id_json.eq(role_id_json))
+        .select((
+            zenqms_user_roles::user_id,
+            generation,
+            enqueued_at,
+            run_after,
+            attempts,
+        ));
+    Ok(upsert_jobs!(conn, select, now)?)
+}
+
 /// A pending job as the admin surface and tests see it.
 #[derive(Debug, Clone, Queryable)]
 pub struct Job {

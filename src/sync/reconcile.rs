@@ -95,6 +95,9 @@ pub struct Run {
     pub took_over_from: Option<String>,
     /// Calls made (for the benchmark's calls per user, and the tests).
     pub calls: u32,
+    /// Mapped roles ZenQMS refused as unknown (`422 unknown_role`): recorded as missing, so
+    /// no run asks for them again until a role listing shows them.
+    pub missing_roles: Vec<ZenqmsId>,
 }
 
 /// How often a run may start again after learning its picture was stale.
@@ -118,6 +121,7 @@ pub async fn reconcile<A: Api, L: Links>(
         took_over_from: None,
         notes: Vec::new(),
         calls: 0,
+        missing_roles: Vec::new(),
     };
     let outcome = r.run().await;
     Run {
@@ -125,6 +129,7 @@ pub async fn reconcile<A: Api, L: Links>(
         outcome,
         took_over_from: r.took_over_from,
         calls: r.calls,
+        missing_roles: r.missing_roles,
     }
 }
 
@@ -137,6 +142,7 @@ struct Runner<'a, A, L> {
     took_over_from: Option<String>,
     notes: Vec<String>,
     calls: u32,
+    missing_roles: Vec<ZenqmsId>,
 }
 
 /// What one pass ended in.
@@ -157,6 +163,7 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
         CallCtx {
             scim_user_id: Some(self.me),
             before,
+            actor: None,
         }
     }
 
@@ -516,22 +523,29 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
             {
                 Ok(r) => r,
                 // A mapped role deleted in ZenQMS: add the others, say which one is gone,
-                // and do not fail the user over it (no failing loop).
+                // and do not fail the user over it (no failing loop). A refusal that names
+                // no role cannot be narrowed down: nothing is added this run.
                 Err(SyncError::Zenqms(ZenqmsError::UnknownRole { role_ids })) => {
                     let rest: Vec<ZenqmsId> = add
                         .iter()
                         .filter(|r| !role_ids.contains(r))
                         .cloned()
                         .collect();
+                    let named = if role_ids.is_empty() {
+                        add.clone()
+                    } else {
+                        role_ids.clone()
+                    };
                     self.notes.push(format!(
                         "roles missing in ZenQMS: {}",
-                        role_ids
+                        named
                             .iter()
                             .map(ToString::to_string)
                             .collect::<Vec<_>>()
                             .join(", ")
                     ));
-                    if rest.is_empty() {
+                    self.missing_roles.extend(role_ids);
+                    if rest.is_empty() || rest.len() == add.len() {
                         remote
                     } else {
                         self.calls += 1;

@@ -11,6 +11,8 @@ use crate::store::{DbConn, StoreError};
 
 const CONNECTION: &str = "zenqms.connection";
 const PAUSED: &str = "sync.paused";
+/// When the ZenQMS role list was last read completely (by any process sharing the database).
+const ROLES_REFRESHED: &str = "zenqms.roles.refreshed_at";
 
 /// The stored connection: never holds the token in clear.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -80,4 +82,15 @@ pub fn load_paused(conn: &mut DbConn) -> Result<bool, StoreError> {
 pub fn save_paused(conn: &mut DbConn, paused: bool) -> Result<(), StoreError> {
     put(conn, PAUSED, if paused { "true" } else { "false" })?;
     Ok(())
+}
+
+/// Records that the role list was read completely just now.
+pub fn save_roles_refreshed(conn: &mut DbConn) -> Result<NaiveDateTime, StoreError> {
+    let now = crate::store::now();
+    put(conn, ROLES_REFRESHED, &crate::time::rfc3339(&now))
+}
+
+/// When the role list was last read completely, by any process; `None`: never.
+pub fn load_roles_refreshed(conn: &mut DbConn) -> Result<Option<NaiveDateTime>, StoreError> {
+    Ok(get(conn, ROLES_REFRESHED)?.map(|(_, at)| at))
 }

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::reconcile::{Link, Owner};
-use crate::store::schema::{scim_users, sync_jobs, sync_users};
+use crate::store::schema::{scim_users, sync_jobs, sync_users, zenqms_user_roles};
 use crate::store::{DbConn, StoreError};
 use crate::zenqms::{RemoteUser, ZenqmsId};
 
@@ -113,6 +113,44 @@ pub fn save(conn: &mut DbConn, user_id: &str, rec: &Record) -> Result<(), StoreE
         DbConn::Sqlite(c) => upsert!(c)?,
         DbConn::Postgres(c) => upsert!(c)?,
     };
+    shadow_roles(
+        conn,
+        user_id,
+        rec.link.as_ref().and_then(|l| l.seen.as_ref()),
+    )
+}
+
+/// Keeps `zenqms_user_roles` equal to the role ids of `applied` (the answer just stored), so
+/// "who holds role R" stays one indexed query.
+fn shadow_roles(
+    conn: &mut DbConn,
+    user_id: &str,
+    seen: Option<&RemoteUser>,
+) -> Result<(), StoreError> {
+    diesel::delete(zenqms_user_roles::table.filter(zenqms_user_roles::user_id.eq(user_id)))
+        .execute(conn)?;
+    let mut ids: Vec<String> = seen
+        .map(|u| u.role_ids.iter().map(ZenqmsId::json_text).collect())
+        .unwrap_or_default();
+    ids.sort();
+    ids.dedup();
+    if !ids.is_empty() {
+        let rows: Vec<_> = ids
+            .iter()
+            .map(|r| {
+                (
+                    zenqms_user_roles::user_id.eq(user_id),
+                    zenqms_user_roles::role_id_json.eq(r),
+                )
+            })
+            .collect();
+        // Multi-row VALUES is per backend on the multi-connection.
+        let q = diesel::insert_into(zenqms_user_roles::table).values(rows);
+        match conn {
+            DbConn::Sqlite(c) => q.execute(c)?,
+            DbConn::Postgres(c) => q.execute(c)?,
+        };
+    }
     Ok(())
 }
 
@@ -129,7 +167,7 @@ pub fn hand_over(conn: &mut DbConn, from_user: &str, to_user: &str) -> Result<()
             sync_users::updated_at.eq(crate::store::now()),
         ))
         .execute(conn)?;
-    Ok(())
+    shadow_roles(conn, from_user, None)
 }
 
 /// The stored link of a user, with the last answer (unreadable JSON forces a re-read).
@@ -361,4 +399,61 @@ pub fn unknown_users(conn: &mut DbConn, ids: &[String]) -> Result<Vec<String>, S
         .filter(|i| !known.contains(*i))
         .cloned()
         .collect())
+}
+
+/// Forgets the stored ZenQMS picture of these linked users (all linked users when `None`), so
+/// their next run reads them from ZenQMS. Returns the users whose picture was dropped.
+pub fn forget_pictures(
+    conn: &mut DbConn,
+    user_ids: Option<&[String]>,
+) -> Result<Vec<String>, StoreError> {
+    let linked = sync_users::table
+        .filter(sync_users::zenqms_id_json.is_not_null())
+        .select(sync_users::user_id);
+    let ids: Vec<String> = match user_ids {
+        None => linked.load(conn)?,
+        Some(ids) => {
+            let mut out = Vec::new();
+            for chunk in ids.chunks(5000) {
+                out.extend(
+                    linked
+                        .filter(sync_users::user_id.eq_any(chunk))
+                        .load::<String>(conn)?,
+                );
+            }
+            out
+        }
+    };
+    for chunk in ids.chunks(5000) {
+        diesel::update(sync_users::table.filter(sync_users::user_id.eq_any(chunk)))
+            .set(sync_users::applied.eq(None::<String>))
+            .execute(conn)?;
+    }
+    Ok(ids)
+}
+
+/// Forgets the stored picture of every linked user in these groups or holding this role (as
+/// last seen), so their next run reads them from ZenQMS: for a role that ZenQMS stopped
+/// listing and lists again, no stored answer says whether a user still holds it.
+pub fn forget_pictures_for_role(
+    conn: &mut DbConn,
+    role_id_json: &str,
+    groups: &[String],
+) -> Result<usize, StoreError> {
+    use crate::store::schema::group_members;
+    let members = group_members::table
+        .filter(group_members::group_id.eq_any(groups.to_vec()))
+        .select(group_members::user_id);
+    let holders = zenqms_user_roles::table
+        .filter(zenqms_user_roles::role_id_json.eq(role_id_json.to_string()))
+        .select(zenqms_user_roles::user_id);
+    Ok(diesel::update(
+        sync_users::table.filter(
+            sync_users::user_id
+                .eq_any(members)
+                .or(sync_users::user_id.eq_any(holders)),
+        ),
+    )
+    .set(sync_users::applied.eq(None::<String>))
+    .execute(conn)?)
 }

@@ -58,6 +58,12 @@ impl Engine {
             let rx = rx.clone();
             tasks.push(tokio::spawn(async move { me.work_loop(owner, rx).await }));
         }
+        // Role mappings' housekeeping: the periodic role-list refresh and pending bindings.
+        let mappings = crate::mappings::Mappings::for_engine(self);
+        let mp_rx = rx.clone();
+        tasks.push(tokio::spawn(
+            async move { mappings.run_periodic(mp_rx).await },
+        ));
         SyncHandle {
             stop,
             tasks,
@@ -263,6 +269,7 @@ impl Engine {
             link: run.link.clone(),
         };
         let (j, o, took_over) = (job.clone(), owner.to_string(), run.took_over_from.clone());
+        let missing_roles = run.missing_roles.clone();
         let done = store::run(&self.inner.pool, move |c| {
             c.transaction(|c| {
                 let kept = match retry_at {
@@ -282,6 +289,7 @@ impl Engine {
                 if let Some(from) = &took_over {
                     state::hand_over(c, from, &j.user_id)?;
                 }
+                crate::mappings::roles::mark_missing(c, &missing_roles)?;
                 state::save(c, &j.user_id, &record)?;
                 Ok(true)
             })

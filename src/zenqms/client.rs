@@ -52,6 +52,9 @@ pub struct CallCtx<'a> {
     pub scim_user_id: Option<&'a str>,
     /// The ZenQMS user as last seen before a change (the audit's "before").
     pub before: Option<&'a RemoteUser>,
+    /// Who asked for the call, for the audit trail (an admin's token name); `system` when
+    /// `None` (the reconciler, periodic refreshes).
+    pub actor: Option<&'a str>,
 }
 
 /// Where every call is recorded.
@@ -377,12 +380,13 @@ impl ZenqmsClient {
             "error": error.map(|e| serde_json::json!({"kind": e.outcome(), "message": e.to_string()})),
         });
         let entry_target = ctx.scim_user_id.map(str::to_string);
+        let actor = ctx.actor.unwrap_or(audit::SYSTEM).to_string();
         let action = endpoint.action();
         let result = store::run(pool, move |conn| {
             audit::record(
                 conn,
                 &audit::Entry {
-                    actor: audit::SYSTEM,
+                    actor: &actor,
                     action,
                     target_type: if entry_target.is_some() {
                         "user"

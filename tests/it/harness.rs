@@ -153,9 +153,27 @@ impl TestApp {
         let state = server::prepare(config).expect("prepare");
         let (admin_token, scim_token) = {
             let mut conn = state.pool.get().expect("conn");
-            let admin = tokens::create(&mut conn, "test-admin", Scope::Admin).expect("admin token");
-            let scim = tokens::create(&mut conn, "test-okta", Scope::Scim).expect("scim token");
-            (admin.token, scim.token)
+            // A second bridge on the same database gets its own accounts.
+            let mut mint = |name: &str, scope| {
+                (1..)
+                    .map(|n| {
+                        if n == 1 {
+                            name.to_string()
+                        } else {
+                            format!("{name}-{n}")
+                        }
+                    })
+                    .find_map(|n| match tokens::create(&mut conn, &n, scope) {
+                        Ok(t) => Some(t.token),
+                        Err(tokens::TokenError::NameTaken(_)) => None,
+                        Err(e) => panic!("token {n}: {e}"),
+                    })
+                    .expect("a free name")
+            };
+            (
+                mint("test-admin", Scope::Admin),
+                mint("test-okta", Scope::Scim),
+            )
         };
         let running = server::start_on(state.clone(), listener, false).expect("start");
         let app = TestApp {
@@ -214,6 +232,14 @@ impl TestApp {
         if let Some(s) = self.server.take() {
             s.stop().await;
         }
+    }
+
+    /// Stops the server and hands its database over (to start another bridge on it).
+    pub async fn stop_keeping_db(mut self) -> TestDb {
+        if let Some(s) = self.server.take() {
+            s.stop().await;
+        }
+        self.db
     }
 }
 

@@ -4,6 +4,13 @@
 mod harness;
 
 mod foundation;
+mod mapping_api;
+mod mapping_bench;
+mod mapping_document;
+mod mapping_enforce;
+mod mapping_preview;
+mod mapping_roles;
+mod mapping_support;
 mod outbox;
 mod scim_discovery;
 mod scim_errors;

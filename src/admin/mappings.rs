@@ -1,0 +1,62 @@
+//! `GET/POST /api/v1/role-mappings`, `DELETE /api/v1/role-mappings/{id}`,
+//! `POST /api/v1/role-mappings/preview`: the group→role table (rules in `crate::mappings`).
+
+use actix_web::{web, HttpResponse};
+use serde::Deserialize;
+
+use super::{AdminError, AdminPrincipal, ReadPrincipal};
+use crate::mappings::{MappingBody, Mappings};
+use crate::server::AppState;
+
+pub async fn list(
+    _who: ReadPrincipal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let mappings = Mappings::of(&state).list().await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "mappings": mappings })))
+}
+
+/// `201` with the rows created (and the pairs that already existed); `200` when every pair
+/// already had its mapping (nothing was created).
+pub async fn create(
+    who: AdminPrincipal,
+    state: web::Data<AppState>,
+    body: web::Json<MappingBody>,
+) -> Result<HttpResponse, AdminError> {
+    let out = Mappings::of(&state)
+        .create(&who.0.name, body.into_inner())
+        .await?;
+    Ok(if out.mappings.is_empty() {
+        HttpResponse::Ok().json(out)
+    } else {
+        HttpResponse::Created().json(out)
+    })
+}
+
+pub async fn delete(
+    who: AdminPrincipal,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AdminError> {
+    Mappings::of(&state).delete(&who.0.name, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+pub struct PreviewQuery {
+    /// Users listed per role and direction (default 20, at most 1000).
+    limit: Option<i64>,
+}
+
+/// A read token may preview: reviewing a change is not making it.
+pub async fn preview(
+    who: ReadPrincipal,
+    state: web::Data<AppState>,
+    q: web::Query<PreviewQuery>,
+    body: web::Json<MappingBody>,
+) -> Result<HttpResponse, AdminError> {
+    let preview = Mappings::of(&state)
+        .preview(&who.0.name, body.into_inner(), q.limit)
+        .await?;
+    Ok(HttpResponse::Ok().json(preview))
+}

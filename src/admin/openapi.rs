@@ -1,0 +1,399 @@
+//! `GET /api/v1/openapi.json`: an OpenAPI 3.0 description of the whole `/api/v1` surface,
+//! served without a token (it describes the API; it grants nothing). A unit test checks it
+//! against `admin::ROUTES`, so every registered route is described and nothing else is.
+
+use std::sync::OnceLock;
+
+use actix_web::HttpResponse;
+use serde_json::{json, Map, Value};
+
+pub async fn document() -> HttpResponse {
+    static DOC: OnceLock<String> = OnceLock::new();
+    let body = DOC.get_or_init(|| build().to_string());
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body.as_str())
+}
+
+fn schema_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+fn response_ref(name: &str) -> Value {
+    json!({"$ref": format!("#/components/responses/{name}")})
+}
+
+fn ok(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+fn body(schema: Value, required: bool) -> Value {
+    json!({"required": required, "content": {"application/json": {"schema": schema}}})
+}
+
+fn query(name: &str, schema: Value, description: &str) -> Value {
+    json!({"name": name, "in": "query", "required": false, "schema": schema, "description": description})
+}
+
+fn path_param(name: &str, description: &str) -> Value {
+    json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}, "description": description})
+}
+
+/// An operation: summary, tag, scope, extra fields (parameters, requestBody), the success
+/// responses, and the error responses by status.
+fn op(
+    tag: &str,
+    summary: &str,
+    scope: Option<&str>,
+    extra: Value,
+    success: Value,
+    errors: &[&str],
+) -> Value {
+    let mut o = Map::new();
+    o.insert("tags".into(), json!([tag]));
+    o.insert("summary".into(), json!(summary));
+    match scope {
+        Some(s) => {
+            o.insert("security".into(), json!([{"bearer": []}]));
+            o.insert(
+                "description".into(),
+                json!(format!(
+                    "Needs a token with the `{s}` scope{}.",
+                    if s == "read" { " (or `admin`)" } else { "" }
+                )),
+            );
+        }
+        None => {
+            o.insert("security".into(), json!([]));
+        }
+    }
+    if let Value::Object(extra) = extra {
+        for (k, v) in extra {
+            if k == "description" {
+                let before = o
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
+                o.insert(
+                    k,
+                    json!(format!("{} {before}", v.as_str().unwrap_or("")).trim()),
+                );
+            } else {
+                o.insert(k, v);
+            }
+        }
+    }
+    let mut responses = match success {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    };
+    if scope.is_some() {
+        responses.insert("401".into(), response_ref("Unauthorized"));
+        responses.insert("403".into(), response_ref("Forbidden"));
+    }
+    for e in errors {
+        let name = match *e {
+            "400" => "BadRequest",
+            "404" => "NotFound",
+            "409" => "Conflict",
+            "422" => "Unprocessable",
+            "502" => "BadGateway",
+            "503" => "Unavailable",
+            _ => "Error",
+        };
+        responses.insert((*e).into(), response_ref(name));
+    }
+    o.insert("responses".into(), Value::Object(responses));
+    Value::Object(o)
+}
+
+fn ts() -> Value {
+    json!({"type": "string", "format": "date-time"})
+}
+
+fn nullable(mut v: Value) -> Value {
+    if let Value::Object(m) = &mut v {
+        m.insert("nullable".into(), json!(true));
+    }
+    v
+}
+
+fn schemas() -> Value {
+    let user_ref = json!({"type": "object", "required": ["scim_id", "user_name"], "properties": {
+        "scim_id": {"type": "string"}, "user_name": {"type": "string"}}});
+    json!({
+        "Error": {"type": "object", "required": ["error", "message"], "properties": {
+            "error": {"type": "string", "description": "machine code: bad_request, unauthorized, forbidden, not_found, conflict, unprocessable, upstream_error, unavailable, internal"},
+            "message": {"type": "string", "description": "what happened and what to do about it"}}},
+        "Account": {"type": "object", "properties": {
+            "name": {"type": "string"}, "scope": {"type": "string", "enum": ["scim", "admin", "read"]},
+            "prefix": {"type": "string", "description": "the token's first characters, to tell tokens apart"},
+            "created_at": ts(), "last_used_at": nullable(ts()), "revoked_at": nullable(ts())}},
+        "CreatedToken": {"allOf": [schema_ref("Account"), {"type": "object", "properties": {
+            "token": {"type": "string", "description": "the token, shown this once; only its SHA-256 is kept"}}}]},
+        "AuditEntry": {"type": "object", "properties": {
+            "id": {"type": "integer"}, "at": ts(), "actor": {"type": "string", "description": "a token's name, `cli` or `system`"},
+            "action": {"type": "string"}, "target_type": {"type": "string"}, "target_id": nullable(json!({"type": "string"})),
+            "detail": {"type": "object", "description": "before/after, request and outcome details"},
+            "outcome": {"type": "string", "enum": ["success", "failure"]}}},
+        "SyncStatus": {"type": "object", "properties": {
+            "configured": {"type": "boolean"}, "paused": {"type": "boolean"},
+            "zenqms": {"type": "object", "properties": {
+                "state": {"type": "string", "enum": ["configured", "not configured"]},
+                "base_url": nullable(json!({"type": "string"})), "source": nullable(json!({"type": "string", "enum": ["environment", "settings"]})),
+                "connectivity": nullable(json!({"type": "string", "enum": ["unknown", "ok", "rate_limited", "unauthorized", "unreachable"]})),
+                "problem": nullable(json!({"type": "string"})), "last_success_at": nullable(ts()), "rate_limited_until": nullable(ts())}},
+            "counts": {"type": "object", "properties": {"synced": {"type": "integer"}, "pending": {"type": "integer"}, "skipped": {"type": "integer"}, "failed": {"type": "integer"}}},
+            "queue": {"type": "object", "properties": {"depth": {"type": "integer"}, "in_progress": {"type": "integer"}, "oldest_pending_age_seconds": nullable(json!({"type": "number"}))}},
+            "last_error": nullable(json!({"type": "object", "properties": {"at": ts(), "endpoint": {"type": "string"}, "kind": {"type": "string"}, "message": {"type": "string"}}})),
+            "workers": {"type": "integer"},
+            "role_mappings": {"type": "object", "description": "mappings per status, and the roles ZenQMS no longer lists (the reconciler skips them)", "properties": {
+                "active": {"type": "integer"}, "pending_group": {"type": "integer"}, "role_missing": {"type": "integer"},
+                "missing_roles": {"type": "array", "items": {"type": "object", "properties": {
+                    "role_id": {"type": "string"}, "role_name": {"type": "string"}, "missing_since": nullable(ts()), "mappings": {"type": "integer"}}}},
+                "roles_refreshed_at": nullable(ts())}}}},
+        "SyncUser": {"type": "object", "properties": {
+            "scim_id": {"type": "string"}, "user_name": {"type": "string"},
+            "zenqms_id": {"description": "as ZenQMS sent it: a number or a string", "nullable": true},
+            "state": {"type": "string", "enum": ["synced", "pending", "skipped", "failed"]},
+            "reason": nullable(json!({"type": "string"})), "attempts": {"type": "integer"},
+            "last_attempt_at": nullable(ts()), "next_attempt_at": nullable(ts()), "synced_at": nullable(ts())}},
+        "Connection": {"type": "object", "properties": {
+            "configured": {"type": "boolean"}, "base_url": nullable(json!({"type": "string"})),
+            "source": nullable(json!({"type": "string", "enum": ["environment", "settings"]})),
+            "api_token_set": {"type": "boolean", "description": "the token itself is never returned"},
+            "updated_at": nullable(ts()), "updated_by": nullable(json!({"type": "string"})),
+            "problem": nullable(json!({"type": "string"})),
+            "roles_visible": {"type": "integer", "description": "after a PUT: roles the token can see"}}},
+        "MappingBody": {"type": "object", "additionalProperties": false,
+            "description": "Name the group with exactly one of `group_id` (a directory group) or `group_display_name` (binds, without regard to case, when a group of that name exists or is pushed later).",
+            "required": ["role_ids"], "properties": {
+            "group_id": {"type": "string"}, "group_display_name": {"type": "string"},
+            "role_ids": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+                "description": "ZenQMS role ids, checked against ZenQMS's role list"}}},
+        "PreviewBody": {"oneOf": [schema_ref("MappingBody"), {"type": "object", "additionalProperties": false, "required": ["delete"], "properties": {
+            "delete": {"type": "array", "minItems": 1, "items": {"type": "string"}, "description": "ids of mappings whose deletion to preview"}}}]},
+        "Mapping": {"type": "object", "required": ["id", "group_id", "group_display_name", "role_id", "role_name", "status", "member_count", "created_at", "created_by"], "properties": {
+            "id": {"type": "string"},
+            "group_id": nullable(json!({"type": "string", "description": "null while pending"})),
+            "group_display_name": {"type": "string", "description": "the group's current name; while pending, the name it binds by"},
+            "role_id": {"type": "string"}, "role_name": {"type": "string"},
+            "status": {"type": "string", "enum": ["active", "pending_group", "role_missing"]},
+            "member_count": {"type": "integer"}, "created_at": ts(), "created_by": {"type": "string"},
+            "group_deleted_at": nullable(ts()),
+            "detail": {"type": "string", "description": "what the mapping does now, in words"}}},
+        "CreateOutcome": {"type": "object", "properties": {
+            "mappings": {"type": "array", "items": schema_ref("Mapping"), "description": "the rows created"},
+            "existing": {"type": "array", "items": schema_ref("Mapping"), "description": "pairs that were already mapped (not duplicated)"}}},
+        "UserRef": user_ref,
+        "RolePreview": {"type": "object", "properties": {
+            "role_id": {"type": "string"}, "role_name": {"type": "string"},
+            "managed_before": {"type": "boolean"}, "managed_after": {"type": "boolean"},
+            "gain_count": {"type": "integer"}, "lose_count": {"type": "integer"},
+            "gain": {"type": "array", "items": schema_ref("UserRef"), "description": "the first users who would gain the role, by userName"},
+            "lose": {"type": "array", "items": schema_ref("UserRef"), "description": "the first users who would lose it"},
+            "note": {"type": "string"}}},
+        "Preview": {"type": "object", "properties": {
+            "changes": {"type": "array", "items": {"type": "object", "properties": {
+                "action": {"type": "string", "enum": ["create", "delete"]}, "mapping_id": nullable(json!({"type": "string"})),
+                "group_id": nullable(json!({"type": "string"})), "group_display_name": {"type": "string"},
+                "role_id": {"type": "string"}, "role_name": {"type": "string"},
+                "status": {"type": "string", "enum": ["active", "pending_group", "role_missing"]},
+                "already_exists": {"type": "boolean"}}}},
+            "roles": {"type": "array", "items": schema_ref("RolePreview")},
+            "applied": {"type": "boolean", "enum": [false]}}},
+        "Group": {"type": "object", "properties": {
+            "id": {"type": "string"}, "display_name": {"type": "string"}, "external_id": nullable(json!({"type": "string"})),
+            "member_count": {"type": "integer"}, "created_at": ts(), "updated_at": ts(),
+            "mappings": {"type": "array", "items": {"type": "object", "properties": {
+                "id": {"type": "string"}, "role_id": {"type": "string"}, "role_name": {"type": "string"},
+                "status": {"type": "string", "enum": ["active", "pending_group", "role_missing"]}}}}}},
+        "Role": {"type": "object", "properties": {
+            "id": {"type": "string"}, "name": {"type": "string"}, "description": nullable(json!({"type": "string"})),
+            "status": {"type": "string", "enum": ["present", "missing"]}, "missing_since": nullable(ts()),
+            "refreshed_at": ts(), "mappings": {"type": "integer"}}},
+        "Roles": {"type": "object", "properties": {
+            "roles": {"type": "array", "items": schema_ref("Role")},
+            "refreshed_at": nullable(ts()),
+            "refresh": {"type": "object", "description": "what this request's refresh changed", "properties": {
+                "listed": {"type": "integer"}, "added": {"type": "array", "items": {"type": "string"}},
+                "renamed": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+                "disappeared": {"type": "array", "items": {"type": "string"}},
+                "reappeared": {"type": "array", "items": {"type": "string"}}, "enqueued": {"type": "integer"}}},
+            "refresh_problem": {"type": "string", "description": "why ZenQMS could not be read (the cache is returned)"}}},
+        "Enqueued": {"type": "object", "properties": {"enqueued": {"type": "integer"}}}
+    })
+}
+
+fn responses() -> Value {
+    let err = |d: &str| ok(d, schema_ref("Error"));
+    json!({
+        "BadRequest": err("The request is malformed; the message says what to send."),
+        "Unauthorized": err("No token, or an unknown or revoked one (`WWW-Authenticate: Bearer`)."),
+        "Forbidden": err("The token's scope does not allow this."),
+        "NotFound": err("No such resource."),
+        "Conflict": err("The bridge's state prevents it (a name taken; ZenQMS not configured or sync paused when ZenQMS must be asked)."),
+        "Unprocessable": err("Well-formed but refers to something that does not exist (a role ZenQMS does not list, an unknown group or user)."),
+        "BadGateway": err("ZenQMS could not be reached or refused the bridge's token; nothing was saved."),
+        "Unavailable": err("Busy, or ZenQMS is rate limiting; retry shortly."),
+        "Error": err("Error.")
+    })
+}
+
+fn paths() -> Value {
+    let limit = |d: &str| {
+        query(
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": 1000}),
+            d,
+        )
+    };
+    let empty = |d: &str| json!({ "description": d });
+    json!({
+        "/api/v1/openapi.json": {"get": op("meta", "This document", None, json!({}), json!({"200": ok("OpenAPI 3.0 document", json!({"type": "object"}))}), &[])},
+        "/api/v1/tokens": {
+            "get": op("tokens", "List service accounts (never their tokens)", Some("read"), json!({}),
+                json!({"200": ok("Accounts", json!({"type": "object", "properties": {"tokens": {"type": "array", "items": schema_ref("Account")}}}))}), &[]),
+            "post": op("tokens", "Create a service account; its token is returned once", Some("admin"),
+                json!({"requestBody": body(json!({"type": "object", "required": ["name", "scope"], "properties": {
+                    "name": {"type": "string", "description": "1–64 letters, digits, `.`, `_`, `-`"},
+                    "scope": {"type": "string", "enum": ["scim", "admin", "read"]}}}), true)}),
+                json!({"201": ok("Created", schema_ref("CreatedToken"))}), &["400", "409"])},
+        "/api/v1/tokens/{name}": {"delete": op("tokens", "Revoke a service account's token (effective on its next request)", Some("admin"),
+            json!({"parameters": [path_param("name", "the account's name")]}), json!({"204": empty("Revoked")}), &["404"])},
+        "/api/v1/audit": {"get": op("audit", "The audit trail, oldest first, a page at a time", Some("read"),
+            json!({"parameters": [query("since", ts(), "entries at or after this RFC 3339 time"),
+                query("after", json!({"type": "integer"}), "cursor: the `next_after` of the previous page"), limit("entries per page (default 100)")]}),
+            json!({"200": ok("Entries", json!({"type": "object", "properties": {"entries": {"type": "array", "items": schema_ref("AuditEntry")}, "next_after": nullable(json!({"type": "integer"}))}}))}), &["400"])},
+        "/api/v1/sync/status": {"get": op("sync", "Sync status: users per state, queue, ZenQMS connectivity, role mappings and missing roles", Some("read"), json!({}),
+            json!({"200": ok("Status", schema_ref("SyncStatus"))}), &[])},
+        "/api/v1/sync/users": {"get": op("sync", "Users with their sync state, a page at a time", Some("read"),
+            json!({"parameters": [query("state", json!({"type": "string", "enum": ["synced", "pending", "skipped", "failed"]}), "only users in this state"),
+                query("after", json!({"type": "string"}), "cursor: the `next_after` of the previous page"), limit("users per page (default 100)")]}),
+            json!({"200": ok("Users", json!({"type": "object", "properties": {"users": {"type": "array", "items": schema_ref("SyncUser")}, "next_after": nullable(json!({"type": "string"}))}}))}), &["400"])},
+        "/api/v1/sync/retry": {"post": op("sync", "Reconcile users again (every failed one when the body is empty)", Some("admin"),
+            json!({"requestBody": body(json!({"type": "object", "additionalProperties": false, "properties": {"user_ids": {"type": "array", "minItems": 1, "items": {"type": "string"}}}}), false)}),
+            json!({"202": ok("Enqueued", schema_ref("Enqueued"))}), &["400", "422"])},
+        "/api/v1/sync/recheck": {"post": op("sync", "Read users from ZenQMS again and correct what was changed there by hand (roles, fields)", Some("admin"),
+            json!({"description": "The bridge diffs against what ZenQMS last answered; a change made in ZenQMS by hand is seen on the user's next change or here. One search per user.",
+                "requestBody": body(json!({"type": "object", "additionalProperties": false, "properties": {
+                "user_ids": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "all": {"type": "boolean", "description": "every linked user"}}}), true)}),
+            json!({"202": ok("Enqueued", schema_ref("Enqueued"))}), &["400", "422"])},
+        "/api/v1/sync/pause": {"post": op("sync", "Stop every call to ZenQMS (SCIM keeps accepting and queueing)", Some("admin"), json!({}),
+            json!({"200": ok("Paused", json!({"type": "object", "properties": {"paused": {"type": "boolean"}, "message": {"type": "string"}}}))}), &[])},
+        "/api/v1/sync/resume": {"post": op("sync", "Resume calls to ZenQMS; the backlog drains", Some("admin"), json!({}),
+            json!({"200": ok("Resumed", json!({"type": "object", "properties": {"paused": {"type": "boolean"}}}))}), &[])},
+        "/api/v1/settings/zenqms": {
+            "get": op("settings", "The ZenQMS connection (never its token)", Some("read"), json!({}), json!({"200": ok("Connection", schema_ref("Connection"))}), &[]),
+            "put": op("settings", "Set the ZenQMS connection; verified with one GET /v2/roles before it is saved (token encrypted at rest)", Some("admin"),
+                json!({"requestBody": body(json!({"type": "object", "additionalProperties": false, "required": ["base_url", "api_token"], "properties": {
+                    "base_url": {"type": "string", "example": "https://public-api.zenqms.com"}, "api_token": {"type": "string"}}}), true)}),
+                json!({"200": ok("Saved and in force", schema_ref("Connection"))}), &["400", "422", "502"])},
+        "/api/v1/role-mappings": {
+            "get": op("role-mappings", "Every group→role mapping with its status", Some("read"), json!({}),
+                json!({"200": ok("Mappings", json!({"type": "object", "properties": {"mappings": {"type": "array", "items": schema_ref("Mapping")}}}))}), &[]),
+            "post": op("role-mappings", "Map a group to ZenQMS roles; the members are enqueued", Some("admin"),
+                json!({"description": "Role ids are checked against ZenQMS's role list (read again when an id is not in the cache). A pair that is already mapped is not duplicated.",
+                    "requestBody": body(schema_ref("MappingBody"), true)}),
+                json!({"201": ok("Created (with any pairs that already existed)", schema_ref("CreateOutcome")),
+                    "200": ok("Every pair was already mapped; nothing created", schema_ref("CreateOutcome"))}),
+                &["400", "409", "422", "502", "503"])},
+        "/api/v1/role-mappings/preview": {"post": op("role-mappings", "What a create or a deletion would change, per role: who would gain and who would lose it; nothing is written", Some("read"),
+            json!({"parameters": [query("limit", json!({"type": "integer", "minimum": 0, "maximum": 1000}), "users listed per role and direction (default 20)")],
+                "requestBody": body(schema_ref("PreviewBody"), true)}),
+            json!({"200": ok("Preview", schema_ref("Preview"))}), &["400", "409", "422", "502", "503"])},
+        "/api/v1/role-mappings/{id}": {"delete": op("role-mappings", "Delete a mapping; its role stays managed only if another mapping manages it (existing assignments stay otherwise)", Some("admin"),
+            json!({"parameters": [path_param("id", "the mapping's id")]}), json!({"204": empty("Deleted")}), &["404"])},
+        "/api/v1/groups": {"get": op("editor", "Directory groups with member counts and their mappings, by name", Some("read"),
+            json!({"parameters": [query("name", json!({"type": "string"}), "part of the display name, without regard to case"),
+                query("after", json!({"type": "string"}), "cursor: the `next_after` of the previous page"), limit("groups per page (default 100)")]}),
+            json!({"200": ok("Groups", json!({"type": "object", "properties": {"groups": {"type": "array", "items": schema_ref("Group")}, "total": {"type": "integer"}, "next_after": nullable(json!({"type": "string"}))}}))}), &["400"])},
+        "/api/v1/zenqms/roles": {"get": op("editor", "ZenQMS roles (cached; read from ZenQMS when asked, or when never read)", Some("read"),
+            json!({"parameters": [query("refresh", json!({"type": "boolean"}), "read the list from ZenQMS first (needs the `admin` scope)")]}),
+            json!({"200": ok("Roles", schema_ref("Roles"))}), &["409", "502", "503"])},
+        "/api/v1/zenqms/roles/refresh": {"post": op("editor", "Read the role list from ZenQMS now: renamed roles follow, missing ones flag their mappings role_missing, reappearing ones apply again", Some("admin"), json!({}),
+            json!({"200": ok("Roles", schema_ref("Roles"))}), &["409", "502", "503"])}
+    })
+}
+
+pub fn build() -> Value {
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "zenqms-bridge admin API",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Administration of zenqms-bridge: service-account tokens, the audit trail, sync status and control, the ZenQMS connection, and the group→role mappings that decide ZenQMS roles from Okta groups. Every answer is JSON; errors are {\"error\": code, \"message\": text}. Send `Authorization: Bearer <token>`."
+        },
+        "servers": [{"url": "/"}],
+        "tags": [
+            {"name": "role-mappings", "description": "Okta groups → ZenQMS roles"},
+            {"name": "editor", "description": "What the mapping editor lists"},
+            {"name": "sync"}, {"name": "settings"}, {"name": "tokens"}, {"name": "audit"}, {"name": "meta"}
+        ],
+        "paths": paths(),
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "a service-account token (`zenqms-bridge token create`)"}},
+            "schemas": schemas(),
+            "responses": responses()
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_described_and_nothing_else() {
+        let doc = build();
+        let paths = doc["paths"].as_object().expect("paths");
+        let mut described = Vec::new();
+        for (path, item) in paths {
+            for method in item.as_object().expect("path item").keys() {
+                described.push((method.clone(), path.clone()));
+            }
+        }
+        let registered: Vec<(String, String)> = crate::admin::ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), format!("/api/v1{p}")))
+            .collect();
+        for r in &registered {
+            assert!(described.contains(r), "route {r:?} is not in openapi.json");
+        }
+        for d in &described {
+            assert!(
+                registered.contains(d),
+                "openapi.json describes {d:?}, which is not a route"
+            );
+        }
+    }
+
+    #[test]
+    fn references_resolve() {
+        let doc = build();
+        let text = doc.to_string();
+        for part in text.split("\"$ref\":\"#/components/").skip(1) {
+            let target = part.split('"').next().unwrap_or("");
+            let (kind, name) = target.split_once('/').expect("kind/name");
+            assert!(
+                doc["components"][kind].get(name).is_some(),
+                "dangling $ref {target}"
+            );
+        }
+        // Path parameters are declared.
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            if let Some(p) = path.split('{').nth(1) {
+                let name = p.trim_end_matches('}').split('}').next().unwrap();
+                for (_, o) in item.as_object().unwrap() {
+                    assert!(
+                        o["parameters"]
+                            .as_array()
+                            .is_some_and(|ps| ps.iter().any(|x| x["name"] == name)),
+                        "{path}: {{{name}}} undeclared"
+                    );
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! The role part of one user's desired state, for the reconciler: the managed roles, and
+//! those the user's groups map to. Two queries per user, whatever the size of the tables.
+
+use diesel::prelude::*;
+
+use crate::store::schema::{group_members, role_mappings, zenqms_roles};
+use crate::store::{DbConn, StoreError};
+use crate::sync::desired::RolePlan;
+use crate::zenqms::ZenqmsId;
+
+/// `None` when no role is managed (the reconciler's role step is then a no-op).
+///
+/// Managed: roles ZenQMS still lists that some mapping binds to a group, or did until its
+/// group was deleted. Wanted: those of them mapped from a group the user is a member of.
+/// Roles ZenQMS no longer lists are in neither, so the reconciler never asks for them.
+pub fn for_user(conn: &mut DbConn, user_id: &str) -> Result<Option<RolePlan>, StoreError> {
+    let managed: Vec<String> = role_mappings::table
+        .inner_join(zenqms_roles::table.on(zenqms_roles::id_json.eq(role_mappings::role_id_json)))
+        .filter(zenqms_roles::present.eq(true))
+        .filter(role_mappings::bound_at.is_not_null())
+        .select(role_mappings::role_id_json)
+        .distinct()
+        .load(conn)?;
+    if managed.is_empty() {
+        return Ok(None);
+    }
+    let wanted: Vec<String> = role_mappings::table
+        .inner_join(
+            group_members::table.on(group_members::group_id
+                .nullable()
+                .eq(role_mappings::group_id)),
+        )
+        .inner_join(zenqms_roles::table.on(zenqms_roles::id_json.eq(role_mappings::role_id_json)))
+        .filter(group_members::user_id.eq(user_id))
+        .filter(zenqms_roles::present.eq(true))
+        .select(role_mappings::role_id_json)
+        .distinct()
+        .load(conn)?;
+    let ids = |texts: Vec<String>| -> Vec<ZenqmsId> {
+        let mut ids: Vec<ZenqmsId> = texts
+            .iter()
+            .filter_map(|t| {
+                let id = ZenqmsId::from_json_text(t);
+                if id.is_none() {
+                    tracing::warn!(role_id_json = %t, "a stored role id is not an id; it is ignored");
+                }
+                id
+            })
+            .collect();
+        ids.sort_by_key(ZenqmsId::json_text);
+        ids
+    };
+    Ok(Some(RolePlan {
+        managed: ids(managed),
+        wanted: ids(wanted),
+    }))
+}
