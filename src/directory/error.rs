@@ -103,18 +103,7 @@ impl DirectoryError {
     /// A failure that a fresh attempt of the same transaction may not hit: a PostgreSQL
     /// serialization failure or deadlock, or SQLite's lock timeout.
     pub fn is_transient(&self) -> bool {
-        use diesel::result::{DatabaseErrorKind, Error};
-        match self {
-            DirectoryError::Store(StoreError::Query(Error::DatabaseError(kind, info))) => {
-                matches!(kind, DatabaseErrorKind::SerializationFailure) || {
-                    let m = info.message();
-                    m.contains("deadlock detected")
-                        || m.contains("database is locked")
-                        || m.contains("database table is locked")
-                }
-            }
-            _ => false,
-        }
+        matches!(self, DirectoryError::Store(e) if crate::store::tx::is_transient(e))
     }
 
     pub fn is_unique_violation(&self) -> bool {

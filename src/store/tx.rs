@@ -1,5 +1,6 @@
-//! Write transactions for layers other than the directory (which has its own, typed to its
-//! error): `BEGIN IMMEDIATE` on SQLite, retried on transient lock failures on both backends.
+//! Write transactions, for every layer: `BEGIN IMMEDIATE` on SQLite behind this process's
+//! writer queue, retried on transient lock failures on both backends. Each layer turns the
+//! failure that outlasted the retries into its own "busy" answer (a `503`, never a `500`).
 
 use std::time::Duration;
 
@@ -9,6 +10,9 @@ use diesel::Connection;
 use super::{DbConn, StoreError};
 
 const ATTEMPTS: u32 = 4;
+
+/// The queue of this process's SQLite writers (see [`write`]).
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Errors that may be a failure a fresh attempt of the same transaction could avoid.
 pub trait MaybeTransient {
@@ -38,22 +42,34 @@ pub fn is_transient(e: &StoreError) -> bool {
 }
 
 /// Runs `f` in a write transaction and commits it, or rolls back on error; a transient
-/// failure runs it again (a few times, with jitter).
+/// failure runs it again (a few times, with jitter). A transient error returned from here
+/// means the attempts ran out: callers map it to their layer's "busy".
 ///
 /// SQLite: a deferred `BEGIN` that reads and then writes can fail with `SQLITE_BUSY` when
 /// another writer committed in between (busy_timeout cannot help: the snapshot is stale), so the
-/// write lock is taken up front. PostgreSQL: READ COMMITTED, with whatever locks `f` takes.
+/// write lock is taken up front with `BEGIN IMMEDIATE`. SQLite has one writer at a time anyway;
+/// this process's writers queue on an in-process lock first, because writers left to SQLite's
+/// busy handler sleep in steps of up to 100 ms and turn a 1 ms wait into a 100 ms one (the
+/// busy_timeout still covers other processes, such as the CLI). `f` must not start another
+/// write transaction on another connection: the queue is not re-entrant.
+/// PostgreSQL: READ COMMITTED plus whatever row locks `f` takes (`FOR UPDATE` on the resource);
+/// a deadlock or serialization failure is retried.
 pub fn write<T, E, F>(conn: &mut DbConn, mut f: F) -> Result<T, E>
 where
     F: FnMut(&mut DbConn) -> Result<T, E>,
-    E: From<StoreError> + MaybeTransient,
+    E: From<StoreError> + MaybeTransient + std::fmt::Display,
 {
     let mut attempt = 0;
     loop {
         attempt += 1;
         match once(conn, &mut f) {
             Err(e) if attempt < ATTEMPTS && e.is_transient() => {
+                tracing::debug!(error = %e, attempt, "retrying a write transaction");
                 std::thread::sleep(backoff(attempt));
+            }
+            Err(e) if e.is_transient() => {
+                tracing::warn!(error = %e, attempt, "a write transaction gave up on lock contention");
+                return Err(e);
             }
             other => return other,
         }
@@ -65,16 +81,24 @@ where
     F: FnMut(&mut DbConn) -> Result<T, E>,
     E: From<StoreError>,
 {
-    let begun = match conn {
-        DbConn::Postgres(inner) => AnsiTransactionManager::begin_transaction(inner),
-        // The multi-connection's transaction manager delegates its state to the inner
-        // connection's, so beginning on the inner one and committing through the outer one
-        // keeps diesel's bookkeeping consistent (as directory/tx.rs does).
+    let _writer = match conn {
+        DbConn::Postgres(inner) => {
+            AnsiTransactionManager::begin_transaction(inner)
+                .map_err(|e| E::from(StoreError::from(e)))?;
+            None
+        }
         DbConn::Sqlite(inner) => {
+            let queued = SQLITE_WRITER
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // The multi-connection's transaction manager delegates its state to the inner
+            // connection's, so beginning on the inner one and committing through the outer one
+            // keeps diesel's bookkeeping consistent.
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")
+                .map_err(|e| E::from(StoreError::from(e)))?;
+            Some(queued)
         }
     };
-    begun.map_err(|e| E::from(StoreError::from(e)))?;
     match f(conn) {
         Ok(value) => match <DbConn as Connection>::TransactionManager::commit_transaction(conn) {
             Ok(()) => Ok(value),
