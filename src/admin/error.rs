@@ -16,6 +16,12 @@ pub enum AdminError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// The path exists under other methods (`allow`).
+    #[error("{message}")]
+    MethodNotAllowed {
+        message: String,
+        allow: Vec<&'static str>,
+    },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -35,6 +41,7 @@ impl AdminError {
             AdminError::Unauthorized(_) => "unauthorized",
             AdminError::Forbidden(_) => "forbidden",
             AdminError::NotFound(_) => "not_found",
+            AdminError::MethodNotAllowed { .. } => "method_not_allowed",
             AdminError::Conflict(_) => "conflict",
             AdminError::Unprocessable(_) => "unprocessable",
             AdminError::BadGateway(_) => "upstream_error",
@@ -51,6 +58,7 @@ impl ResponseError for AdminError {
             AdminError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AdminError::Forbidden(_) => StatusCode::FORBIDDEN,
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
+            AdminError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AdminError::Conflict(_) => StatusCode::CONFLICT,
             AdminError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AdminError::BadGateway(_) => StatusCode::BAD_GATEWAY,
@@ -70,6 +78,9 @@ impl ResponseError for AdminError {
         let mut res = HttpResponse::build(self.status_code());
         if self.status_code() == StatusCode::UNAUTHORIZED {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"zenqms-bridge\""));
+        }
+        if let AdminError::MethodNotAllowed { allow, .. } = self {
+            res.insert_header((header::ALLOW, allow.join(", ")));
         }
         res.json(serde_json::json!({"error": self.code(), "message": message}))
     }

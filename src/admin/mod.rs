@@ -64,10 +64,80 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(register(scope).default_service(web::to(not_found)));
 }
 
+/// Whatever no route took: `405` with `Allow` when the path is an admin route under another
+/// method (RFC 9110 §15.5.6), `404` otherwise — both in the admin error shape.
 async fn not_found(req: actix_web::HttpRequest) -> Result<actix_web::HttpResponse, AdminError> {
+    let allow = allowed_methods(req.path());
+    if !allow.is_empty() {
+        return Err(AdminError::MethodNotAllowed {
+            message: format!(
+                "{} is not allowed on {}; it answers {}",
+                req.method(),
+                req.path(),
+                allow.join(", ")
+            ),
+            allow,
+        });
+    }
     Err(AdminError::NotFound(format!(
         "no admin endpoint {} {}; GET /api/v1/openapi.json describes them all",
         req.method(),
         req.path()
     )))
+}
+
+/// The methods `ROUTES` registers for the template that matches this request path.
+fn allowed_methods(path: &str) -> Vec<&'static str> {
+    use actix_web::dev::ResourceDef;
+    static TEMPLATES: std::sync::OnceLock<Vec<(ResourceDef, &'static str)>> =
+        std::sync::OnceLock::new();
+    let templates = TEMPLATES.get_or_init(|| {
+        ROUTES
+            .iter()
+            .map(|(method, template)| {
+                (
+                    ResourceDef::new(format!("/api/v1{template}")),
+                    http_method(method),
+                )
+            })
+            .collect()
+    });
+    let mut allow: Vec<&'static str> = templates
+        .iter()
+        .filter(|(def, _)| def.is_match(path))
+        .map(|(_, m)| *m)
+        .collect();
+    allow.sort_unstable();
+    allow.dedup();
+    allow
+}
+
+/// `ROUTES` spells methods as actix's route constructors (`get`); HTTP spells them `GET`.
+fn http_method(route_fn: &str) -> &'static str {
+    match route_fn {
+        "get" => "GET",
+        "post" => "POST",
+        "put" => "PUT",
+        "patch" => "PATCH",
+        "delete" => "DELETE",
+        "head" => "HEAD",
+        _ => "OPTIONS",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowed_methods_come_from_the_route_table() {
+        assert_eq!(allowed_methods("/api/v1/tokens"), ["GET", "POST"]);
+        assert_eq!(allowed_methods("/api/v1/tokens/ops"), ["DELETE"]);
+        assert_eq!(allowed_methods("/api/v1/settings/zenqms"), ["GET", "PUT"]);
+        assert!(allowed_methods("/api/v1/tokens/ops/more").is_empty());
+        assert!(allowed_methods("/api/v1/nothing").is_empty());
+        for (method, _) in ROUTES {
+            assert_ne!(http_method(method), "OPTIONS", "{method} has no HTTP name");
+        }
+    }
 }

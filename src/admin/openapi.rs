@@ -124,7 +124,7 @@ fn schemas() -> Value {
         "scim_id": {"type": "string"}, "user_name": {"type": "string"}}});
     json!({
         "Error": {"type": "object", "required": ["error", "message"], "properties": {
-            "error": {"type": "string", "description": "machine code: bad_request, unauthorized, forbidden, not_found, conflict, unprocessable, upstream_error, unavailable, internal"},
+            "error": {"type": "string", "description": "machine code: bad_request, unauthorized, forbidden, not_found, method_not_allowed, conflict, unprocessable, upstream_error, unavailable, internal"},
             "message": {"type": "string", "description": "what happened and what to do about it"}}},
         "Account": {"type": "object", "properties": {
             "name": {"type": "string"}, "scope": {"type": "string", "enum": ["scim", "admin", "read"]},
@@ -323,7 +323,7 @@ pub fn build() -> Value {
         "info": {
             "title": "zenqms-bridge admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Administration of zenqms-bridge: service-account tokens, the audit trail, sync status and control, the ZenQMS connection, and the group→role mappings that decide ZenQMS roles from Okta groups. Every answer is JSON; errors are {\"error\": code, \"message\": text}. Send `Authorization: Bearer <token>`."
+            "description": "Administration of zenqms-bridge: service-account tokens, the audit trail, sync status and control, the ZenQMS connection, and the group→role mappings that decide ZenQMS roles from Okta groups. Every answer is JSON; errors are {\"error\": code, \"message\": text}; a method a path does not answer is 405 with `Allow`. Send `Authorization: Bearer <token>`."
         },
         "servers": [{"url": "/"}],
         "tags": [

@@ -5,7 +5,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::json;
 
-use crate::harness::{cli, eventually, send, BinaryApp, TestApp, TestDb};
+use crate::harness::{cli, eventually, json_of, send, BinaryApp, TestApp, TestDb};
 
 #[tokio::test]
 async fn health_readiness_and_metrics() {
@@ -108,6 +108,28 @@ async fn admin_api_errors_are_actionable_json() {
     let (s, body) = send(app.admin(Method::GET, "/no-such-thing")).await;
     assert_eq!(s, 404);
     assert_eq!(body["error"], "not_found");
+
+    // A path that exists, under a method it does not answer: 405 naming the ones it does.
+    for (method, path, allow) in [
+        (Method::DELETE, "/sync/status", "GET"),
+        (Method::PUT, "/tokens", "GET, POST"),
+        (Method::GET, "/tokens/someone", "DELETE"),
+    ] {
+        let res = app.admin(method.clone(), path).send().await.expect("sent");
+        let header = res
+            .headers()
+            .get("allow")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let (s, body) = json_of(res).await;
+        assert_eq!(
+            (s, header.as_deref()),
+            (405, Some(allow)),
+            "{method} {path}: {body}"
+        );
+        assert_eq!(body["error"], "method_not_allowed", "{body}");
+        assert!(body["message"].as_str().unwrap().contains(allow), "{body}");
+    }
 
     let (s, body) = send(
         app.admin(Method::POST, "/tokens")
