@@ -256,7 +256,7 @@ fn paths() -> Value {
             "get": op("tokens", "List service accounts (never their tokens)", Some("read"), json!({}),
                 json!({"200": ok("Accounts", json!({"type": "object", "properties": {"tokens": {"type": "array", "items": schema_ref("Account")}}}))}), &[]),
             "post": op("tokens", "Create a service account; its token is returned once", Some("admin"),
-                json!({"requestBody": body(json!({"type": "object", "required": ["name", "scope"], "properties": {
+                json!({"requestBody": body(json!({"type": "object", "additionalProperties": false, "required": ["name", "scope"], "properties": {
                     "name": {"type": "string", "description": "1–64 letters, digits, `.`, `_`, `-`"},
                     "scope": {"type": "string", "enum": ["scim", "admin", "read"]}}}), true)}),
                 json!({"201": ok("Created", schema_ref("CreatedToken"))}), &["400", "409"])},

@@ -10,7 +10,10 @@ use crate::auth::{tokens, Scope};
 use crate::server::AppState;
 use crate::store;
 
+/// A misspelt field must not be dropped silently: `{"name": "okta", "scopes": "read"}` is a 400
+/// naming `scopes`, not a token made without the scope the admin meant.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateBody {
     name: String,
     scope: String,

@@ -154,6 +154,65 @@ async fn admin_api_errors_are_actionable_json() {
         "{body}"
     );
 
+    // Every admin JSON body refuses a field it does not know, and names it.
+    for (method, path, unknown, body) in [
+        (
+            Method::POST,
+            "/tokens",
+            "scopes",
+            json!({"name": "okta", "scope": "scim", "scopes": "read"}),
+        ),
+        (
+            Method::PUT,
+            "/settings/zenqms",
+            "token",
+            json!({"base_url": "http://127.0.0.1:9", "api_token": "t", "token": "t"}),
+        ),
+        (
+            Method::POST,
+            "/sync/retry",
+            "userIds",
+            json!({"userIds": ["y"]}),
+        ),
+        (
+            Method::POST,
+            "/sync/recheck",
+            "everyone",
+            json!({"all": true, "everyone": true}),
+        ),
+        (
+            Method::POST,
+            "/role-mappings",
+            "roles",
+            json!({"group_id": "g", "role_ids": ["7"], "roles": ["7"]}),
+        ),
+        (
+            Method::POST,
+            "/role-mappings/preview",
+            "dry_run",
+            json!({"delete": ["m"], "dry_run": true}),
+        ),
+    ] {
+        let (s, out) = send(app.admin(method.clone(), path).json(&body)).await;
+        assert_eq!(s, 400, "{method} {path}: {out}");
+        assert!(
+            out["message"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("unknown field `{unknown}`")),
+            "{method} {path}: {out}"
+        );
+    }
+    let (_, listed) = send(app.admin(Method::GET, "/tokens")).await;
+    assert!(
+        !listed["tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "okta"),
+        "the refused create made no token: {listed}"
+    );
+
     let (s, body) = send(app.admin(Method::GET, "/audit?since=yesterday")).await;
     assert_eq!(s, 400);
     assert!(
