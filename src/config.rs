@@ -38,6 +38,7 @@ pub const SETTINGS: &[Setting] = &[
     Setting { name: "ZENQMS_ROLE_REFRESH_SECS", default: "300", secret: false, doc: "How often the ZenQMS role list is re-read while role mappings exist (renamed roles, deleted ones → role_missing); 0 turns the periodic read off (on demand only)." },
     Setting { name: "SYNC_WORKERS", default: "4", secret: false, doc: "Concurrent reconciler workers in this process." },
     Setting { name: "SYNC_BACKOFF_CAP_SECS", default: "600", secret: false, doc: "Longest wait between retries of a failing ZenQMS call." },
+    Setting { name: "SYNC_DRIFT_SWEEP_SECS", default: "3600", secret: false, doc: "How often every ZenQMS user is read (POST /v2/users/search, 100 a call) and compared with what the bridge last saw, so changes made by hand in ZenQMS are corrected; once across processes. 0 turns automatic sweeps off (POST /api/v1/sync/sweep still runs one)." },
     Setting { name: "SYNC_LEASE_SECS", default: "60", secret: false, doc: "How long a worker holds a claimed job before another process may take it (renewed while the run lasts)." },
     Setting { name: "DEFAULT_TITLE", default: "(unset: users without a title are skipped)", secret: false, doc: "ZenQMS title for users whose SCIM title is empty." },
 ];
@@ -103,6 +104,8 @@ pub struct Config {
     pub sync_workers: usize,
     pub sync_backoff_cap: Duration,
     pub sync_lease: Duration,
+    /// `None`: no automatic drift sweep (periodic or after a role becomes managed).
+    pub sync_drift_sweep: Option<Duration>,
     pub default_title: Option<String>,
 }
 
@@ -216,6 +219,13 @@ impl Config {
         if !(2..=3600).contains(&lease_secs) {
             return Err(bad("SYNC_LEASE_SECS", "must be between 2 and 3600"));
         }
+        let drift_sweep_secs: u64 = r.parse("SYNC_DRIFT_SWEEP_SECS", "3600")?;
+        if drift_sweep_secs > 7 * 86_400 {
+            return Err(bad(
+                "SYNC_DRIFT_SWEEP_SECS",
+                "must be at most 604800 (a week); 0 turns automatic sweeps off",
+            ));
+        }
         let default_title = r.value("DEFAULT_TITLE")?;
         Ok(Config {
             bind_addr,
@@ -238,6 +248,7 @@ impl Config {
             sync_workers,
             sync_backoff_cap: Duration::from_secs(backoff_cap.max(1)),
             sync_lease: Duration::from_secs(lease_secs),
+            sync_drift_sweep: (drift_sweep_secs > 0).then(|| Duration::from_secs(drift_sweep_secs)),
             default_title,
         })
     }

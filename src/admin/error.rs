@@ -133,6 +133,8 @@ impl From<crate::sync::SyncError> for AdminError {
             SyncError::ZenqmsUnreachable(m) => AdminError::BadGateway(m),
             SyncError::UnknownUsers(_) => AdminError::Unprocessable(e.to_string()),
             SyncError::NotConfigured => AdminError::Unavailable(e.to_string()),
+            // The bridge's own state keeps it from sweeping: the admin must change it or wait.
+            SyncError::SweepRefused(_) => AdminError::Conflict(e.to_string()),
             other => AdminError::Internal(other.to_string()),
         }
     }

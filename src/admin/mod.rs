@@ -39,6 +39,7 @@ api_routes! {
     get "/sync/users" => sync::users;
     post "/sync/retry" => sync::retry;
     post "/sync/recheck" => sync::recheck;
+    post "/sync/sweep" => sync::sweep;
     post "/sync/pause" => sync::pause;
     post "/sync/resume" => sync::resume;
     get "/settings/zenqms" => settings::get_zenqms;

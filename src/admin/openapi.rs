@@ -119,6 +119,25 @@ fn nullable(mut v: Value) -> Value {
     v
 }
 
+fn drift_sweep_schema() -> Value {
+    let holder = json!({"type": "object", "properties": {
+        "zenqms_id": {"description": "as ZenQMS sent it"}, "email": {"type": "string"},
+        "external_id": nullable(json!({"type": "string"})), "status": {"type": "string"},
+        "role_ids": {"type": "array", "items": {}, "description": "the managed roles it holds"}}});
+    json!({"type": "object", "description": "the read of every ZenQMS user that finds changes made there by hand (SYNC_DRIFT_SWEEP_SECS); figures are the last ended sweep's", "properties": {
+        "interval_secs": nullable(json!({"type": "integer", "description": "null: automatic sweeps are off"})),
+        "running": {"type": "boolean"},
+        "trigger": nullable(json!({"type": "string", "description": "periodic, admin, or the role whose becoming managed asked for it"})),
+        "last_started_at": nullable(ts()), "last_finished_at": nullable(ts()),
+        "last_outcome": nullable(json!({"type": "string", "enum": ["completed", "failed", "interrupted"]})),
+        "last_error": nullable(json!({"type": "string"})),
+        "users_seen": nullable(json!({"type": "integer", "description": "ZenQMS users read"})),
+        "drifted": nullable(json!({"type": "integer", "description": "linked users found changed in ZenQMS, enqueued"})),
+        "unlinked_holders": nullable(json!({"type": "object", "description": "ZenQMS users holding a managed role who match no directory user: reported, never changed", "properties": {
+            "count": {"type": "integer"}, "first": {"type": "array", "items": holder}}})),
+        "next_due_at": nullable(ts())}})
+}
+
 fn schemas() -> Value {
     let user_ref = json!({"type": "object", "required": ["scim_id", "user_name"], "properties": {
         "scim_id": {"type": "string"}, "user_name": {"type": "string"}}});
@@ -152,7 +171,13 @@ fn schemas() -> Value {
                 "active": {"type": "integer"}, "pending_group": {"type": "integer"}, "role_missing": {"type": "integer"},
                 "missing_roles": {"type": "array", "items": {"type": "object", "properties": {
                     "role_id": {"type": "string"}, "role_name": {"type": "string"}, "missing_since": nullable(ts()), "mappings": {"type": "integer"}}}},
-                "roles_refreshed_at": nullable(ts())}}}},
+                "roles_refreshed_at": nullable(ts())}},
+            "drift_sweep": schema_ref("DriftSweep")}},
+        "SweepStarted": {"type": "object", "properties": {
+            "started": {"type": "boolean"}, "started_at": ts(),
+            "linked_users": {"type": "integer", "description": "directory users linked to a ZenQMS user (each is compared)"},
+            "page_size": {"type": "integer", "description": "users per POST /v2/users/search: the sweep costs (ZenQMS users ÷ page_size) calls"},
+            "will": {"type": "string"}}},
         "SyncUser": {"type": "object", "properties": {
             "scim_id": {"type": "string"}, "user_name": {"type": "string"},
             "zenqms_id": {"description": "as ZenQMS sent it: a number or a string", "nullable": true},
@@ -276,10 +301,13 @@ fn paths() -> Value {
             json!({"requestBody": body(json!({"type": "object", "additionalProperties": false, "properties": {"user_ids": {"type": "array", "minItems": 1, "items": {"type": "string"}}}}), false)}),
             json!({"202": ok("Enqueued", schema_ref("Enqueued"))}), &["400", "422"])},
         "/api/v1/sync/recheck": {"post": op("sync", "Read users from ZenQMS again and correct what was changed there by hand (roles, fields)", Some("admin"),
-            json!({"description": "The bridge diffs against what ZenQMS last answered; a change made in ZenQMS by hand is seen on the user's next change or here. One search per user.",
+            json!({"description": "The bridge diffs against what ZenQMS last answered; a change made in ZenQMS by hand is seen on the user's next change, by the drift sweep (POST /api/v1/sync/sweep, 100 users a call), or here. One search per user.",
                 "requestBody": body(json!({"type": "object", "additionalProperties": false, "properties": {
                 "user_ids": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "all": {"type": "boolean", "description": "every linked user"}}}), true)}),
             json!({"202": ok("Enqueued", schema_ref("Enqueued"))}), &["400", "422"])},
+        "/api/v1/sync/sweep": {"post": op("sync", "Read every ZenQMS user now (100 a call) and correct what was changed there by hand", Some("admin"),
+            json!({"description": "Linked users whose ZenQMS state (managed fields, status, roles) differs from what the bridge last saw are enqueued and restored with the reconciler's usual calls; ZenQMS users the bridge has not linked are never changed (holders of managed roles among them are reported in the status). Runs every SYNC_DRIFT_SWEEP_SECS on its own, in one process at a time."}),
+            json!({"202": ok("Started", schema_ref("SweepStarted"))}), &["409"])},
         "/api/v1/sync/pause": {"post": op("sync", "Stop every call to ZenQMS (SCIM keeps accepting and queueing)", Some("admin"), json!({}),
             json!({"200": ok("Paused", json!({"type": "object", "properties": {"paused": {"type": "boolean"}, "message": {"type": "string"}}}))}), &[])},
         "/api/v1/sync/resume": {"post": op("sync", "Resume calls to ZenQMS; the backlog drains", Some("admin"), json!({}),
@@ -318,6 +346,8 @@ fn paths() -> Value {
 }
 
 pub fn build() -> Value {
+    let mut schemas = schemas();
+    schemas["DriftSweep"] = drift_sweep_schema();
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -334,7 +364,7 @@ pub fn build() -> Value {
         "paths": paths(),
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "a service-account token (`zenqms-bridge token create`)"}},
-            "schemas": schemas(),
+            "schemas": schemas,
             "responses": responses()
         }
     })

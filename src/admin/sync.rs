@@ -1,5 +1,6 @@
 //! `GET /api/v1/sync/status`, `GET /api/v1/sync/users?state=&after=&limit=`,
-//! `POST /api/v1/sync/retry`, `POST /api/v1/sync/pause`, `POST /api/v1/sync/resume`.
+//! `POST /api/v1/sync/retry`, `POST /api/v1/sync/recheck`, `POST /api/v1/sync/sweep`,
+//! `POST /api/v1/sync/pause`, `POST /api/v1/sync/resume`.
 
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
@@ -144,4 +145,14 @@ pub async fn recheck(
     };
     let enqueued = state.sync.recheck(ids, &who.0.name).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({"enqueued": enqueued})))
+}
+
+/// `POST /api/v1/sync/sweep`: reads every ZenQMS user now and corrects what was changed there
+/// by hand. `202` with what it will do; `409` while one runs, or when ZenQMS cannot be asked.
+pub async fn sweep(
+    who: AdminPrincipal,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AdminError> {
+    let started = state.sync.sweep_now(&who.0.name).await?;
+    Ok(HttpResponse::Accepted().json(started))
 }

@@ -8,7 +8,8 @@
 //! When an entitlement changes from `before` to `after`:
 //! - `after` unmanaged: nobody (existing assignments stay, and none are made);
 //! - newly managed: the members of its groups (they gain it) and everyone holding it in
-//!   ZenQMS (those outside the groups lose it);
+//!   ZenQMS as far as the bridge knows (those outside the groups lose it) — and a drift sweep
+//!   is requested, to find holders the bridge's pictures do not show;
 //! - managed before and after: the members of the groups added or removed.
 
 use std::collections::BTreeSet;
@@ -138,6 +139,9 @@ pub fn enqueue(
         Affected::Nobody => 0,
         Affected::Members(groups) => queue::enqueue_members_of(conn, &groups)?,
         Affected::MembersAndHolders(groups) => {
+            // The holders enqueued here are those the bridge saw holding the role; someone
+            // given it by hand since their last run is found by a drift sweep, asked for now.
+            crate::sync::sweep::request(conn, &format!("role {role_id_json} became managed"))?;
             queue::enqueue_members_of(conn, &groups)?
                 + queue::enqueue_role_holders(conn, role_id_json)?
         }

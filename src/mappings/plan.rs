@@ -8,19 +8,25 @@ use crate::store::{DbConn, StoreError};
 use crate::sync::desired::RolePlan;
 use crate::zenqms::ZenqmsId;
 
+/// The managed roles (JSON text of their ids): roles ZenQMS still lists that some mapping binds
+/// to a group, or did until its group was deleted.
+pub fn managed_roles(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
+    Ok(role_mappings::table
+        .inner_join(zenqms_roles::table.on(zenqms_roles::id_json.eq(role_mappings::role_id_json)))
+        .filter(zenqms_roles::present.eq(true))
+        .filter(role_mappings::bound_at.is_not_null())
+        .select(role_mappings::role_id_json)
+        .distinct()
+        .load(conn)?)
+}
+
 /// `None` when no role is managed (the reconciler's role step is then a no-op).
 ///
 /// Managed: roles ZenQMS still lists that some mapping binds to a group, or did until its
 /// group was deleted. Wanted: those of them mapped from a group the user is a member of.
 /// Roles ZenQMS no longer lists are in neither, so the reconciler never asks for them.
 pub fn for_user(conn: &mut DbConn, user_id: &str) -> Result<Option<RolePlan>, StoreError> {
-    let managed: Vec<String> = role_mappings::table
-        .inner_join(zenqms_roles::table.on(zenqms_roles::id_json.eq(role_mappings::role_id_json)))
-        .filter(zenqms_roles::present.eq(true))
-        .filter(role_mappings::bound_at.is_not_null())
-        .select(role_mappings::role_id_json)
-        .distinct()
-        .load(conn)?;
+    let managed = managed_roles(conn)?;
     if managed.is_empty() {
         return Ok(None);
     }

@@ -74,6 +74,10 @@ pub(crate) struct Inner {
     loaded: Mutex<Option<Option<NaiveDateTime>>>,
     /// Names this process's leases: `<pid>-<random>`.
     pub process: String,
+    /// A drift sweep an admin started in this process, for its sweeper to run.
+    pub(crate) sweep_handoff: Mutex<Option<super::sweep::Claim>>,
+    /// Wakes this process's sweeper (a handoff).
+    pub sweep_kick: tokio::sync::Notify,
     /// Orders the in-memory copies of the settings after their database writes: without it a
     /// refresh that read the old row could overwrite a pause (or a connection) just saved.
     settings_lock: tokio::sync::Mutex<()>,
@@ -107,6 +111,8 @@ impl Engine {
                 conn: RwLock::new(Conn::NotConfigured),
                 loaded: Mutex::new(None),
                 process,
+                sweep_handoff: Mutex::new(None),
+                sweep_kick: tokio::sync::Notify::new(),
                 settings_lock: tokio::sync::Mutex::new(()),
             }),
         }
@@ -431,7 +437,7 @@ impl Engine {
     /// Reads these users (every linked user when `None`) from ZenQMS again on their next run,
     /// and enqueues them: whatever was changed by hand in ZenQMS since the bridge last saw
     /// them (a managed role added or removed, a field edited) is corrected. Costs one search
-    /// per user on top of the corrections.
+    /// per user on top of the corrections (the drift sweep, `sweep.rs`, reads 100 a call).
     pub async fn recheck(
         &self,
         user_ids: Option<Vec<String>>,
@@ -471,11 +477,13 @@ impl Engine {
     }
 
     pub async fn status(&self) -> Result<StatusView, SyncError> {
-        let (counts, q, role_mappings) = store::run(&self.inner.pool, |c| {
+        let me = self.clone();
+        let (counts, q, role_mappings, drift_sweep) = store::run(&self.inner.pool, move |c| {
             Ok::<_, StoreError>((
                 state::counts(c)?,
                 queue::stats(c)?,
                 crate::mappings::table::summary(c)?,
+                me.sweep_view(c)?,
             ))
         })
         .await?;
@@ -527,6 +535,7 @@ impl Engine {
             workers: self.inner.config.sync_workers,
             housekeeping_rounds: self.inner.housekeeping_rounds.load(Ordering::Relaxed),
             role_mappings,
+            drift_sweep,
         })
     }
 
@@ -618,6 +627,8 @@ pub struct StatusView {
     pub housekeeping_rounds: u64,
     /// Mappings per status; roles ZenQMS no longer lists (their mappings are skipped).
     pub role_mappings: crate::mappings::table::Summary,
+    /// The periodic read of every ZenQMS user that finds changes made there by hand.
+    pub drift_sweep: super::sweep::SweepView,
 }
 
 #[derive(Debug, Clone, Serialize)]

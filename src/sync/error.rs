@@ -25,9 +25,45 @@ pub enum SyncError {
     /// ZenQMS answered with pictures that kept contradicting each other.
     #[error("{0}")]
     Inconsistent(String),
+    /// A drift sweep cannot start now (`POST /api/v1/sync/sweep`).
+    #[error("{0}")]
+    SweepRefused(SweepRefusal),
     /// Admin input naming directory users that do not exist.
     #[error("no directory user with id {}", .0.join(", "))]
     UnknownUsers(Vec<String>),
+}
+
+/// Why a drift sweep was not started.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SweepRefusal {
+    /// One is running (in this process or another).
+    Running {
+        started_at: Option<String>,
+        trigger: String,
+    },
+    NotConnected(String),
+    Paused,
+}
+
+impl std::fmt::Display for SweepRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SweepRefusal::Running { started_at: Some(at), trigger } => write!(
+                f,
+                "a drift sweep is already running (started at {at}, {trigger}); GET /api/v1/sync/status shows when it ends"
+            ),
+            SweepRefusal::Running { started_at: None, trigger } => write!(
+                f,
+                "a drift sweep has just been started by {trigger}; GET /api/v1/sync/status shows when it ends"
+            ),
+            SweepRefusal::NotConnected(why) => {
+                write!(f, "ZenQMS is not connected, so no sweep can read it: {why}")
+            }
+            SweepRefusal::Paused => f.write_str(
+                "sync is paused, so no call is made to ZenQMS; resume with POST /api/v1/sync/resume",
+            ),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for SyncError {
@@ -49,6 +85,7 @@ impl SyncError {
             | SyncError::Inconsistent(_) => true,
             SyncError::InvalidConnection(_)
             | SyncError::ZenqmsUnreachable(_)
+            | SyncError::SweepRefused(_)
             | SyncError::UnknownUsers(_) => false,
         }
     }

@@ -14,6 +14,12 @@ const PAUSED: &str = "sync.paused";
 /// When the ZenQMS role list was last read completely (by any process sharing the database).
 const ROLES_REFRESHED: &str = "zenqms.roles.refreshed_at";
 
+/// The drift sweep's schedule and last result (JSON, see `sweep.rs`); changed only by
+/// compare-and-swap, which is what makes one process the sweeper.
+const DRIFT_SWEEP: &str = "sync.drift_sweep";
+/// A request for a drift sweep soon (its `updated_at` is when; its value says why).
+const DRIFT_SWEEP_REQUESTED: &str = "sync.drift_sweep.requested";
+
 /// The stored connection: never holds the token in clear.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredConnection {
@@ -93,4 +99,61 @@ pub fn save_roles_refreshed(conn: &mut DbConn) -> Result<NaiveDateTime, StoreErr
 /// When the role list was last read completely, by any process; `None`: never.
 pub fn load_roles_refreshed(conn: &mut DbConn) -> Result<Option<NaiveDateTime>, StoreError> {
     Ok(get(conn, ROLES_REFRESHED)?.map(|(_, at)| at))
+}
+
+/// The drift sweep's record, as stored (the text is the compare-and-swap's expected value).
+pub fn load_sweep(conn: &mut DbConn) -> Result<Option<String>, StoreError> {
+    Ok(get(conn, DRIFT_SWEEP)?.map(|(v, _)| v))
+}
+
+/// Replaces the drift sweep's record only if it still reads `expected` (`None`: absent);
+/// `false` when another process changed it first.
+pub fn swap_sweep(
+    conn: &mut DbConn,
+    expected: Option<&str>,
+    next: &str,
+) -> Result<bool, StoreError> {
+    let now = crate::store::now();
+    let n = match expected {
+        Some(old) => diesel::update(
+            settings::table
+                .filter(settings::key.eq(DRIFT_SWEEP))
+                .filter(settings::value.eq(old)),
+        )
+        .set((settings::value.eq(next), settings::updated_at.eq(now)))
+        .execute(conn)?,
+        None => {
+            let row = (
+                settings::key.eq(DRIFT_SWEEP),
+                settings::value.eq(next),
+                settings::updated_at.eq(now),
+            );
+            macro_rules! insert_new {
+                ($c:expr) => {
+                    diesel::insert_into(settings::table)
+                        .values(row)
+                        .on_conflict_do_nothing()
+                        .execute($c)
+                };
+            }
+            match conn {
+                DbConn::Sqlite(c) => insert_new!(c)?,
+                DbConn::Postgres(c) => insert_new!(c)?,
+            }
+        }
+    };
+    Ok(n == 1)
+}
+
+/// Asks for a drift sweep soon (call in the transaction of the change that needs it).
+pub fn request_sweep(conn: &mut DbConn, why: &str) -> Result<(), StoreError> {
+    put(conn, DRIFT_SWEEP_REQUESTED, why)?;
+    Ok(())
+}
+
+/// The latest request for a sweep: why, and when.
+pub fn load_sweep_request(
+    conn: &mut DbConn,
+) -> Result<Option<(String, NaiveDateTime)>, StoreError> {
+    get(conn, DRIFT_SWEEP_REQUESTED)
 }

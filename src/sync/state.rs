@@ -120,6 +120,95 @@ pub fn save(conn: &mut DbConn, user_id: &str, rec: &Record) -> Result<(), StoreE
     )
 }
 
+/// Replaces the stored picture of a linked user with ZenQMS's current answer (the drift
+/// sweep's), keeping `zenqms_user_roles` in step. The verdict of the last run stays: the
+/// caller enqueues the user, so it reads `pending` until the reconciler has looked.
+pub fn store_picture(
+    conn: &mut DbConn,
+    user_id: &str,
+    seen: &RemoteUser,
+) -> Result<(), StoreError> {
+    let applied = serde_json::to_string(seen).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    diesel::update(sync_users::table.filter(sync_users::user_id.eq(user_id)))
+        .set((
+            sync_users::applied.eq(Some(applied)),
+            sync_users::updated_at.eq(crate::store::now()),
+        ))
+        .execute(conn)?;
+    shadow_roles(conn, user_id, Some(seen))
+}
+
+/// A directory user linked to a ZenQMS user, as the drift sweep compares it.
+#[derive(Debug, Clone)]
+pub struct Linked {
+    pub user_id: String,
+    pub zenqms_id_json: String,
+    /// The stored picture; `None` when absent or unreadable.
+    pub applied: Option<RemoteUser>,
+    /// When the row was last written (a run's verdict, or a picture).
+    pub updated_at: NaiveDateTime,
+    /// A job is waiting or running: the reconciler will read or write the picture itself.
+    pub has_job: bool,
+}
+
+/// The users linked to these ZenQMS ids (JSON text), read for a change: on PostgreSQL the rows
+/// are locked (`FOR UPDATE`) until the caller's transaction ends, so a run that records its
+/// verdict meanwhile is either seen or waits; SQLite's `BEGIN IMMEDIATE` already excludes it.
+pub fn linked_for_update(
+    conn: &mut DbConn,
+    zenqms_ids_json: &[String],
+) -> Result<Vec<Linked>, StoreError> {
+    type Row = (String, Option<String>, Option<String>, NaiveDateTime);
+    let mut rows: Vec<Row> = Vec::new();
+    for chunk in zenqms_ids_json.chunks(1000) {
+        let q = sync_users::table
+            .filter(sync_users::zenqms_id_json.eq_any(chunk))
+            .select((
+                sync_users::user_id,
+                sync_users::zenqms_id_json,
+                sync_users::applied,
+                sync_users::updated_at,
+            ))
+            .order(sync_users::user_id.asc());
+        rows.extend(match conn {
+            DbConn::Postgres(c) => q.for_update().load::<Row>(c)?,
+            DbConn::Sqlite(c) => q.load::<Row>(c)?,
+        });
+    }
+    let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    let mut with_job = std::collections::HashSet::new();
+    for chunk in ids.chunks(1000) {
+        with_job.extend(
+            sync_jobs::table
+                .filter(sync_jobs::user_id.eq_any(chunk))
+                .select(sync_jobs::user_id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(rows
+        .into_iter()
+        .filter_map(|(user_id, id_json, applied, updated_at)| {
+            let zenqms_id_json = id_json?;
+            let applied = applied.and_then(|a| serde_json::from_str::<RemoteUser>(&a).ok());
+            Some(Linked {
+                has_job: with_job.contains(&user_id),
+                user_id,
+                zenqms_id_json,
+                applied,
+                updated_at,
+            })
+        })
+        .collect())
+}
+
+/// How many directory users are linked to a ZenQMS user.
+pub fn linked_count(conn: &mut DbConn) -> Result<i64, StoreError> {
+    Ok(sync_users::table
+        .filter(sync_users::zenqms_id_json.is_not_null())
+        .count()
+        .get_result(conn)?)
+}
+
 /// Keeps `zenqms_user_roles` equal to the role ids of `applied` (the answer just stored), so
 /// "who holds role R" stays one indexed query.
 fn shadow_roles(

@@ -10,7 +10,8 @@ use super::reconcile::{Api, Links, Owner};
 use super::state;
 use crate::store;
 use crate::zenqms::{
-    CallCtx, NewUser, RemoteUser, SearchFilters, UserPatch, ZenqmsClient, ZenqmsError, ZenqmsId,
+    CallCtx, NewUser, Page, RemoteUser, SearchFilters, UserPatch, ZenqmsClient, ZenqmsError,
+    ZenqmsId,
 };
 use std::sync::atomic::Ordering;
 
@@ -50,6 +51,20 @@ impl Throttled<'_> {
                 other => return other.map_err(SyncError::from),
             }
         }
+    }
+}
+
+impl Throttled<'_> {
+    /// One page of `POST /v2/users/search` (the drift sweep's only call).
+    pub async fn search_page(
+        &self,
+        ctx: CallCtx<'_>,
+        f: &SearchFilters,
+        page: u32,
+        page_size: u32,
+    ) -> Result<Page<RemoteUser>, SyncError> {
+        self.call(|| self.client.search_page(ctx, f, page, page_size))
+            .await
     }
 }
 

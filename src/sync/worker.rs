@@ -58,6 +58,10 @@ impl Engine {
             let rx = rx.clone();
             tasks.push(tokio::spawn(async move { me.work_loop(owner, rx).await }));
         }
+        // The drift sweep: every ZenQMS user read now and then, drift enqueued.
+        let me = self.clone();
+        let sw_rx = rx.clone();
+        tasks.push(tokio::spawn(async move { me.sweep_loop(sw_rx).await }));
         // Role mappings' housekeeping: the periodic role-list refresh and pending bindings.
         let mappings = crate::mappings::Mappings::for_engine(self);
         let mp_rx = rx.clone();

@@ -150,11 +150,24 @@ impl ZenqmsClient {
         ctx: CallCtx<'_>,
         filters: &SearchFilters,
     ) -> Result<Vec<RemoteUser>, ZenqmsError> {
-        let body = contract::search_body(filters, 1, contract::MAX_PAGE_SIZE);
-        let page: Page<RemoteUser> = self
-            .exec(ctx, Endpoint::SearchUsers, None, &[], Some(body))
-            .await?;
-        Ok(page.data)
+        Ok(self
+            .search_page(ctx, filters, 1, contract::MAX_PAGE_SIZE)
+            .await?
+            .data)
+    }
+
+    /// One page (1-based) of the users matching every filter; with no filter, of every user
+    /// (the drift sweep pages through the tenant this way). `total` says how many match.
+    pub async fn search_page(
+        &self,
+        ctx: CallCtx<'_>,
+        filters: &SearchFilters,
+        page: u32,
+        page_size: u32,
+    ) -> Result<Page<RemoteUser>, ZenqmsError> {
+        let body = contract::search_body(filters, page.max(1), page_size.max(1));
+        self.exec(ctx, Endpoint::SearchUsers, None, &[], Some(body))
+            .await
     }
 
     pub async fn create_user(

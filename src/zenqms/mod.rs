@@ -9,7 +9,7 @@ pub use client::{
     CallCtx, CallListener, CallReport, ClientSettings, Observer, SettingsError, ZenqmsClient,
 };
 pub use contract::{
-    Endpoint, NewUser, RemoteStatus, RemoteUser, Role, SearchFilters, UserPatch, WriteStatus,
+    Endpoint, NewUser, Page, RemoteStatus, RemoteUser, Role, SearchFilters, UserPatch, WriteStatus,
     ZenqmsId,
 };
 pub use error::{ErrorClass, ZenqmsError};

@@ -22,6 +22,7 @@ mod scim_users;
 mod sim_support;
 mod sync_bench;
 mod sync_demo;
+mod sync_drift;
 mod sync_engine;
 mod sync_faults;
 mod sync_processes;
