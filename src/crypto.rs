@@ -56,8 +56,17 @@ impl Key {
                 std::fs::create_dir_all(data_dir).map_err(|e| err(e.to_string()))?;
                 let mut bytes = [0u8; 32];
                 rand::rng().fill_bytes(&mut bytes);
-                write_private(&path, &hex::encode(bytes)).map_err(|e| err(e.to_string()))?;
-                Ok(Key(bytes))
+                match publish_private(&path, &hex::encode(bytes)) {
+                    Ok(()) => Ok(Key(bytes)),
+                    // Another process sharing the data directory created it first (instances
+                    // started together): its key is the key.
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                        let text =
+                            std::fs::read_to_string(&path).map_err(|e| err(e.to_string()))?;
+                        Key::from_hex(&text).map_err(err)
+                    }
+                    Err(e) => Err(err(e.to_string())),
+                }
             }
             Err(e) => Err(err(e.to_string())),
         }
@@ -96,6 +105,23 @@ impl Key {
     }
 }
 
+/// Creates `path` with `content`, atomically: the content goes to a private file of its own
+/// first, which is then hard-linked into place — so a process that finds `path` existing
+/// (`AlreadyExists`) always reads a whole key, never an empty or half-written file.
+fn publish_private(path: &Path, content: &str) -> std::io::Result<()> {
+    let mut tag = [0u8; 8];
+    rand::rng().fill_bytes(&mut tag);
+    let tmp = path.with_extension(format!(
+        "key.{}-{}.tmp",
+        std::process::id(),
+        hex::encode(tag)
+    ));
+    write_private(&tmp, content)?;
+    let linked = std::fs::hard_link(&tmp, path);
+    let _ = std::fs::remove_file(&tmp);
+    linked
+}
+
 #[cfg(unix)]
 fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     use std::io::Write;
@@ -116,6 +142,20 @@ fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn processes_starting_together_agree_on_one_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys: Vec<Key> = std::thread::scope(|s| {
+            let workers: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| Key::load_or_create(None, dir.path()).unwrap()))
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        assert!(keys.iter().all(|k| k.0 == keys[0].0));
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temporary file is left behind");
+    }
 
     #[test]
     fn round_trip_and_tamper() {
