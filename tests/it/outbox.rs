@@ -26,6 +26,9 @@ fn insert_user(conn: &mut zenqms_bridge::store::DbConn, id: &str) {
 #[tokio::test]
 async fn enqueue_coalesces_per_user_and_covers_group_members() {
     let app = TestApp::start().await;
+    // The start-up backfill (users without sync state are enqueued) runs before the first
+    // housekeeping round ends; users inserted earlier would be enqueued by it too.
+    crate::sim_support::housekeeping_rounds(&app, 1).await;
     let mut conn = app.state.pool.get().expect("conn");
     for id in ["u1", "u2", "u3"] {
         insert_user(&mut conn, id);
