@@ -226,60 +226,63 @@ impl ListParams {
     }
 
     pub fn user_query(&self, max: i64) -> Result<(i64, UserQuery), ScimError> {
-        let (start, offset, limit) = self.page(max)?;
-        let filter = match self.parsed_filter()? {
-            Some(f) => Some(filter::users(&f)?),
-            None => None,
-        };
-        let sort = match self.sort_key(schema::USER_URN).as_deref() {
-            None => None,
-            Some(k) => Some(Sort {
-                key: match k {
-                    "username" => UserSort::UserName,
-                    "displayname" => UserSort::DisplayName,
-                    "meta.created" => UserSort::Created,
-                    "meta.lastmodified" => UserSort::LastModified,
-                    _ => {
-                        return Err(ScimError::invalid_value(format!(
-                            "users can be sorted by userName, displayName, meta.created or meta.lastModified, not \"{}\"",
-                            self.sort_by.as_deref().unwrap_or_default()
-                        )))
-                    }
-                },
-                descending: self.descending()?,
-            }),
-        };
-        Ok((
-            start,
-            ListQuery {
-                filter,
-                sort,
-                offset,
-                limit,
+        self.list_query(
+            max,
+            schema::USER_URN,
+            filter::users,
+            |key| match key {
+                "username" => Some(UserSort::UserName),
+                "displayname" => Some(UserSort::DisplayName),
+                "meta.created" => Some(UserSort::Created),
+                "meta.lastmodified" => Some(UserSort::LastModified),
+                _ => None,
             },
-        ))
+            "users can be sorted by userName, displayName, meta.created or meta.lastModified",
+        )
     }
 
     pub fn group_query(&self, max: i64) -> Result<(i64, GroupQuery), ScimError> {
+        self.list_query(
+            max,
+            schema::GROUP_URN,
+            filter::groups,
+            |key| match key {
+                "displayname" => Some(GroupSort::DisplayName),
+                "meta.created" => Some(GroupSort::Created),
+                "meta.lastmodified" => Some(GroupSort::LastModified),
+                _ => None,
+            },
+            "groups can be sorted by displayName, meta.created or meta.lastModified",
+        )
+    }
+
+    /// Paging, the resource's filter allow-list and its sort keys (`sortable` names them
+    /// for the error), the same for both resources.
+    fn list_query<F, S, E>(
+        &self,
+        max: i64,
+        urn: &str,
+        translate: fn(&Filter) -> Result<F, E>,
+        sort_key: fn(&str) -> Option<S>,
+        sortable: &str,
+    ) -> Result<(i64, ListQuery<F, S>), ScimError>
+    where
+        ScimError: From<E>,
+    {
         let (start, offset, limit) = self.page(max)?;
         let filter = match self.parsed_filter()? {
-            Some(f) => Some(filter::groups(&f)?),
+            Some(f) => Some(translate(&f)?),
             None => None,
         };
-        let sort = match self.sort_key(schema::GROUP_URN).as_deref() {
+        let sort = match self.sort_key(urn).as_deref() {
             None => None,
             Some(k) => Some(Sort {
-                key: match k {
-                    "displayname" => GroupSort::DisplayName,
-                    "meta.created" => GroupSort::Created,
-                    "meta.lastmodified" => GroupSort::LastModified,
-                    _ => {
-                        return Err(ScimError::invalid_value(format!(
-                            "groups can be sorted by displayName, meta.created or meta.lastModified, not \"{}\"",
-                            self.sort_by.as_deref().unwrap_or_default()
-                        )))
-                    }
-                },
+                key: sort_key(k).ok_or_else(|| {
+                    ScimError::invalid_value(format!(
+                        "{sortable}, not \"{}\"",
+                        self.sort_by.as_deref().unwrap_or_default()
+                    ))
+                })?,
                 descending: self.descending()?,
             }),
         };
