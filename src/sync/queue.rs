@@ -87,18 +87,7 @@ pub fn enqueue_users(conn: &mut DbConn, user_ids: &[String]) -> Result<usize, St
 /// Enqueues every current member of a group (one statement; call it before deleting the
 /// group or changing what its membership means).
 pub fn enqueue_group_members(conn: &mut DbConn, group_id: &str) -> Result<usize, StoreError> {
-    let now = store::now();
-    let (generation, enqueued_at, run_after, attempts) = job_columns(now);
-    let select = group_members::table
-        .filter(group_members::group_id.eq(group_id))
-        .select((
-            group_members::user_id,
-            generation,
-            enqueued_at,
-            run_after,
-            attempts,
-        ));
-    Ok(upsert_jobs!(conn, select, now)?)
+    enqueue_members_of(conn, &[group_id.to_string()])
 }
 
 /// Enqueues every member of these groups, once each (one statement per 1,000 groups; a user in
