@@ -1,7 +1,6 @@
 //! `GET/POST /api/v1/tokens`, `DELETE /api/v1/tokens/{name}`: service accounts over REST.
 
 use actix_web::{web, HttpResponse};
-use diesel::Connection;
 use serde::Deserialize;
 
 use super::{AdminError, AdminPrincipal, ReadPrincipal};
@@ -41,7 +40,7 @@ pub async fn create(
     })?;
     let actor = who.0.name;
     let created = store::run(&state.pool, move |conn| {
-        conn.transaction(|conn| {
+        store::tx::write(conn, |conn| {
             let created = tokens::create(conn, &body.name, scope)?;
             audit::record(conn, &audit::Entry {
                 actor: &actor,
@@ -66,7 +65,7 @@ pub async fn revoke(
     let name = name.into_inner();
     let actor = who.0.name;
     store::run(&state.pool, move |conn| {
-        conn.transaction(|conn| {
+        store::tx::write(conn, |conn| {
             tokens::revoke(conn, &name)?;
             audit::record(
                 conn,

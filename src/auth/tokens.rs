@@ -31,6 +31,12 @@ pub enum TokenError {
     Store(#[from] StoreError),
 }
 
+impl crate::store::tx::MaybeTransient for TokenError {
+    fn is_transient(&self) -> bool {
+        matches!(self, TokenError::Store(e) if crate::store::tx::is_transient(e))
+    }
+}
+
 impl From<diesel::result::Error> for TokenError {
     fn from(e: diesel::result::Error) -> Self {
         TokenError::Store(StoreError::from(e))

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{NaiveDateTime, Utc};
-use diesel::Connection;
 use serde::Serialize;
 
 use super::budget::Budget;
@@ -18,7 +17,7 @@ use super::{queue, Wakeup};
 use crate::audit::{self, Outcome};
 use crate::config::{Config, Secret};
 use crate::crypto::Key;
-use crate::store::{self, Pool, StoreError};
+use crate::store::{self, tx, Pool, StoreError};
 use crate::telemetry::{Metrics, StateLabels};
 use crate::zenqms::{CallCtx, ClientSettings, Observer, ZenqmsClient, ZenqmsError};
 
@@ -273,7 +272,7 @@ impl Engine {
         let actor = actor.to_string();
         let url = base_url.clone();
         let saved_at = store::run(&self.inner.pool, move |c| {
-            c.transaction(|c| {
+            tx::write(c, |c| {
                 let at = settings::save_connection(c, &stored)?;
                 let due = queue::make_all_due(c)?;
                 audit::record(
@@ -370,7 +369,7 @@ impl Engine {
         let _ordered = self.inner.settings_lock.lock().await;
         let actor = actor.to_string();
         store::run(&self.inner.pool, move |c| {
-            c.transaction(|c| {
+            tx::write(c, |c| {
                 settings::save_paused(c, paused)?;
                 audit::record(
                     c,
@@ -402,15 +401,15 @@ impl Engine {
     ) -> Result<usize, SyncError> {
         let actor = actor.to_string();
         let n = store::run(&self.inner.pool, move |c| {
-            c.transaction(|c| {
+            tx::write(c, |c| {
                 let all_failed = user_ids.is_none();
-                let ids = match user_ids {
+                let ids = match &user_ids {
                     Some(ids) => {
-                        let unknown = state::unknown_users(c, &ids)?;
+                        let unknown = state::unknown_users(c, ids)?;
                         if !unknown.is_empty() {
                             return Err(SyncError::UnknownUsers(unknown));
                         }
-                        ids
+                        ids.clone()
                     }
                     None => state::failed_user_ids(c)?,
                 };
@@ -445,7 +444,7 @@ impl Engine {
     ) -> Result<usize, SyncError> {
         let actor = actor.to_string();
         let n = store::run(&self.inner.pool, move |c| {
-            c.transaction(|c| {
+            tx::write(c, |c| {
                 if let Some(ids) = &user_ids {
                     let unknown = state::unknown_users(c, ids)?;
                     if !unknown.is_empty() {
@@ -455,7 +454,7 @@ impl Engine {
                 let all = user_ids.is_none();
                 let forgotten = state::forget_pictures(c, user_ids.as_deref())?;
                 // A user never linked has no picture to forget; its run looks it up anyway.
-                let ids = user_ids.unwrap_or_else(|| forgotten.clone());
+                let ids = user_ids.clone().unwrap_or_else(|| forgotten.clone());
                 let n = queue::enqueue_users(c, &ids)?;
                 audit::record(
                     c,

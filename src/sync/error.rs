@@ -72,6 +72,12 @@ impl From<diesel::result::Error> for SyncError {
     }
 }
 
+impl crate::store::tx::MaybeTransient for SyncError {
+    fn is_transient(&self) -> bool {
+        matches!(self, SyncError::Store(e) if crate::store::tx::is_transient(e))
+    }
+}
+
 impl SyncError {
     /// True when the run should simply be tried again later (never dropped).
     pub fn is_retryable(&self) -> bool {

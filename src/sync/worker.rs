@@ -11,7 +11,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use diesel::Connection;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -275,7 +274,7 @@ impl Engine {
         let (j, o, took_over) = (job.clone(), owner.to_string(), run.took_over_from.clone());
         let missing_roles = run.missing_roles.clone();
         let done = store::run(&self.inner.pool, move |c| {
-            c.transaction(|c| {
+            store::tx::write(c, |c| {
                 let kept = match retry_at {
                     Some(at) => queue::retry_later(
                         c,
