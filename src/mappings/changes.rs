@@ -228,7 +228,7 @@ pub fn on_group_named(
     let pending: Vec<Row> = role_mappings::table
         .filter(role_mappings::group_id.is_null())
         .filter(role_mappings::group_display_name_lower.eq(&lower))
-        .select(table::COLUMNS)
+        .select(table::Row::as_select())
         .load(conn)?;
     if pending.is_empty() {
         return Ok(0);
@@ -295,7 +295,7 @@ pub fn on_group_deleted(
 ) -> Result<usize, StoreError> {
     let rows: Vec<Row> = role_mappings::table
         .filter(role_mappings::group_id.eq(group_id))
-        .select(table::COLUMNS)
+        .select(table::Row::as_select())
         .load(conn)?;
     if rows.is_empty() {
         return Ok(0);

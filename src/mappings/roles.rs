@@ -21,7 +21,8 @@ use crate::store::{self, DbConn, StoreError};
 use crate::zenqms::{Role, ZenqmsId};
 
 /// A cached role.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = zenqms_roles)]
 pub struct CachedRole {
     /// Exactly as ZenQMS sent it (JSON text).
     pub id_json: String,
@@ -34,28 +35,6 @@ pub struct CachedRole {
     pub refreshed_at: NaiveDateTime,
     pub missing_since: Option<NaiveDateTime>,
 }
-
-type Columns = (
-    zenqms_roles::id_json,
-    zenqms_roles::id,
-    zenqms_roles::name,
-    zenqms_roles::description,
-    zenqms_roles::present,
-    zenqms_roles::first_seen_at,
-    zenqms_roles::refreshed_at,
-    zenqms_roles::missing_since,
-);
-
-const COLUMNS: Columns = (
-    zenqms_roles::id_json,
-    zenqms_roles::id,
-    zenqms_roles::name,
-    zenqms_roles::description,
-    zenqms_roles::present,
-    zenqms_roles::first_seen_at,
-    zenqms_roles::refreshed_at,
-    zenqms_roles::missing_since,
-);
 
 impl CachedRole {
     pub fn missing(&self) -> MissingRole {
@@ -107,7 +86,7 @@ pub fn resolve(conn: &mut DbConn, wanted: &[Value]) -> Result<Vec<Resolution>, S
     for chunk in forms.chunks(1000) {
         let rows: Vec<CachedRole> = zenqms_roles::table
             .filter(zenqms_roles::id.eq_any(chunk))
-            .select(COLUMNS)
+            .select(CachedRole::as_select())
             .load(conn)?;
         for r in rows {
             by_id.entry(r.id.clone()).or_default().push(r);
@@ -179,7 +158,7 @@ pub fn require_found(resolved: Vec<Resolution>) -> Result<Vec<CachedRole>, Mappi
 pub fn get(conn: &mut DbConn, id_json: &str) -> Result<Option<CachedRole>, StoreError> {
     Ok(zenqms_roles::table
         .filter(zenqms_roles::id_json.eq(id_json))
-        .select(COLUMNS)
+        .select(CachedRole::as_select())
         .first(conn)
         .optional()?)
 }
@@ -210,7 +189,7 @@ pub fn apply_listing(
 ) -> Result<Refreshed, StoreError> {
     let now = store::now();
     let cached: BTreeMap<String, CachedRole> = zenqms_roles::table
-        .select(COLUMNS)
+        .select(CachedRole::as_select())
         .load::<CachedRole>(conn)?
         .into_iter()
         .map(|r| (r.id_json.clone(), r))
@@ -386,7 +365,7 @@ pub struct RoleView {
 /// Every cached role, by name, with how many mappings name it (two queries).
 pub fn views(conn: &mut DbConn) -> Result<Vec<RoleView>, StoreError> {
     let rows: Vec<CachedRole> = zenqms_roles::table
-        .select(COLUMNS)
+        .select(CachedRole::as_select())
         .order((zenqms_roles::name.asc(), zenqms_roles::id.asc()))
         .load(conn)?;
     let counts: HashMap<String, i64> = role_mappings::table

@@ -25,7 +25,8 @@ pub fn fold(name: &str) -> String {
     name.to_lowercase()
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = role_mappings)]
 pub struct Row {
     pub id: String,
     pub group_id: Option<String>,
@@ -38,32 +39,6 @@ pub struct Row {
     pub bound_at: Option<NaiveDateTime>,
     pub unbound_at: Option<NaiveDateTime>,
 }
-
-type Columns = (
-    role_mappings::id,
-    role_mappings::group_id,
-    role_mappings::group_display_name,
-    role_mappings::group_display_name_lower,
-    role_mappings::role_id,
-    role_mappings::role_id_json,
-    role_mappings::created_at,
-    role_mappings::created_by,
-    role_mappings::bound_at,
-    role_mappings::unbound_at,
-);
-
-pub const COLUMNS: Columns = (
-    role_mappings::id,
-    role_mappings::group_id,
-    role_mappings::group_display_name,
-    role_mappings::group_display_name_lower,
-    role_mappings::role_id,
-    role_mappings::role_id_json,
-    role_mappings::created_at,
-    role_mappings::created_by,
-    role_mappings::bound_at,
-    role_mappings::unbound_at,
-);
 
 /// What a mapping does now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
@@ -203,14 +178,14 @@ pub fn insert_as(
 pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<Row>, StoreError> {
     Ok(role_mappings::table
         .filter(role_mappings::id.eq(id))
-        .select(COLUMNS)
+        .select(Row::as_select())
         .first(conn)
         .optional()?)
 }
 
 pub fn all(conn: &mut DbConn) -> Result<Vec<Row>, StoreError> {
     Ok(role_mappings::table
-        .select(COLUMNS)
+        .select(Row::as_select())
         .order(role_mappings::id.asc())
         .load(conn)?)
 }
@@ -268,7 +243,7 @@ pub fn views(conn: &mut DbConn, ids: Option<&[String]>) -> Result<Vec<MappingVie
         .left_join(scim_groups::table.on(scim_groups::id.nullable().eq(role_mappings::group_id)))
         .left_join(zenqms_roles::table.on(zenqms_roles::id_json.eq(role_mappings::role_id_json)))
         .select((
-            COLUMNS,
+            Row::as_select(),
             scim_groups::display_name.nullable(),
             scim_groups::member_count.nullable(),
             zenqms_roles::name.nullable(),
