@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod demo;
 pub mod directory;
 pub mod mappings;
+pub mod outbox;
 pub mod scim;
 pub mod server;
 pub mod store;

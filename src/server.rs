@@ -21,7 +21,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub key: Key,
     /// Wakes this process's sync workers after a commit that enqueued jobs.
-    pub sync_wakeup: crate::sync::Wakeup,
+    pub sync_wakeup: crate::outbox::Wakeup,
     /// The sync engine (connection, budget, pause) the workers and the admin API share.
     pub sync: crate::sync::Engine,
 }
@@ -66,7 +66,7 @@ pub fn prepare(config: Config) -> Result<AppState, StartError> {
     )?;
     let config = Arc::new(config);
     let metrics = Metrics::new();
-    let sync_wakeup = crate::sync::Wakeup::new();
+    let sync_wakeup = crate::outbox::Wakeup::new();
     let sync = crate::sync::Engine::new(
         pool.clone(),
         config.clone(),

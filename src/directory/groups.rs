@@ -14,9 +14,9 @@ use super::{
     tx, Actor, DirectoryError, Document, Kind, Meta, Page, Precondition, Rejection, Written,
 };
 use crate::audit::{self, Outcome};
+use crate::outbox;
 use crate::store::schema::{group_members, scim_groups};
 use crate::store::{self, DbConn, StoreError};
-use crate::sync::queue;
 
 /// A group as the SCIM layer renders it.
 #[derive(Debug, Clone)]
@@ -250,7 +250,7 @@ pub fn create(
                 .set(scim_groups::member_count.eq(added.len() as i64))
                 .execute(c)?;
         }
-        let enqueued = queue::enqueue_users(c, &added)?;
+        let enqueued = outbox::enqueue_users(c, &added)?;
         crate::mappings::on_group_named(c, actor.0, &id, &fields.display_name)?;
         audit::record(
             c,
@@ -323,9 +323,9 @@ fn store_update(
             .map_err(|e| map_unique(e, &fields.display_name))?;
         // Whoever joined or left may gain or lose a ZenQMS role; a renamed group may map
         // differently, so then every member is re-evaluated (one statement either way).
-        enqueued += queue::enqueue_users(conn, &delta.affected())?;
+        enqueued += outbox::enqueue_users(conn, &delta.affected())?;
         if renamed {
-            enqueued += queue::enqueue_group_members(conn, &group.id)?;
+            enqueued += outbox::enqueue_group_members(conn, &group.id)?;
             crate::mappings::on_group_named(conn, actor.0, &group.id, &fields.display_name)?;
         }
         group.doc = new_doc;
@@ -419,7 +419,7 @@ pub fn delete(
     tx::write(conn, |c| {
         let (current, name) = lock(c, id)?;
         pre.check(Kind::Group, current.meta.version)?;
-        let enqueued = queue::enqueue_group_members(c, id)?;
+        let enqueued = outbox::enqueue_group_members(c, id)?;
         crate::mappings::on_group_deleted(c, actor.0, id, &name)?;
         let removed = diesel::delete(group_members::table.filter(group_members::group_id.eq(id)))
             .execute(c)?;

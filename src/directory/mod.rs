@@ -17,9 +17,9 @@ use chrono::NaiveDateTime;
 
 pub use error::{DirectoryError, Kind, Reason, Rejection};
 
+use crate::outbox::Wakeup;
 use crate::server::AppState;
 use crate::store::{self, DbConn, Pool};
-use crate::sync::Wakeup;
 
 /// A resource as stored: SCIM JSON with canonical attribute names, without `id`, `meta`,
 /// `schemas`, computed attributes (`groups`, `members`) and never a password.

@@ -15,9 +15,9 @@ use super::{
     tx, Actor, DirectoryError, Document, Edit, Kind, Meta, Page, Precondition, Rejection, Written,
 };
 use crate::audit::{self, Outcome};
+use crate::outbox;
 use crate::store::schema::{group_members, scim_groups, scim_user_emails, scim_users};
 use crate::store::{self, DbConn, StoreError};
-use crate::sync::queue;
 
 /// A user as the SCIM layer renders it.
 #[derive(Debug, Clone)]
@@ -463,7 +463,7 @@ pub fn create(
             .execute(c)
             .map_err(|e| map_unique(e, &fields.user_name))?;
         insert_emails(c, &id, &fields.emails)?;
-        queue::enqueue_users(c, std::slice::from_ref(&id))?;
+        outbox::enqueue_users(c, std::slice::from_ref(&id))?;
         audit::record(
             c,
             &audit::Entry {
@@ -574,7 +574,7 @@ fn store_update(
             .execute(conn)?;
         insert_emails(conn, &current.id, &fields.emails)?;
     }
-    let enqueued = queue::enqueue_users(conn, std::slice::from_ref(&current.id))?;
+    let enqueued = outbox::enqueue_users(conn, std::slice::from_ref(&current.id))?;
     audit::record(
         conn,
         &audit::Entry {
@@ -654,7 +654,7 @@ pub fn delete(
         let current = lock(c, id)?;
         pre.check(Kind::User, current.meta.version)?;
         let now = store::now();
-        let enqueued = queue::enqueue_users(c, std::slice::from_ref(&current.id))?;
+        let enqueued = outbox::enqueue_users(c, std::slice::from_ref(&current.id))?;
         let left: Vec<String> =
             diesel::delete(group_members::table.filter(group_members::user_id.eq(&current.id)))
                 .returning(group_members::group_id)

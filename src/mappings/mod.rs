@@ -43,9 +43,10 @@ use self::preview::{Change, RolePreview};
 use self::roles::{CachedRole, Refreshed, Resolution, RoleView};
 use self::table::Target;
 use crate::audit;
+use crate::outbox::Wakeup;
 use crate::server::AppState;
 use crate::store::{self, tx, Pool, StoreError};
-use crate::sync::{Engine, SyncError, Wakeup};
+use crate::sync::{Engine, SyncError};
 use crate::zenqms::ZenqmsError;
 
 /// Most roles one request may name.

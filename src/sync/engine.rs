@@ -11,12 +11,13 @@ use serde::Serialize;
 use super::budget::Budget;
 use super::error::SyncError;
 use super::health::{Connectivity, Health, LastError};
+use super::queue;
 use super::settings::{self, StoredConnection};
 use super::state::{self, SyncState};
-use super::{queue, Wakeup};
 use crate::audit::{self, Outcome};
 use crate::config::{Config, Secret};
 use crate::crypto::Key;
+use crate::outbox::{self, Wakeup};
 use crate::store::{self, tx, Pool, StoreError};
 use crate::telemetry::{Metrics, StateLabels};
 use crate::zenqms::{CallCtx, ClientSettings, Observer, ZenqmsClient, ZenqmsError};
@@ -413,7 +414,7 @@ impl Engine {
                     }
                     None => state::failed_user_ids(c)?,
                 };
-                let n = queue::enqueue_users(c, &ids)?;
+                let n = outbox::enqueue_users(c, &ids)?;
                 audit::record(
                     c,
                     &audit::Entry {
@@ -455,7 +456,7 @@ impl Engine {
                 let forgotten = state::forget_pictures(c, user_ids.as_deref())?;
                 // A user never linked has no picture to forget; its run looks it up anyway.
                 let ids = user_ids.clone().unwrap_or_else(|| forgotten.clone());
-                let n = queue::enqueue_users(c, &ids)?;
+                let n = outbox::enqueue_users(c, &ids)?;
                 audit::record(
                     c,
                     &audit::Entry {
