@@ -9,6 +9,7 @@ use chrono::{NaiveDateTime, Utc};
 use serde::Serialize;
 
 use super::budget::Budget;
+use super::calls::CallRecorder;
 use super::error::SyncError;
 use super::health::{Connectivity, Health, LastError};
 use super::queue;
@@ -20,7 +21,7 @@ use crate::crypto::Key;
 use crate::outbox::{self, Wakeup};
 use crate::store::{self, tx, Pool, StoreError};
 use crate::telemetry::{Metrics, StateLabels};
-use crate::zenqms::{CallCtx, ClientSettings, Observer, ZenqmsClient, ZenqmsError};
+use crate::zenqms::{CallCtx, ClientSettings, ZenqmsClient, ZenqmsError};
 
 /// Where the connection in force came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -132,13 +133,12 @@ impl Engine {
 
     /// Metrics and audit for every client; the health listener only for the connection in
     /// force (a candidate being verified must not make the status report its failures).
-    fn observer(&self, in_force: bool) -> Observer {
-        let health: Arc<dyn crate::zenqms::CallListener> = self.inner.health.clone();
-        Observer {
-            metrics: Some(self.inner.metrics.clone()),
-            pool: Some(self.inner.pool.clone()),
-            listener: in_force.then_some(health),
-        }
+    fn recorder(&self, in_force: bool) -> Arc<CallRecorder> {
+        Arc::new(CallRecorder {
+            metrics: self.inner.metrics.clone(),
+            pool: self.inner.pool.clone(),
+            health: in_force.then(|| self.inner.health.clone()),
+        })
     }
 
     fn client_for(
@@ -162,7 +162,7 @@ impl Engine {
                 connect_timeout: self.inner.config.zenqms_connect_timeout,
                 request_timeout: self.inner.config.zenqms_request_timeout,
             },
-            self.observer(in_force),
+            Some(self.recorder(in_force)),
         )
     }
 

@@ -5,6 +5,7 @@
 
 pub mod backoff;
 pub mod budget;
+mod calls;
 pub mod desired;
 pub mod directory_view;
 pub mod drift;

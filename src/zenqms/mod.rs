@@ -5,9 +5,7 @@ pub mod client;
 pub mod contract;
 pub mod error;
 
-pub use client::{
-    CallCtx, CallListener, CallReport, ClientSettings, Observer, SettingsError, ZenqmsClient,
-};
+pub use client::{CallCtx, CallListener, CallReport, ClientSettings, SettingsError, ZenqmsClient};
 pub use contract::{
     Endpoint, NewUser, Page, RemoteStatus, RemoteUser, Role, SearchFilters, UserPatch, WriteStatus,
     ZenqmsId,
