@@ -22,7 +22,7 @@ pub mod time;
 pub mod zenqms;
 
 pub use config::Config;
-pub use server::{AppState, RunningServer};
+pub use server::{RunningServer, Services};
 
 /// reqwest is built without a bundled TLS provider (a lean build): install ring once per
 /// process before any HTTP client is made.

@@ -9,11 +9,12 @@
 
 use std::sync::Arc;
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Timestamp};
 use tokio::sync::Notify;
 
-use crate::store::schema::{group_members, scim_users, sync_jobs};
+use crate::store::schema::{group_members, scim_users, sync_jobs, sync_users, zenqms_user_roles};
 use crate::store::{self, DbConn, StoreError};
 
 /// Wakes the sync workers of this process after a transaction that enqueued jobs commits,
@@ -159,4 +160,48 @@ pub fn enqueue_role_holders(conn: &mut DbConn, role_id_json: &str) -> Result<usi
             attempts,
         ));
     Ok(upsert_jobs!(conn, select, now)?)
+}
+
+// ---- the other requests: a fresh read of some users, a drift sweep ---------------------
+
+/// Asks that every linked user in these groups or holding this role (as last seen) be read
+/// from ZenQMS on their next run, their stored picture forgotten: for a role that ZenQMS
+/// stopped listing and lists again, no stored answer says whether a user still holds it.
+/// (Enqueue them as well: this only changes what their next run reads.)
+pub fn reread_for_role(
+    conn: &mut DbConn,
+    role_id_json: &str,
+    groups: &[String],
+) -> Result<usize, StoreError> {
+    let members = group_members::table
+        .filter(group_members::group_id.eq_any(groups.to_vec()))
+        .select(group_members::user_id);
+    let holders = zenqms_user_roles::table
+        .filter(zenqms_user_roles::role_id_json.eq(role_id_json.to_string()))
+        .select(zenqms_user_roles::user_id);
+    Ok(diesel::update(
+        sync_users::table.filter(
+            sync_users::user_id
+                .eq_any(members)
+                .or(sync_users::user_id.eq_any(holders)),
+        ),
+    )
+    .set(sync_users::applied.eq(None::<String>))
+    .execute(conn)?)
+}
+
+/// A request for a drift sweep soon (its `updated_at` is when; its value says why).
+const DRIFT_SWEEP_REQUESTED: &str = "sync.drift_sweep.requested";
+
+/// Asks for a drift sweep soon, in the caller's transaction: a role that becomes managed may
+/// be held by users the bridge has never seen holding it (granted by hand), whom only a sweep
+/// finds. Honoured when automatic sweeps are on (`SYNC_DRIFT_SWEEP_SECS` > 0).
+pub fn request_sweep(conn: &mut DbConn, why: &str) -> Result<(), StoreError> {
+    store::settings::put(conn, DRIFT_SWEEP_REQUESTED, why)?;
+    Ok(())
+}
+
+/// The latest request for a sweep: why, and when.
+pub fn sweep_request(conn: &mut DbConn) -> Result<Option<(String, NaiveDateTime)>, StoreError> {
+    store::settings::get(conn, DRIFT_SWEEP_REQUESTED)
 }

@@ -141,7 +141,7 @@ pub fn enqueue(
         Affected::MembersAndHolders(groups) => {
             // The holders enqueued here are those the bridge saw holding the role; someone
             // given it by hand since their last run is found by a drift sweep, asked for now.
-            crate::sync::sweep::request(conn, &format!("role {role_id_json} became managed"))?;
+            outbox::request_sweep(conn, &format!("role {role_id_json} became managed"))?;
             outbox::enqueue_members_of(conn, &groups)?
                 + outbox::enqueue_role_holders(conn, role_id_json)?
         }

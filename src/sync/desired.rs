@@ -2,7 +2,8 @@
 //! and the smallest change that takes a ZenQMS user there. Pure: no I/O.
 
 use super::directory_view::DirectoryUser;
-use crate::zenqms::{NewUser, RemoteStatus, RemoteUser, UserPatch, WriteStatus, ZenqmsId};
+use crate::mappings::RolePlan;
+use crate::zenqms::{NewUser, RemoteStatus, RemoteUser, UserPatch, WriteStatus};
 
 /// A required field the directory does not supply (or supplies in a form ZenQMS refuses).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,34 +16,6 @@ pub struct Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.field, self.reason)
-    }
-}
-
-/// The managed part of a user's roles. Roles outside `managed` are never touched.
-/// Built from the group→role mappings (a later issue); `None` until mappings exist.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RolePlan {
-    /// Roles that appear in at least one active mapping.
-    pub managed: Vec<ZenqmsId>,
-    /// Roles mapped from the groups this user belongs to (a subset of `managed`).
-    pub wanted: Vec<ZenqmsId>,
-}
-
-impl RolePlan {
-    /// (to add, to remove) for a user holding `held`.
-    pub fn diff(&self, held: &[ZenqmsId]) -> (Vec<ZenqmsId>, Vec<ZenqmsId>) {
-        let add = self
-            .wanted
-            .iter()
-            .filter(|r| !held.contains(r))
-            .cloned()
-            .collect();
-        let remove = held
-            .iter()
-            .filter(|r| self.managed.contains(r) && !self.wanted.contains(r))
-            .cloned()
-            .collect();
-        (add, remove)
     }
 }
 
@@ -390,17 +363,5 @@ mod tests {
             ..UserPatch::default()
         };
         assert!(unsent(p, &sent).is_empty());
-    }
-
-    #[test]
-    fn role_plans_touch_only_managed_roles() {
-        let id = |n: u64| ZenqmsId::from_json(&json!(n)).unwrap();
-        let plan = RolePlan {
-            managed: vec![id(1), id(2), id(3)],
-            wanted: vec![id(1), id(2)],
-        };
-        let (add, remove) = plan.diff(&[id(2), id(3), id(9)]);
-        assert_eq!(add, vec![id(1)]);
-        assert_eq!(remove, vec![id(3)], "9 is not managed");
     }
 }

@@ -1,6 +1,7 @@
 //! The sync engine of one process: the ZenQMS connection in force, the call budget, the
-//! pause flag, what is known of ZenQMS's health, and the admin operations on them. The
-//! workers (`worker.rs`) run on it; the admin handlers call it.
+//! pause flag, what is known of ZenQMS's health, and the admin operations on them. Built once
+//! by `server.rs`, which also runs the tasks that use it (`worker.rs`, `housekeeping.rs`,
+//! `sweep.rs`); the admin handlers call it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -13,6 +14,7 @@ use super::calls::CallRecorder;
 use super::error::SyncError;
 use super::health::{Connectivity, Health, LastError};
 use super::queue;
+use super::roles::RolePolicy;
 use super::settings::{self, StoredConnection};
 use super::state::{self, SyncState};
 use crate::audit::{self, Outcome};
@@ -63,6 +65,8 @@ pub(crate) struct Inner {
     pub metrics: Metrics,
     pub key: Key,
     pub wakeup: Wakeup,
+    /// The port to the role mappings (`roles.rs`).
+    pub roles: Arc<dyn RolePolicy>,
     pub budget: Budget,
     pub health: Arc<Health>,
     pub paused: AtomicBool,
@@ -92,6 +96,7 @@ impl Engine {
         metrics: Metrics,
         key: Key,
         wakeup: Wakeup,
+        roles: Arc<dyn RolePolicy>,
     ) -> Engine {
         let process = format!(
             "{}-{}",
@@ -106,6 +111,7 @@ impl Engine {
                 metrics,
                 key,
                 wakeup,
+                roles,
                 health: Arc::new(Health::default()),
                 paused: AtomicBool::new(false),
                 housekeeping_rounds: AtomicU64::new(0),
@@ -476,14 +482,21 @@ impl Engine {
         Ok(n)
     }
 
+    /// `POST /api/v1/sync/sweep`: claims a drift sweep for this process at once (refused while
+    /// one runs anywhere, ZenQMS is not connected, or sync is paused) and hands it to the
+    /// sweeper (`sweep.rs`).
+    pub async fn sweep_now(&self, actor: &str) -> Result<super::sweep::Started, SyncError> {
+        super::sweep::start_now(self, actor).await
+    }
+
     pub async fn status(&self) -> Result<StatusView, SyncError> {
         let me = self.clone();
         let (counts, q, role_mappings, drift_sweep) = store::run(&self.inner.pool, move |c| {
             Ok::<_, StoreError>((
                 state::counts(c)?,
                 queue::stats(c)?,
-                crate::mappings::table::summary(c)?,
-                me.sweep_view(c)?,
+                me.inner.roles.summary(c)?,
+                super::sweep::view(&me, c)?,
             ))
         })
         .await?;
@@ -626,7 +639,7 @@ pub struct StatusView {
     /// a number that stops growing means the sync loop is stuck.
     pub housekeeping_rounds: u64,
     /// Mappings per status; roles ZenQMS no longer lists (their mappings are skipped).
-    pub role_mappings: crate::mappings::table::Summary,
+    pub role_mappings: crate::mappings::Summary,
     /// The periodic read of every ZenQMS user that finds changes made there by hand.
     pub drift_sweep: super::sweep::SweepView,
 }

@@ -12,6 +12,7 @@ pub mod drift;
 pub mod engine;
 pub mod error;
 pub mod health;
+pub mod housekeeping;
 pub mod queue;
 pub mod reconcile;
 pub mod roles;
@@ -23,5 +24,27 @@ pub mod worker;
 
 pub use engine::{ConnectionView, Engine, StatusView};
 pub use error::SyncError;
+pub use roles::RolePolicy;
 pub use state::SyncState;
-pub use worker::SyncHandle;
+
+use std::time::Duration;
+
+/// How often a process looks for sync work on its own, besides the wake-ups that every
+/// enqueue in this process sends (`outbox::Wakeup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Polling {
+    /// Housekeeping: re-reads the pause flag and the connection, and wakes the workers for a
+    /// due job nobody holds (enqueued by another process, or a backoff that ran out).
+    pub housekeeping: Duration,
+    /// A worker with nothing to do also looks on its own this often.
+    pub idle_worker: Duration,
+}
+
+impl Default for Polling {
+    fn default() -> Polling {
+        Polling {
+            housekeeping: Duration::from_millis(500),
+            idle_worker: Duration::from_secs(5),
+        }
+    }
+}
