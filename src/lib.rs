@@ -1,7 +1,8 @@
 //! zenqms-bridge: a SCIM 2.0 service provider that Okta provisions into, keeping ZenQMS in step.
 //!
-//! Layers (see `shared/design.md`): `scim` (protocol) → `directory` (users, groups, outbox) →
-//! `store` (database); `admin` (REST); `zenqms` (API client) and `sync` (reconciler, worker).
+//! Layers (`docs/architecture.md`): front doors (`scim`, `admin`, `cli`) → services
+//! (`directory`, `mappings`, `sync`) → `outbox`, `store` and the ZenQMS client (`zenqms`);
+//! `server` is the composition root that builds the services and starts everything.
 
 pub mod admin;
 pub mod audit;
@@ -22,7 +23,6 @@ pub mod time;
 pub mod zenqms;
 
 pub use config::Config;
-pub use server::{RunningServer, Services};
 
 /// reqwest is built without a bundled TLS provider (a lean build): install ring once per
 /// process before any HTTP client is made.

@@ -12,7 +12,8 @@ use diesel::{Connection, RunQueryDsl};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 use zenqms_bridge::auth::{tokens, Scope};
-use zenqms_bridge::{server, Config, RunningServer, Services};
+use zenqms_bridge::server::{self, RunningServer, Services};
+use zenqms_bridge::Config;
 
 /// A database that exists for one test.
 pub struct TestDb {

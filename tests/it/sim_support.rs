@@ -60,7 +60,7 @@ async fn bridge_tuned(
     db: TestDb,
     sim: &RunningSim,
     extra: &[(&str, &str)],
-    tune: impl FnOnce(&mut zenqms_bridge::Services),
+    tune: impl FnOnce(&mut zenqms_bridge::server::Services),
 ) -> TestApp {
     let mut settings = bridge_settings(sim);
     for (k, v) in extra {
