@@ -1,5 +1,16 @@
-//! The ZenQMS state one directory user should have (design.md, "Rules of the mapping"),
-//! and the smallest change that takes a ZenQMS user there. Pure: no I/O.
+//! The ZenQMS state one directory user should have, and the smallest change that takes a
+//! ZenQMS user there. Pure: no I/O. The rules, field by field:
+//!
+//! | ZenQMS | from the directory user | note |
+//! |---|---|---|
+//! | `external_id` | SCIM `externalId` (the Okta user id) | the link; matching falls back to email |
+//! | `email` | primary email, else the first, else `userName` if it is an email | required |
+//! | `first_name` / `last_name` | `name.givenName` / `name.familyName` | required |
+//! | `title` | `title`, else `DEFAULT_TITLE` | required by ZenQMS |
+//! | `status` | `active` → `active`, otherwise `disabled` | users are never deleted |
+//! | roles | the role mappings (`crate::mappings::RolePlan`) | only managed roles are touched |
+//!
+//! A user missing a required field is skipped, not failed, until a push supplies it.
 
 use super::directory_view::DirectoryUser;
 use crate::mappings::RolePlan;

@@ -1,4 +1,4 @@
-//! The client of the ZenQMS public API (`shared/spec/zenqms-api.md`). Every assumption the
+//! The client of the ZenQMS public API (`docs/zenqms-api.md`). Every assumption the
 //! spec page makes beyond ZenQMS's own articles lives in [`contract`].
 
 pub mod client;
