@@ -17,6 +17,7 @@ use super::queue;
 use super::roles::RolePolicy;
 use super::settings::{self, StoredConnection};
 use super::state::{self, SyncState};
+use super::throttle::{Patience, Throttled};
 use crate::audit::{self, Outcome};
 use crate::config::{Config, Secret};
 use crate::crypto::Key;
@@ -256,11 +257,15 @@ impl Engine {
         let candidate = self
             .build_client(&base_url, Secret::new(api_token.trim()), false)
             .map_err(|e| SyncError::InvalidConnection(e.to_string()))?;
-        self.inner.budget.acquire().await;
-        let roles = match candidate.list_roles(CallCtx::default(), 1, 1).await {
+        let verifying = Throttled {
+            engine: &self.inner,
+            client: &candidate,
+            patience: Patience::Verification,
+        };
+        let roles = match verifying.list_roles(CallCtx::default(), 1, 1).await {
             Ok(page) => page.total.unwrap_or(page.data.len() as u64),
             Err(e) => {
-                let refused = verification_error(&base_url, e, &self.inner.budget);
+                let refused = verification_error(&base_url, e);
                 self.audit_refused_connection(&base_url, actor, &refused)
                     .await;
                 return Err(refused);
@@ -589,18 +594,19 @@ impl Engine {
     }
 }
 
-fn verification_error(base_url: &str, e: ZenqmsError, budget: &Budget) -> SyncError {
+fn verification_error(base_url: &str, e: SyncError) -> SyncError {
+    let e = match e {
+        SyncError::Zenqms(e) => e,
+        other => return other,
+    };
     match e {
         ZenqmsError::Auth { status, message } => SyncError::InvalidConnection(format!(
             "ZenQMS at {base_url} refused the API token ({status}: {message}); check that the token is activated and has the user-management permissions (ZenQMS: Settings → API Settings)"
         )),
-        ZenqmsError::RateLimited { retry_after } => {
-            budget.pause_for(retry_after);
-            SyncError::ZenqmsUnreachable(format!(
+        ZenqmsError::RateLimited { retry_after } => SyncError::ZenqmsUnreachable(format!(
                 "ZenQMS at {base_url} is rate limiting; try again in {} s",
                 retry_after.as_secs().max(1)
-            ))
-        }
+            )),
         ZenqmsError::Network(_) | ZenqmsError::Timeout(_) | ZenqmsError::Server { .. } => SyncError::ZenqmsUnreachable(format!(
             "cannot verify the connection: {e}; nothing was saved"
         )),

@@ -36,6 +36,16 @@ pub enum Patience {
     /// An admin request: fail at once, without a call, while a pause is in force, and return
     /// the `429` of a call (after pausing everyone else).
     FailFast,
+    /// Verifying a connection an admin gives, before it is saved: not stopped by sync's pause
+    /// (a new connection is how a paused integration is often repaired); waits its turn like
+    /// any call, and returns the `429` of the call (after pausing everyone else).
+    Verification,
+}
+
+impl Patience {
+    fn heeds_sync_pause(self) -> bool {
+        self != Patience::Verification
+    }
 }
 
 impl Throttled<'_> {
@@ -44,9 +54,11 @@ impl Throttled<'_> {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, ZenqmsError>>,
     {
+        let paused =
+            || self.patience.heeds_sync_pause() && self.engine.paused.load(Ordering::SeqCst);
         let mut limited = 0;
         loop {
-            if self.engine.paused.load(Ordering::SeqCst) {
+            if paused() {
                 return Err(SyncError::Paused);
             }
             if self.patience == Patience::FailFast {
@@ -57,14 +69,14 @@ impl Throttled<'_> {
             }
             self.engine.budget.acquire().await;
             // A pause that came while this call waited for its turn.
-            if self.engine.paused.load(Ordering::SeqCst) {
+            if paused() {
                 return Err(SyncError::Paused);
             }
             match f().await {
                 Err(ZenqmsError::RateLimited { retry_after }) => {
                     self.engine.budget.pause_for(retry_after);
                     limited += 1;
-                    if self.patience == Patience::FailFast || limited >= MAX_RATE_LIMITED {
+                    if self.patience != Patience::WaitOut || limited >= MAX_RATE_LIMITED {
                         return Err(ZenqmsError::RateLimited { retry_after }.into());
                     }
                 }
