@@ -1,7 +1,9 @@
-//! Keeping ZenQMS in step with the directory: the outbox queue of users to reconcile, the
-//! desired state and its diff, the reconciler, the workers with their leases, backoff and
-//! rate budget, the drift sweep that finds changes made by hand in ZenQMS, and the engine the
-//! admin API drives (status, retry, recheck, sweep, pause, connection).
+//! Keeping ZenQMS in step with the directory: the consumer side of the outbox (jobs claimed
+//! with leases), the desired state and its diff, the reconciler, the workers with their
+//! backoff and the one throttle of ZenQMS calls, the drift sweep that finds changes made by
+//! hand in ZenQMS, and the engine the admin API drives (status, retry, recheck, sweep, pause,
+//! connection). `server.rs` builds the engine and runs its tasks (`worker`, `housekeeping`,
+//! `sweep`); the role mappings are reached through the `roles::RolePolicy` port.
 
 pub mod backoff;
 pub mod budget;
