@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::store::schema::audit_log;
-use crate::store::{self, DbConn, StoreError};
+use crate::store::{self, DbConn, Pool, StoreError};
 
 /// Who caused an entry: a service account's name, or the bridge itself.
 pub const SYSTEM: &str = "system";
@@ -104,4 +104,26 @@ pub fn list(
     Ok(q.order(audit_log::id.asc())
         .limit(limit)
         .load::<Record>(conn)?)
+}
+
+/// The trail as a read service (`GET /api/v1/audit`), built once by `server.rs`.
+#[derive(Clone)]
+pub struct AuditLog {
+    pool: Pool,
+}
+
+impl AuditLog {
+    pub fn new(pool: Pool) -> AuditLog {
+        AuditLog { pool }
+    }
+
+    /// Entries in append order, starting after `after_id` and at or after `since`.
+    pub async fn list(
+        &self,
+        since: Option<NaiveDateTime>,
+        after_id: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<Record>, StoreError> {
+        store::run(&self.pool, move |conn| list(conn, since, after_id, limit)).await
+    }
 }

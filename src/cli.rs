@@ -95,7 +95,7 @@ pub fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Serve { demo: false } => serve(config),
-        Command::Serve { demo: true } => runtime().and_then(|rt| rt.block_on(crate::demo::run())),
+        Command::Serve { demo: true } => runtime().and_then(|rt| rt.block_on(demo())),
         Command::Migrate => migrate(config),
         Command::Token { command } => token(config, command),
         Command::Mapping { command } => mapping(config, command),
@@ -121,20 +121,36 @@ fn serve(config: Config) -> Result<(), String> {
     runtime()?.block_on(async move {
         tracing::info!(database = %config.database_url.redacted(), "starting");
         let scim_url = config.scim_base_url();
-        let state = server::prepare(config).map_err(|e| e.to_string())?;
-        if let Some(token) = server::bootstrap_admin_token(&state).map_err(|e| e.to_string())? {
+        let services = server::prepare(config).map_err(|e| e.to_string())?;
+        if let Some(token) = server::bootstrap_admin_token(&services).map_err(|e| e.to_string())? {
             eprintln!(
                 "\n=== First start: a one-time ADMIN token (shown only now; store it safely) ===\n{token}\n\
                  Create a token for Okta with: zenqms-bridge token create --name okta --scope scim\n"
             );
         }
-        let running = server::start(state, true).map_err(|e| e.to_string())?;
+        let running = server::start(services, true).map_err(|e| e.to_string())?;
         tracing::info!(addr = %running.addr, "listening");
         eprintln!("SCIM base URL for Okta: {scim_url}");
         running.wait().await.map_err(|e| e.to_string())?;
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+/// `serve --demo`: the server on what `demo.rs` prepares (a simulator, a throwaway database).
+async fn demo() -> Result<(), String> {
+    let (demo, config, listener) = crate::demo::Demo::start().await?;
+    let result = async {
+        let shown = config.clone();
+        let services = server::prepare(config).map_err(|e| e.to_string())?;
+        let (scim, admin) = crate::demo::create_tokens(&services.pool)?;
+        let running = server::start_on(services, listener, true).map_err(|e| e.to_string())?;
+        demo.print_walkthrough(&shown, &scim, &admin);
+        running.wait().await.map_err(|e| e.to_string())
+    }
+    .await;
+    demo.stop().await;
+    result
 }
 
 fn migrate(config: Config) -> Result<(), String> {
@@ -211,17 +227,17 @@ fn record_cli_audit(conn: &mut store::DbConn, action: &str, name: &str, detail: 
 }
 
 fn mapping(mut config: Config, command: MappingCommand) -> Result<(), String> {
-    use crate::mappings::{document, Mappings};
+    use crate::mappings::document;
     // One command at a time: a couple of connections, not a server's pool (a PostgreSQL
     // shared with running bridges has a connection limit).
     config.db_pool_size = config.db_pool_size.min(2);
     runtime()?.block_on(async move {
-        let state = server::prepare(config).map_err(|e| e.to_string())?;
+        let services = server::prepare(config).map_err(|e| e.to_string())?;
         // The connection in force (environment or stored settings), to check role ids.
-        if let Err(e) = state.sync.refresh().await {
+        if let Err(e) = services.sync.refresh().await {
             tracing::warn!(error = %e, "cannot read the ZenQMS connection; role ids are checked against the cache only");
         }
-        let mappings = Mappings::of(&state);
+        let mappings = services.mappings;
         match command {
             MappingCommand::Export => {
                 let doc = mappings.export().await.map_err(|e| e.to_string())?;

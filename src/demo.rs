@@ -1,35 +1,83 @@
 //! `zenqms-bridge serve --demo`: the bridge on a throwaway SQLite database with an embedded
 //! ZenQMS simulator (five roles, two pre-existing users), a `scim` and an `admin` token, and
-//! a three-line walkthrough — from a fresh clone, with nothing else to set up.
+//! a three-line walkthrough — from a fresh clone, with nothing else to set up. The CLI starts
+//! the server on what [`Demo::start`] prepares.
 
 use std::collections::HashMap;
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::auth::{tokens, Scope};
 use crate::config::Config;
-use crate::server;
-use crate::store::StoreError;
+use crate::store::{Pool, StoreError};
 
 /// The address the demo listens on unless `BIND_ADDR` says otherwise; a free port is
 /// taken when it is busy (a demo should not fail over a port).
 const DEMO_ADDR: &str = "127.0.0.1:8080";
 
-pub async fn run() -> Result<(), String> {
-    let data_dir = std::env::temp_dir().join(format!("zenqms-bridge-demo-{}", std::process::id()));
-    std::fs::create_dir_all(&data_dir).map_err(|e| {
-        format!(
-            "cannot create the demo directory {}: {e}",
-            data_dir.display()
-        )
-    })?;
-    let result = demo(&data_dir).await;
-    // The demo's data is throwaway by design.
-    let _ = std::fs::remove_dir_all(&data_dir);
-    result
+/// A running simulator and the throwaway data directory.
+pub struct Demo {
+    sim: zenqms_sim::RunningSim,
+    data_dir: PathBuf,
 }
 
-async fn demo(data_dir: &std::path::Path) -> Result<(), String> {
+impl Demo {
+    /// Starts the simulator; returns the demo, the bridge's configuration and its socket.
+    pub async fn start() -> Result<(Demo, Config, TcpListener), String> {
+        let data_dir =
+            std::env::temp_dir().join(format!("zenqms-bridge-demo-{}", std::process::id()));
+        std::fs::create_dir_all(&data_dir).map_err(|e| {
+            format!(
+                "cannot create the demo directory {}: {e}",
+                data_dir.display()
+            )
+        })?;
+        match prepare(&data_dir).await {
+            Ok((sim, config, listener)) => Ok((Demo { sim, data_dir }, config, listener)),
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&data_dir);
+                Err(e)
+            }
+        }
+    }
+
+    /// Prints the URLs, the tokens and the walkthrough.
+    pub fn print_walkthrough(&self, config: &Config, scim: &str, admin: &str) {
+        let scim_url = config.scim_base_url();
+        let public = &config.public_url;
+        let sim_url = &self.sim.base_url;
+        let user = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com","externalId":"00u1ada","name":{"givenName":"Ada","familyName":"Lovelace"},"title":"QA Specialist","emails":[{"value":"ada@example.com","primary":true}],"active":true}"#;
+        println!(
+            "\nzenqms-bridge demo: embedded SQLite in {dir} and a ZenQMS simulator (5 roles, 2 users)\n\n\
+             \x20 SCIM base URL (for Okta): {scim_url}\n\
+             \x20 scim token:               {scim}\n\
+             \x20 admin token:              {admin}\n\
+             \x20 ZenQMS simulator:         {sim_url}   (GET {sim_url}/_sim/state shows what it holds)\n\n\
+             Try it from another shell: push a user, see it in ZenQMS, read the sync status:\n\n\
+             curl -s -X POST {scim_url}/Users -H 'Authorization: Bearer {scim}' -H 'Content-Type: application/scim+json' -d '{user}'\n\
+             curl -s {sim_url}/_sim/state\n\
+             curl -s {public}/api/v1/sync/status -H 'Authorization: Bearer {admin}'\n\n\
+             Ctrl-C stops the demo and discards its data.\n",
+            dir = self.data_dir.display(),
+        );
+    }
+
+    /// Stops the simulator and discards the demo's data (throwaway by design).
+    pub async fn stop(self) {
+        self.sim.stop().await;
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
+
+/// The demo's `scim` and `admin` tokens.
+pub fn create_tokens(pool: &Pool) -> Result<(String, String), String> {
+    let mut conn = pool.get().map_err(|e| StoreError::from(e).to_string())?;
+    let scim = tokens::create(&mut conn, "demo-okta", Scope::Scim).map_err(|e| e.to_string())?;
+    let admin = tokens::create(&mut conn, "demo-admin", Scope::Admin).map_err(|e| e.to_string())?;
+    Ok((scim.token, admin.token))
+}
+
+async fn prepare(data_dir: &Path) -> Result<(zenqms_sim::RunningSim, Config, TcpListener), String> {
     let sim_token = format!("demo-{}", uuid::Uuid::new_v4().simple());
     let sim = zenqms_sim::start(
         zenqms_sim::SimConfig {
@@ -64,39 +112,7 @@ async fn demo(data_dir: &std::path::Path) -> Result<(), String> {
         env.remove("PUBLIC_URL");
     }
     let config = Config::from_source(&env).map_err(|e| e.to_string())?;
-    let scim_url = config.scim_base_url();
-    let public = config.public_url.clone();
-    let state = server::prepare(config).map_err(|e| e.to_string())?;
-    let (scim, admin) = {
-        let mut conn = state
-            .pool
-            .get()
-            .map_err(|e| StoreError::from(e).to_string())?;
-        let scim =
-            tokens::create(&mut conn, "demo-okta", Scope::Scim).map_err(|e| e.to_string())?;
-        let admin =
-            tokens::create(&mut conn, "demo-admin", Scope::Admin).map_err(|e| e.to_string())?;
-        (scim.token, admin.token)
-    };
-    let running = server::start_on(state, listener, true).map_err(|e| e.to_string())?;
-    let sim_url = &sim.base_url;
-    let user = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"ada@example.com","externalId":"00u1ada","name":{"givenName":"Ada","familyName":"Lovelace"},"title":"QA Specialist","emails":[{"value":"ada@example.com","primary":true}],"active":true}"#;
-    println!(
-        "\nzenqms-bridge demo: embedded SQLite in {dir} and a ZenQMS simulator (5 roles, 2 users)\n\n\
-         \x20 SCIM base URL (for Okta): {scim_url}\n\
-         \x20 scim token:               {scim}\n\
-         \x20 admin token:              {admin}\n\
-         \x20 ZenQMS simulator:         {sim_url}   (GET {sim_url}/_sim/state shows what it holds)\n\n\
-         Try it from another shell: push a user, see it in ZenQMS, read the sync status:\n\n\
-         curl -s -X POST {scim_url}/Users -H 'Authorization: Bearer {scim}' -H 'Content-Type: application/scim+json' -d '{user}'\n\
-         curl -s {sim_url}/_sim/state\n\
-         curl -s {public}/api/v1/sync/status -H 'Authorization: Bearer {admin}'\n\n\
-         Ctrl-C stops the demo and discards its data.\n",
-        dir = data_dir.display(),
-    );
-    running.wait().await.map_err(|e| e.to_string())?;
-    sim.stop().await;
-    Ok(())
+    Ok((sim, config, listener))
 }
 
 fn bind(explicit: Option<&str>) -> Result<TcpListener, String> {

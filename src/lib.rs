@@ -1,7 +1,8 @@
 //! zenqms-bridge: a SCIM 2.0 service provider that Okta provisions into, keeping ZenQMS in step.
 //!
-//! Layers (see `shared/design.md`): `scim` (protocol) → `directory` (users, groups, outbox) →
-//! `store` (database); `admin` (REST); `zenqms` (API client) and `sync` (reconciler, worker).
+//! Layers (`docs/architecture.md`): front doors (`scim`, `admin`, `cli`) → services
+//! (`directory`, `mappings`, `sync`) → `outbox`, `store` and the ZenQMS client (`zenqms`);
+//! `server` is the composition root that builds the services and starts everything.
 
 pub mod admin;
 pub mod audit;
@@ -12,6 +13,7 @@ pub mod crypto;
 pub mod demo;
 pub mod directory;
 pub mod mappings;
+pub mod outbox;
 pub mod scim;
 pub mod server;
 pub mod store;
@@ -21,7 +23,6 @@ pub mod time;
 pub mod zenqms;
 
 pub use config::Config;
-pub use server::{AppState, RunningServer};
 
 /// reqwest is built without a bundled TLS provider (a lean build): install ring once per
 /// process before any HTTP client is made.

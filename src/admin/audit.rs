@@ -4,8 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::{AdminError, ReadPrincipal};
-use crate::server::AppState;
-use crate::store;
+use crate::audit::AuditLog;
 
 const MAX_LIMIT: i64 = 1000;
 
@@ -20,7 +19,7 @@ pub struct Query {
 
 pub async fn list(
     _who: ReadPrincipal,
-    state: web::Data<AppState>,
+    log: web::Data<AuditLog>,
     q: web::Query<Query>,
 ) -> Result<HttpResponse, AdminError> {
     let since = match q.since.as_deref() {
@@ -37,11 +36,7 @@ pub async fn list(
             "`limit` must be between 1 and {MAX_LIMIT}"
         )));
     }
-    let after = q.after;
-    let entries = store::run(&state.pool, move |conn| {
-        crate::audit::list(conn, since, after, limit)
-    })
-    .await?;
+    let entries = log.list(since, q.after, limit).await?;
     let next_after = (entries.len() as i64 == limit)
         .then(|| entries.last().map(|e| e.id))
         .flatten();

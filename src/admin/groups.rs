@@ -6,7 +6,6 @@ use serde::Deserialize;
 
 use super::{AdminError, ReadPrincipal};
 use crate::mappings::Mappings;
-use crate::server::AppState;
 
 #[derive(Deserialize)]
 pub struct Query {
@@ -19,12 +18,10 @@ pub struct Query {
 
 pub async fn list(
     _who: ReadPrincipal,
-    state: web::Data<AppState>,
+    mappings: web::Data<Mappings>,
     q: web::Query<Query>,
 ) -> Result<HttpResponse, AdminError> {
     let q = q.into_inner();
-    let page = Mappings::of(&state)
-        .groups(q.name, q.after, q.limit)
-        .await?;
+    let page = mappings.groups(q.name, q.after, q.limit).await?;
     Ok(HttpResponse::Ok().json(page))
 }

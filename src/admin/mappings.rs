@@ -6,13 +6,12 @@ use serde::Deserialize;
 
 use super::{AdminError, AdminPrincipal, ReadPrincipal};
 use crate::mappings::{MappingBody, Mappings};
-use crate::server::AppState;
 
 pub async fn list(
     _who: ReadPrincipal,
-    state: web::Data<AppState>,
+    mappings: web::Data<Mappings>,
 ) -> Result<HttpResponse, AdminError> {
-    let mappings = Mappings::of(&state).list().await?;
+    let mappings = mappings.list().await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "mappings": mappings })))
 }
 
@@ -20,12 +19,10 @@ pub async fn list(
 /// already had its mapping (nothing was created).
 pub async fn create(
     who: AdminPrincipal,
-    state: web::Data<AppState>,
+    mappings: web::Data<Mappings>,
     body: web::Json<MappingBody>,
 ) -> Result<HttpResponse, AdminError> {
-    let out = Mappings::of(&state)
-        .create(&who.0.name, body.into_inner())
-        .await?;
+    let out = mappings.create(&who.0.name, body.into_inner()).await?;
     Ok(if out.mappings.is_empty() {
         HttpResponse::Ok().json(out)
     } else {
@@ -35,10 +32,10 @@ pub async fn create(
 
 pub async fn delete(
     who: AdminPrincipal,
-    state: web::Data<AppState>,
+    mappings: web::Data<Mappings>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, AdminError> {
-    Mappings::of(&state).delete(&who.0.name, &id).await?;
+    mappings.delete(&who.0.name, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -51,11 +48,11 @@ pub struct PreviewQuery {
 /// A read token may preview: reviewing a change is not making it.
 pub async fn preview(
     who: ReadPrincipal,
-    state: web::Data<AppState>,
+    mappings: web::Data<Mappings>,
     q: web::Query<PreviewQuery>,
     body: web::Json<MappingBody>,
 ) -> Result<HttpResponse, AdminError> {
-    let preview = Mappings::of(&state)
+    let preview = mappings
         .preview(&who.0.name, body.into_inner(), q.limit)
         .await?;
     Ok(HttpResponse::Ok().json(preview))

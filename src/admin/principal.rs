@@ -1,4 +1,5 @@
-//! Admin-API principals as extractors: `AdminPrincipal` for writes, `ReadPrincipal` for reads.
+//! Admin-API principals as extractors: `AdminPrincipal` for writes, `ReadPrincipal` for reads,
+//! checked by the `Authenticator` the server registers.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -6,7 +7,10 @@ use std::pin::Pin;
 use actix_web::{dev::Payload, FromRequest, HttpRequest};
 
 use super::error::AdminError;
-use crate::auth::{self, Principal, Scope};
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::web;
+
+use crate::auth::{AuthError, Authenticator, Principal, Scope};
 
 macro_rules! principal_extractor {
     ($name:ident, $scope:expr) => {
@@ -17,9 +21,12 @@ macro_rules! principal_extractor {
             type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
 
             fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-                let req = req.clone();
+                let authn = req.app_data::<web::Data<Authenticator>>().cloned();
+                let header = req.headers().get(AUTHORIZATION).cloned();
                 Box::pin(async move {
-                    auth::require(&req, $scope)
+                    let authn = authn.ok_or(AdminError::from(AuthError::Unavailable))?;
+                    authn
+                        .authenticate(header.as_ref(), $scope)
                         .await
                         .map($name)
                         .map_err(AdminError::from)

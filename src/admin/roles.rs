@@ -7,7 +7,6 @@ use serde::Deserialize;
 use super::{AdminError, AdminPrincipal, ReadPrincipal};
 use crate::auth::Scope;
 use crate::mappings::Mappings;
-use crate::server::AppState;
 
 #[derive(Deserialize)]
 pub struct Query {
@@ -18,7 +17,7 @@ pub struct Query {
 
 pub async fn list(
     who: ReadPrincipal,
-    state: web::Data<AppState>,
+    mappings: web::Data<Mappings>,
     q: web::Query<Query>,
 ) -> Result<HttpResponse, AdminError> {
     if q.refresh && !who.0.scope.grants(Scope::Admin) {
@@ -26,14 +25,14 @@ pub async fn list(
             "`refresh=true` calls ZenQMS and needs a token with the `admin` scope; without it the cached list is returned".into(),
         ));
     }
-    let view = Mappings::of(&state).roles(&who.0.name, q.refresh).await?;
+    let view = mappings.roles(&who.0.name, q.refresh).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
 pub async fn refresh(
     who: AdminPrincipal,
-    state: web::Data<AppState>,
+    mappings: web::Data<Mappings>,
 ) -> Result<HttpResponse, AdminError> {
-    let view = Mappings::of(&state).roles(&who.0.name, true).await?;
+    let view = mappings.roles(&who.0.name, true).await?;
     Ok(HttpResponse::Ok().json(view))
 }

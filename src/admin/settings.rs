@@ -5,13 +5,13 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::{AdminError, AdminPrincipal, ReadPrincipal};
-use crate::server::AppState;
+use crate::sync::Engine;
 
 pub async fn get_zenqms(
     _who: ReadPrincipal,
-    state: web::Data<AppState>,
+    sync: web::Data<Engine>,
 ) -> Result<HttpResponse, AdminError> {
-    Ok(HttpResponse::Ok().json(state.sync.connection_view()))
+    Ok(HttpResponse::Ok().json(sync.connection_view()))
 }
 
 #[derive(Deserialize)]
@@ -23,7 +23,7 @@ pub struct ZenqmsBody {
 
 pub async fn put_zenqms(
     who: AdminPrincipal,
-    state: web::Data<AppState>,
+    sync: web::Data<Engine>,
     body: web::Json<ZenqmsBody>,
 ) -> Result<HttpResponse, AdminError> {
     let body = body.into_inner();
@@ -32,8 +32,7 @@ pub async fn put_zenqms(
             "send both `base_url` (e.g. https://public-api.zenqms.com) and `api_token`".into(),
         ));
     }
-    let view = state
-        .sync
+    let view = sync
         .set_connection(&body.base_url, &body.api_token, &who.0.name)
         .await?;
     Ok(HttpResponse::Ok().json(view))

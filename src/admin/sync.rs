@@ -6,16 +6,15 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::{AdminError, AdminPrincipal, ReadPrincipal};
-use crate::server::AppState;
-use crate::sync::SyncState;
+use crate::sync::{Engine, SyncState};
 
 const MAX_LIMIT: i64 = 1000;
 
 pub async fn status(
     _who: ReadPrincipal,
-    state: web::Data<AppState>,
+    sync: web::Data<Engine>,
 ) -> Result<HttpResponse, AdminError> {
-    Ok(HttpResponse::Ok().json(state.sync.status().await?))
+    Ok(HttpResponse::Ok().json(sync.status().await?))
 }
 
 #[derive(Deserialize)]
@@ -29,7 +28,7 @@ pub struct UsersQuery {
 
 pub async fn users(
     _who: ReadPrincipal,
-    state: web::Data<AppState>,
+    sync: web::Data<Engine>,
     q: web::Query<UsersQuery>,
 ) -> Result<HttpResponse, AdminError> {
     let q = q.into_inner();
@@ -47,7 +46,7 @@ pub async fn users(
             "`limit` must be between 1 and {MAX_LIMIT}"
         )));
     }
-    let users = state.sync.users(wanted, q.after, limit).await?;
+    let users = sync.users(wanted, q.after, limit).await?;
     let next_after = (users.len() as i64 == limit)
         .then(|| users.last().map(|u| u.scim_id.clone()))
         .flatten();
@@ -63,7 +62,7 @@ pub struct RetryBody {
 
 pub async fn retry(
     who: AdminPrincipal,
-    state: web::Data<AppState>,
+    sync: web::Data<Engine>,
     body: web::Bytes,
 ) -> Result<HttpResponse, AdminError> {
     // An empty body means "every failed user"; a body that does not parse must not be
@@ -83,15 +82,15 @@ pub async fn retry(
             "`user_ids` is empty: leave it out to retry every failed user".into(),
         ));
     }
-    let enqueued = state.sync.retry(ids, &who.0.name).await?;
+    let enqueued = sync.retry(ids, &who.0.name).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({"enqueued": enqueued})))
 }
 
 pub async fn pause(
     who: AdminPrincipal,
-    state: web::Data<AppState>,
+    sync: web::Data<Engine>,
 ) -> Result<HttpResponse, AdminError> {
-    state.sync.set_paused(true, &who.0.name).await?;
+    sync.set_paused(true, &who.0.name).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "paused": true,
         "message": "no calls are made to ZenQMS; SCIM keeps accepting and queueing; POST /api/v1/sync/resume drains the queue"
@@ -100,9 +99,9 @@ pub async fn pause(
 
 pub async fn resume(
     who: AdminPrincipal,
-    state: web::Data<AppState>,
+    sync: web::Data<Engine>,
 ) -> Result<HttpResponse, AdminError> {
-    state.sync.set_paused(false, &who.0.name).await?;
+    sync.set_paused(false, &who.0.name).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"paused": false})))
 }
 
@@ -120,7 +119,7 @@ pub struct RecheckBody {
 /// there by hand (a managed role added or removed, a field edited).
 pub async fn recheck(
     who: AdminPrincipal,
-    state: web::Data<AppState>,
+    sync: web::Data<Engine>,
     body: web::Json<RecheckBody>,
 ) -> Result<HttpResponse, AdminError> {
     let body = body.into_inner();
@@ -143,7 +142,7 @@ pub async fn recheck(
             ))
         }
     };
-    let enqueued = state.sync.recheck(ids, &who.0.name).await?;
+    let enqueued = sync.recheck(ids, &who.0.name).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({"enqueued": enqueued})))
 }
 
@@ -151,8 +150,8 @@ pub async fn recheck(
 /// by hand. `202` with what it will do; `409` while one runs, or when ZenQMS cannot be asked.
 pub async fn sweep(
     who: AdminPrincipal,
-    state: web::Data<AppState>,
+    sync: web::Data<Engine>,
 ) -> Result<HttpResponse, AdminError> {
-    let started = state.sync.sweep_now(&who.0.name).await?;
+    let started = sync.sweep_now(&who.0.name).await?;
     Ok(HttpResponse::Accepted().json(started))
 }

@@ -2,9 +2,13 @@
 
 pub mod tokens;
 
+use actix_web::http::header::HeaderValue;
 use serde::{Deserialize, Serialize};
 
 pub use tokens::{authenticate, AccountInfo, CreatedToken, TokenError};
+
+use crate::audit::{self, Outcome};
+use crate::store::{self, tx, DbConn, Pool, StoreError};
 
 /// What a service account may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
@@ -86,9 +90,7 @@ impl AuthError {
 
 /// Extracts the token from `Authorization: Bearer <t>` or a bare `Authorization: <t>`
 /// (Okta's "HTTP Header" auth sends whatever the admin typed).
-pub fn token_from_header(
-    value: Option<&actix_web::http::header::HeaderValue>,
-) -> Result<String, AuthError> {
+pub fn token_from_header(value: Option<&HeaderValue>) -> Result<String, AuthError> {
     let raw = value.ok_or(AuthError::Missing)?;
     let text = raw.to_str().map_err(|_| AuthError::Malformed)?.trim();
     let token = match text.split_once(' ') {
@@ -102,33 +104,119 @@ pub fn token_from_header(
     Ok(token.to_string())
 }
 
-/// Authenticates the request's token against the database and checks its scope.
-pub async fn require(req: &actix_web::HttpRequest, needed: Scope) -> Result<Principal, AuthError> {
-    let token = token_from_header(req.headers().get(actix_web::http::header::AUTHORIZATION))?;
-    let state = req
-        .app_data::<actix_web::web::Data<crate::server::AppState>>()
-        .ok_or(AuthError::Unavailable)?
-        .clone();
-    let principal = crate::store::run(&state.pool, move |conn| authenticate(conn, &token))
-        .await
-        .map_err(|e: crate::store::StoreError| {
-            tracing::error!(error = %e, "token check failed");
-            AuthError::Unavailable
-        })?
-        .ok_or(AuthError::Invalid)?;
-    if !principal.scope.grants(needed) {
-        return Err(AuthError::WrongScope {
-            has: principal.scope,
-            needs: needed,
-        });
+/// Service accounts as a service, built once by `server.rs` and registered as app data:
+/// authenticates bearer tokens (the admin extractors and the SCIM guard ask it), and creates,
+/// lists and revokes accounts with their audit entries.
+#[derive(Clone)]
+pub struct Authenticator {
+    pool: Pool,
+}
+
+impl Authenticator {
+    pub fn new(pool: Pool) -> Authenticator {
+        Authenticator { pool }
     }
-    Ok(principal)
+
+    /// The principal whose token the `Authorization` header carries, if its scope grants
+    /// `needed`.
+    pub async fn authenticate(
+        &self,
+        header: Option<&HeaderValue>,
+        needed: Scope,
+    ) -> Result<Principal, AuthError> {
+        let token = token_from_header(header)?;
+        self.check_token(token, needed).await
+    }
+
+    /// [`Authenticator::check`] on a connection of its own.
+    pub async fn check_token(&self, token: String, needed: Scope) -> Result<Principal, AuthError> {
+        store::run(&self.pool, move |conn| {
+            Ok(Self::check(conn, &token, needed))
+        })
+        .await
+        .unwrap_or_else(|e: StoreError| Err(unavailable(e)))
+    }
+
+    /// Checks a well-formed token and its scope on `conn` — one that the caller holds anyway
+    /// (the SCIM layer checks a body-less request on the connection of its own query).
+    pub fn check(conn: &mut DbConn, token: &str, needed: Scope) -> Result<Principal, AuthError> {
+        let principal = authenticate(conn, token)
+            .map_err(unavailable)?
+            .ok_or(AuthError::Invalid)?;
+        if !principal.scope.grants(needed) {
+            return Err(AuthError::WrongScope {
+                has: principal.scope,
+                needs: needed,
+            });
+        }
+        Ok(principal)
+    }
+
+    /// Every service account (never their tokens).
+    pub async fn accounts(&self) -> Result<Vec<AccountInfo>, StoreError> {
+        store::run(&self.pool, tokens::list).await
+    }
+
+    /// Creates an account; its token is in the answer, the only time it exists in clear.
+    pub async fn create(
+        &self,
+        actor: &str,
+        name: &str,
+        scope: Scope,
+    ) -> Result<CreatedToken, TokenError> {
+        let (actor, name) = (actor.to_string(), name.to_string());
+        store::run(&self.pool, move |conn| {
+            tx::write(conn, |conn| {
+                let created = tokens::create(conn, &name, scope)?;
+                audit::record(
+                    conn,
+                    &audit::Entry {
+                        actor: &actor,
+                        action: "token.create",
+                        target_type: "service_account",
+                        target_id: Some(&name),
+                        detail: serde_json::json!({"scope": scope.as_str(), "prefix": created.account.prefix}),
+                        outcome: Outcome::Success,
+                    },
+                )?;
+                Ok::<_, TokenError>(created)
+            })
+        })
+        .await
+    }
+
+    /// Revokes an account's token; effective on the next request.
+    pub async fn revoke(&self, actor: &str, name: &str) -> Result<(), TokenError> {
+        let (actor, name) = (actor.to_string(), name.to_string());
+        store::run(&self.pool, move |conn| {
+            tx::write(conn, |conn| {
+                tokens::revoke(conn, &name)?;
+                audit::record(
+                    conn,
+                    &audit::Entry {
+                        actor: &actor,
+                        action: "token.revoke",
+                        target_type: "service_account",
+                        target_id: Some(&name),
+                        detail: serde_json::json!({}),
+                        outcome: Outcome::Success,
+                    },
+                )?;
+                Ok::<_, TokenError>(())
+            })
+        })
+        .await
+    }
+}
+
+fn unavailable(e: StoreError) -> AuthError {
+    tracing::error!(error = %e, "token check failed");
+    AuthError::Unavailable
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix_web::http::header::HeaderValue;
 
     #[test]
     fn header_forms() {

@@ -145,13 +145,6 @@ pub fn list(conn: &mut DbConn) -> Result<Vec<AccountInfo>, StoreError> {
         .load(conn)?)
 }
 
-pub fn count_active(conn: &mut DbConn) -> Result<i64, StoreError> {
-    Ok(service_accounts::table
-        .filter(service_accounts::revoked_at.is_null())
-        .count()
-        .get_result(conn)?)
-}
-
 /// Revokes the named account's token; takes effect on the next request.
 pub fn revoke(conn: &mut DbConn, name: &str) -> Result<(), TokenError> {
     let n = diesel::update(

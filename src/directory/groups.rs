@@ -14,9 +14,10 @@ use super::{
     tx, Actor, DirectoryError, Document, Kind, Meta, Page, Precondition, Rejection, Written,
 };
 use crate::audit::{self, Outcome};
+use crate::mappings;
+use crate::outbox;
 use crate::store::schema::{group_members, scim_groups};
 use crate::store::{self, DbConn, StoreError};
-use crate::sync::queue;
 
 /// A group as the SCIM layer renders it.
 #[derive(Debug, Clone)]
@@ -250,13 +251,15 @@ pub fn create(
                 .set(scim_groups::member_count.eq(added.len() as i64))
                 .execute(c)?;
         }
-        let enqueued = queue::enqueue_users(c, &added)?;
-        crate::mappings::on_group_named(c, actor.0, &id, &fields.display_name)?;
+        // Members may gain roles; pending mappings of this name bind to the group (and may
+        // make a role managed, enqueuing its holders).
+        let enqueued = outbox::enqueue_users(c, &added)?
+            + mappings::on_group_named(c, actor.name, &id, &fields.display_name)?;
         audit::record(
             c,
             &audit::Entry {
-                actor: actor.0,
-                action: "scim.group.create",
+                actor: actor.name,
+                action: &actor.action("group.create"),
                 target_type: "group",
                 target_id: Some(&id),
                 detail: json!({
@@ -279,7 +282,6 @@ pub fn create(
                 member_count: added.len() as i64,
                 members: None,
             },
-            changed: true,
             enqueued,
         })
     })?;
@@ -323,17 +325,18 @@ fn store_update(
             .map_err(|e| map_unique(e, &fields.display_name))?;
         // Whoever joined or left may gain or lose a ZenQMS role; a renamed group may map
         // differently, so then every member is re-evaluated (one statement either way).
-        enqueued += queue::enqueue_users(conn, &delta.affected())?;
+        enqueued += outbox::enqueue_users(conn, &delta.affected())?;
         if renamed {
-            enqueued += queue::enqueue_group_members(conn, &group.id)?;
-            crate::mappings::on_group_named(conn, actor.0, &group.id, &fields.display_name)?;
+            enqueued += outbox::enqueue_group_members(conn, &group.id)?;
+            enqueued +=
+                mappings::on_group_named(conn, actor.name, &group.id, &fields.display_name)?;
         }
         group.doc = new_doc;
     }
     audit::record(
         conn,
         &audit::Entry {
-            actor: actor.0,
+            actor: actor.name,
             action,
             target_type: "group",
             target_id: Some(&group.id),
@@ -348,7 +351,6 @@ fn store_update(
     )?;
     Ok(Written {
         value: group,
-        changed,
         enqueued,
     })
 }
@@ -371,7 +373,7 @@ pub fn replace(
         store_update(
             c,
             actor,
-            "scim.group.replace",
+            &actor.action("group.replace"),
             current,
             &name,
             doc.clone(),
@@ -402,7 +404,15 @@ pub fn patch(
                 GroupOp::Members(m) => delta.extend(membership::apply(c, id, m)?),
             }
         }
-        store_update(c, actor, "scim.group.patch", current, &name, doc, delta)
+        store_update(
+            c,
+            actor,
+            &actor.action("group.patch"),
+            current,
+            &name,
+            doc,
+            delta,
+        )
     })?;
     let value = with_members(conn, written.value, load_members)?;
     Ok(Written { value, ..written })
@@ -419,16 +429,16 @@ pub fn delete(
     tx::write(conn, |c| {
         let (current, name) = lock(c, id)?;
         pre.check(Kind::Group, current.meta.version)?;
-        let enqueued = queue::enqueue_group_members(c, id)?;
-        crate::mappings::on_group_deleted(c, actor.0, id, &name)?;
+        let enqueued = outbox::enqueue_group_members(c, id)?
+            + mappings::on_group_deleted(c, actor.name, id, &name)?;
         let removed = diesel::delete(group_members::table.filter(group_members::group_id.eq(id)))
             .execute(c)?;
         diesel::delete(scim_groups::table.filter(scim_groups::id.eq(id))).execute(c)?;
         audit::record(
             c,
             &audit::Entry {
-                actor: actor.0,
-                action: "scim.group.delete",
+                actor: actor.name,
+                action: &actor.action("group.delete"),
                 target_type: "group",
                 target_id: Some(id),
                 detail: json!({"displayName": name, "members_removed": removed}),
@@ -437,7 +447,6 @@ pub fn delete(
         )?;
         Ok(Written {
             value: (),
-            changed: true,
             enqueued,
         })
     })

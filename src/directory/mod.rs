@@ -2,9 +2,13 @@
 //! memberships — with the rules that keep it consistent, and the outbox side effects.
 //!
 //! Every write here runs in one database transaction that also records the audit entry and
-//! enqueues the users whose ZenQMS state may have changed (`sync::queue`), so a committed change
-//! always has its trail and its sync job. The SCIM layer above speaks HTTP; this layer speaks
-//! documents (SCIM-shaped JSON with canonical attribute names), typed queries and typed errors.
+//! enqueues the users whose ZenQMS state may have changed (`crate::outbox`), so a committed
+//! change always has its trail and its sync job. The front doors above (the SCIM layer today,
+//! the Okta pull and event hooks next) speak their protocols; this layer speaks documents
+//! (SCIM-shaped JSON with canonical attribute names — the directory's storage format, whatever
+//! the source), typed queries, typed errors, and an [`Actor`] that names where a change came
+//! from. A new source adds operations here (in `users.rs`, `groups.rs`) and calls them through
+//! the same [`Directory`] service, with the same outbox and audit trail.
 
 pub mod error;
 pub mod groups;
@@ -17,9 +21,8 @@ use chrono::NaiveDateTime;
 
 pub use error::{DirectoryError, Kind, Reason, Rejection};
 
-use crate::server::AppState;
+use crate::outbox::Wakeup;
 use crate::store::{self, DbConn, Pool};
-use crate::sync::Wakeup;
 
 /// A resource as stored: SCIM JSON with canonical attribute names, without `id`, `meta`,
 /// `schemas`, computed attributes (`groups`, `members`) and never a password.
@@ -31,9 +34,45 @@ pub trait Edit: Send + Sync {
     fn apply(&self, doc: Document) -> Result<Document, Rejection>;
 }
 
-/// Who asked (a service account's name), for the audit trail.
+/// The channel a directory change came through; it names the change's audit action
+/// (`scim.user.create`). The Okta pull and event hooks add theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Channel {
+    /// A SCIM push (Okta, Entra).
+    Scim,
+}
+
+impl Channel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Scim => "scim",
+        }
+    }
+}
+
+/// Who asked for a change, for the audit trail: the channel and the name recorded as the
+/// actor — a service account's name for a push, or whatever names a source that holds no
+/// token (an Okta connection, `system`).
 #[derive(Debug, Clone, Copy)]
-pub struct Actor<'a>(pub &'a str);
+pub struct Actor<'a> {
+    pub channel: Channel,
+    pub name: &'a str,
+}
+
+impl<'a> Actor<'a> {
+    /// A SCIM client, by its service account's name.
+    pub fn scim(name: &'a str) -> Actor<'a> {
+        Actor {
+            channel: Channel::Scim,
+            name,
+        }
+    }
+
+    /// The audit action of `what` (`user.create`) through this channel.
+    pub(crate) fn action(&self, what: &str) -> String {
+        format!("{}.{what}", self.channel.as_str())
+    }
+}
 
 /// `If-Match` (RFC 7644 §3.14, RFC 7232 §3.1) as the directory checks it against the stored
 /// version, after the row is locked.
@@ -82,18 +121,21 @@ pub struct Page<T> {
     pub items: Vec<T>,
 }
 
-/// What happened to a resource on a write: whether the stored state changed at all (a no-op
-/// PUT or PATCH neither bumps the version nor enqueues anybody).
+/// What a write did: the resource as written, and how many sync jobs it inserted or bumped
+/// (a no-op PUT or PATCH neither bumps the version nor enqueues anybody); the service wakes
+/// the workers when that is not zero.
 #[derive(Debug, Clone)]
 pub struct Written<T> {
     pub value: T,
-    pub changed: bool,
-    /// Users enqueued for ZenQMS by this write.
+    /// Jobs inserted or bumped for ZenQMS by this write.
     pub enqueued: usize,
 }
 
-/// The async face of the directory for request handlers: runs each operation on the blocking
-/// pool and wakes the sync workers once a transaction that enqueued jobs has committed.
+/// The directory as a service, built once by `server.rs` for every front door: runs each
+/// operation (the functions of `users`, `groups`) on the blocking pool and wakes the sync
+/// workers once a transaction that enqueued jobs has committed. An operation gets the
+/// connection, so a front door may do its own check on it in the same round (the SCIM layer
+/// checks a body-less request's token there).
 #[derive(Clone)]
 pub struct Directory {
     pool: Pool,
@@ -101,11 +143,8 @@ pub struct Directory {
 }
 
 impl Directory {
-    pub fn of(state: &AppState) -> Directory {
-        Directory {
-            pool: state.pool.clone(),
-            wakeup: state.sync_wakeup.clone(),
-        }
+    pub fn new(pool: Pool, wakeup: Wakeup) -> Directory {
+        Directory { pool, wakeup }
     }
 
     /// Runs a read on the blocking pool.

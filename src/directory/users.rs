@@ -15,9 +15,9 @@ use super::{
     tx, Actor, DirectoryError, Document, Edit, Kind, Meta, Page, Precondition, Rejection, Written,
 };
 use crate::audit::{self, Outcome};
+use crate::outbox;
 use crate::store::schema::{group_members, scim_groups, scim_user_emails, scim_users};
 use crate::store::{self, DbConn, StoreError};
-use crate::sync::queue;
 
 /// A user as the SCIM layer renders it.
 #[derive(Debug, Clone)]
@@ -463,12 +463,12 @@ pub fn create(
             .execute(c)
             .map_err(|e| map_unique(e, &fields.user_name))?;
         insert_emails(c, &id, &fields.emails)?;
-        queue::enqueue_users(c, std::slice::from_ref(&id))?;
+        outbox::enqueue_users(c, std::slice::from_ref(&id))?;
         audit::record(
             c,
             &audit::Entry {
-                actor: actor.0,
-                action: "scim.user.create",
+                actor: actor.name,
+                action: &actor.action("user.create"),
                 target_type: "user",
                 target_id: Some(&id),
                 detail: json!({
@@ -499,7 +499,6 @@ pub fn create(
     }
     Ok(Written {
         value: user,
-        changed: true,
         enqueued: 1,
     })
 }
@@ -537,7 +536,7 @@ fn store_update(
         audit::record(
             conn,
             &audit::Entry {
-                actor: actor.0,
+                actor: actor.name,
                 action,
                 target_type: "user",
                 target_id: Some(&current.id),
@@ -547,7 +546,6 @@ fn store_update(
         )?;
         return Ok(Written {
             value: current,
-            changed: false,
             enqueued: 0,
         });
     }
@@ -574,11 +572,11 @@ fn store_update(
             .execute(conn)?;
         insert_emails(conn, &current.id, &fields.emails)?;
     }
-    let enqueued = queue::enqueue_users(conn, std::slice::from_ref(&current.id))?;
+    let enqueued = outbox::enqueue_users(conn, std::slice::from_ref(&current.id))?;
     audit::record(
         conn,
         &audit::Entry {
-            actor: actor.0,
+            actor: actor.name,
             action,
             target_type: "user",
             target_id: Some(&current.id),
@@ -598,7 +596,6 @@ fn store_update(
             },
             groups: None,
         },
-        changed: true,
         enqueued,
     })
 }
@@ -615,7 +612,13 @@ pub fn replace(
     let mut written = tx::write(conn, |c| {
         let current = lock(c, id)?;
         pre.check(Kind::User, current.meta.version)?;
-        store_update(c, actor, "scim.user.replace", current, doc.clone())
+        store_update(
+            c,
+            actor,
+            &actor.action("user.replace"),
+            current,
+            doc.clone(),
+        )
     })?;
     written.value = with_groups(conn, written.value, load_groups)?;
     Ok(written)
@@ -635,7 +638,7 @@ pub fn modify(
         let current = lock(c, id)?;
         pre.check(Kind::User, current.meta.version)?;
         let new_doc = edit.apply(current.doc.clone())?;
-        store_update(c, actor, "scim.user.patch", current, new_doc)
+        store_update(c, actor, &actor.action("user.patch"), current, new_doc)
     })?;
     written.value = with_groups(conn, written.value, load_groups)?;
     Ok(written)
@@ -654,7 +657,7 @@ pub fn delete(
         let current = lock(c, id)?;
         pre.check(Kind::User, current.meta.version)?;
         let now = store::now();
-        let enqueued = queue::enqueue_users(c, std::slice::from_ref(&current.id))?;
+        let enqueued = outbox::enqueue_users(c, std::slice::from_ref(&current.id))?;
         let left: Vec<String> =
             diesel::delete(group_members::table.filter(group_members::user_id.eq(&current.id)))
                 .returning(group_members::group_id)
@@ -683,8 +686,8 @@ pub fn delete(
         audit::record(
             c,
             &audit::Entry {
-                actor: actor.0,
-                action: "scim.user.delete",
+                actor: actor.name,
+                action: &actor.action("user.delete"),
                 target_type: "user",
                 target_id: Some(&current.id),
                 detail: json!({
@@ -696,7 +699,6 @@ pub fn delete(
         )?;
         Ok(Written {
             value: (),
-            changed: true,
             enqueued,
         })
     })

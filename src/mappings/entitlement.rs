@@ -19,11 +19,11 @@ use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 use serde::Serialize;
 
+use crate::outbox;
 use crate::store::schema::{
     group_members, role_mappings, scim_users, sync_users, zenqms_roles, zenqms_user_roles,
 };
 use crate::store::{DbConn, StoreError};
-use crate::sync::queue;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Entitlement {
@@ -137,13 +137,13 @@ pub fn enqueue(
 ) -> Result<usize, StoreError> {
     Ok(match affected(before, after) {
         Affected::Nobody => 0,
-        Affected::Members(groups) => queue::enqueue_members_of(conn, &groups)?,
+        Affected::Members(groups) => outbox::enqueue_members_of(conn, &groups)?,
         Affected::MembersAndHolders(groups) => {
             // The holders enqueued here are those the bridge saw holding the role; someone
             // given it by hand since their last run is found by a drift sweep, asked for now.
-            crate::sync::sweep::request(conn, &format!("role {role_id_json} became managed"))?;
-            queue::enqueue_members_of(conn, &groups)?
-                + queue::enqueue_role_holders(conn, role_id_json)?
+            outbox::request_sweep(conn, &format!("role {role_id_json} became managed"))?;
+            outbox::enqueue_members_of(conn, &groups)?
+                + outbox::enqueue_role_holders(conn, role_id_json)?
         }
     })
 }

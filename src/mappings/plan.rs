@@ -1,12 +1,39 @@
 //! The role part of one user's desired state, for the reconciler: the managed roles, and
 //! those the user's groups map to. Two queries per user, whatever the size of the tables.
+//! The sync engine reads it through its `RolePolicy` port (plugged in by `server.rs`).
 
 use diesel::prelude::*;
 
 use crate::store::schema::{group_members, role_mappings, zenqms_roles};
 use crate::store::{DbConn, StoreError};
-use crate::sync::desired::RolePlan;
 use crate::zenqms::ZenqmsId;
+
+/// The managed part of a user's roles. Roles outside `managed` are never touched.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RolePlan {
+    /// Roles that appear in at least one active mapping.
+    pub managed: Vec<ZenqmsId>,
+    /// Roles mapped from the groups this user belongs to (a subset of `managed`).
+    pub wanted: Vec<ZenqmsId>,
+}
+
+impl RolePlan {
+    /// (to add, to remove) for a user holding `held`.
+    pub fn diff(&self, held: &[ZenqmsId]) -> (Vec<ZenqmsId>, Vec<ZenqmsId>) {
+        let add = self
+            .wanted
+            .iter()
+            .filter(|r| !held.contains(r))
+            .cloned()
+            .collect();
+        let remove = held
+            .iter()
+            .filter(|r| self.managed.contains(r) && !self.wanted.contains(r))
+            .cloned()
+            .collect();
+        (add, remove)
+    }
+}
 
 /// The managed roles (JSON text of their ids): roles ZenQMS still lists that some mapping binds
 /// to a group, or did until its group was deleted.
@@ -60,4 +87,22 @@ pub fn for_user(conn: &mut DbConn, user_id: &str) -> Result<Option<RolePlan>, St
         managed: ids(managed),
         wanted: ids(wanted),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn role_plans_touch_only_managed_roles() {
+        let id = |n: u64| ZenqmsId::from_json(&json!(n)).unwrap();
+        let plan = RolePlan {
+            managed: vec![id(1), id(2), id(3)],
+            wanted: vec![id(1), id(2)],
+        };
+        let (add, remove) = plan.diff(&[id(2), id(3), id(9)]);
+        assert_eq!(add, vec![id(1)]);
+        assert_eq!(remove, vec![id(3)], "9 is not managed");
+    }
 }

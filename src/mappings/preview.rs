@@ -6,10 +6,38 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use super::api::PreviewRequest;
+use super::changes;
 use super::entitlement::{self, Binding, Effect, UserRef};
+use super::error::MappingError;
 use super::roles::{self, CachedRole};
-use super::table::{Row, Target};
+use super::table::{self, Row, Status, Target};
 use crate::store::{DbConn, StoreError};
+
+/// One change of a preview.
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewChange {
+    /// `create` or `delete`.
+    pub action: &'static str,
+    /// The mapping deleted, or the one that already exists for a create.
+    pub mapping_id: Option<String>,
+    pub group_id: Option<String>,
+    pub group_display_name: String,
+    pub role_id: String,
+    pub role_name: String,
+    /// What the mapping would be (create) or is (delete).
+    pub status: Status,
+    /// A create of a pair that is already mapped changes nothing.
+    pub already_exists: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub changes: Vec<PreviewChange>,
+    pub roles: Vec<RolePreview>,
+    /// Always false: a preview writes nothing.
+    pub applied: bool,
+}
 
 /// One change, as previewed.
 #[derive(Debug, Clone)]
@@ -50,6 +78,80 @@ pub struct RolePreview {
     pub lose: Vec<UserRef>,
     /// What the change means for this role, in words.
     pub note: String,
+}
+
+/// What a create or a deletion would change (`roles`: the checked roles of a create).
+pub fn compute(
+    c: &mut DbConn,
+    req: PreviewRequest,
+    roles: Vec<CachedRole>,
+    limit: i64,
+) -> Result<Preview, MappingError> {
+    let mut changes_out = Vec::new();
+    let mut planned = Vec::new();
+    match req {
+        PreviewRequest::Create(create) => {
+            let target = changes::resolve_target(c, &create.group)?;
+            let mut seen = std::collections::BTreeSet::new();
+            for role in roles {
+                if !seen.insert(role.id_json.clone()) {
+                    continue;
+                }
+                let existing = table::find_pair(c, &target, &role.id_json)?;
+                changes_out.push(PreviewChange {
+                    action: "create",
+                    already_exists: existing.is_some(),
+                    mapping_id: existing,
+                    group_id: target.group_id().map(str::to_string),
+                    group_display_name: target.display_name().to_string(),
+                    role_id: role.id.clone(),
+                    role_name: role.name.clone(),
+                    status: if target.group_id().is_some() {
+                        Status::Active
+                    } else {
+                        Status::PendingGroup
+                    },
+                });
+                planned.push(Change::Create {
+                    target: target.clone(),
+                    role,
+                    group_deleted: false,
+                });
+            }
+        }
+        PreviewRequest::Delete(ids) => {
+            let mut unknown = Vec::new();
+            let views = table::views(c, Some(&ids))?;
+            for id in &ids {
+                match table::get(c, id)? {
+                    None => unknown.push(id.clone()),
+                    Some(row) => {
+                        if let Some(v) = views.iter().find(|v| v.id == row.id) {
+                            changes_out.push(PreviewChange {
+                                action: "delete",
+                                mapping_id: Some(v.id.clone()),
+                                group_id: v.group_id.clone(),
+                                group_display_name: v.group_display_name.clone(),
+                                role_id: v.role_id.clone(),
+                                role_name: v.role_name.clone(),
+                                status: v.status,
+                                already_exists: true,
+                            });
+                        }
+                        planned.push(Change::Delete { row });
+                    }
+                }
+            }
+            if !unknown.is_empty() {
+                return Err(MappingError::UnknownMappings(unknown));
+            }
+        }
+    }
+    Ok(Preview {
+        changes: changes_out,
+        roles: effects(c, &planned, limit)?,
+        applied: false,
+    })
 }
 
 /// The effect of these changes, per role they touch, in role-id order.

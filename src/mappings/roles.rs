@@ -163,6 +163,20 @@ pub fn get(conn: &mut DbConn, id_json: &str) -> Result<Option<CachedRole>, Store
         .optional()?)
 }
 
+/// When the role list was last read completely (by any process sharing the database).
+const REFRESHED: &str = "zenqms.roles.refreshed_at";
+
+/// Records that the role list was read completely just now.
+fn save_refreshed(conn: &mut DbConn) -> Result<NaiveDateTime, StoreError> {
+    let now = store::now();
+    store::settings::put(conn, REFRESHED, &crate::time::rfc3339(&now))
+}
+
+/// When the role list was last read completely, by any process; `None`: never.
+pub fn refreshed_at(conn: &mut DbConn) -> Result<Option<NaiveDateTime>, StoreError> {
+    Ok(store::settings::get(conn, REFRESHED)?.map(|(_, at)| at))
+}
+
 /// What a complete listing changed in the cache.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Refreshed {
@@ -272,12 +286,12 @@ pub fn apply_listing(
                 // Back after being missing: whether a user still holds it is unknown (ZenQMS
                 // took a deleted role off everyone), so the users concerned are read again.
                 let groups: Vec<String> = after.groups.iter().cloned().collect();
-                crate::sync::state::forget_pictures_for_role(conn, r, &groups)?;
+                crate::outbox::reread_for_role(conn, r, &groups)?;
             }
             out.enqueued += entitlement::enqueue(conn, r, b, &after)?;
         }
     }
-    crate::sync::settings::save_roles_refreshed(conn)?;
+    save_refreshed(conn)?;
     audit::record(
         conn,
         &audit::Entry {

@@ -194,6 +194,11 @@ pub fn delete(conn: &mut DbConn, id: &str) -> Result<bool, StoreError> {
     Ok(diesel::delete(role_mappings::table.filter(role_mappings::id.eq(id))).execute(conn)? == 1)
 }
 
+/// How many mappings there are.
+pub fn count(conn: &mut DbConn) -> Result<i64, StoreError> {
+    Ok(role_mappings::table.count().get_result(conn)?)
+}
+
 /// Serialises writers of the mapping table across processes on PostgreSQL for the rest of
 /// the transaction (SQLite's `BEGIN IMMEDIATE` already does): two admins changing mappings
 /// of one role at once each see the other's row, so each enqueues whom its change concerns.
@@ -348,7 +353,7 @@ pub struct MissingRoleView {
 pub fn summary(conn: &mut DbConn) -> Result<Summary, StoreError> {
     let views = views(conn, None)?;
     let mut s = Summary {
-        roles_refreshed_at: crate::sync::settings::load_roles_refreshed(conn)?,
+        roles_refreshed_at: super::roles::refreshed_at(conn)?,
         ..Summary::default()
     };
     let mut missing: HashMap<String, MissingRoleView> = HashMap::new();

@@ -1,39 +1,61 @@
-//! The `scim`-scope principal as an extractor; failures are SCIM error bodies.
+//! The one way a SCIM request is authenticated. The guard (`guard.rs`) reads the token from
+//! the `Authorization` header before anything else — a missing or malformed one is `401` at
+//! once — and puts a [`Caller`] in the request. The token is then checked exactly once, by
+//! the same [`Authenticator::check`], at the first of these moments:
+//! - before the body is read, for a request that has one (`POST`, `PUT`, `PATCH`): a request
+//!   with a bad token must not get its body read or parsed;
+//! - on the connection of the request's own first directory call, for a body-less request
+//!   (`GET`, `HEAD`, `DELETE`), through [`super::Ctx`] — on PostgreSQL that saves a pool
+//!   checkout and a round trip per read;
+//! - after the handler, before its answer is sent, when the handler made no directory call (a
+//!   `400` from a query string, an unknown route): the answer is held back and replaced by the
+//!   `401` or `403` if the token is bad.
 
-use std::future::Future;
-use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 
-use actix_web::{dev::Payload, FromRequest, HttpMessage, HttpRequest};
+use actix_web::http::header::HeaderValue;
 
 use super::error::ScimError;
-use super::guard::DeferredToken;
-use crate::auth::{self, Principal, Scope};
+use crate::auth::{self, Authenticator, Principal, Scope};
+use crate::store::DbConn;
 
-/// The authenticated SCIM client (Okta, Entra) of a request.
-pub struct ScimPrincipal(pub Principal);
+/// The caller of one SCIM request: its token, and the principal once it has been checked.
+#[derive(Clone)]
+pub struct Caller {
+    token: String,
+    checked: Arc<OnceLock<Principal>>,
+}
 
-impl FromRequest for ScimPrincipal {
-    type Error = ScimError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        // The scope's guard has authenticated the request already, or (body-less requests) left
-        // the token for the first database call; then it is checked here.
-        let known = req.extensions().get::<Principal>().cloned();
-        let deferred = req.extensions().get::<DeferredToken>().cloned();
-        let req = req.clone();
-        Box::pin(async move {
-            if let Some(p) = known.filter(|p| p.scope.grants(Scope::Scim)) {
-                return Ok(ScimPrincipal(p));
-            }
-            if let Some(p) = deferred.as_ref().and_then(|d| d.verified.get()) {
-                return Ok(ScimPrincipal(p.clone()));
-            }
-            let p = auth::require(&req, Scope::Scim).await?;
-            if let Some(d) = deferred {
-                let _ = d.verified.set(p.clone());
-            }
-            Ok(ScimPrincipal(p))
+impl Caller {
+    /// The token of the `Authorization` header (`401` when missing or malformed).
+    pub fn from_header(value: Option<&HeaderValue>) -> Result<Caller, ScimError> {
+        Ok(Caller {
+            token: auth::token_from_header(value)?,
+            checked: Arc::new(OnceLock::new()),
         })
+    }
+
+    pub fn is_checked(&self) -> bool {
+        self.checked.get().is_some()
+    }
+
+    /// The principal, checking the token on a connection of its own if not done yet.
+    pub async fn check(&self, authn: Option<&Authenticator>) -> Result<Principal, ScimError> {
+        if let Some(p) = self.checked.get() {
+            return Ok(p.clone());
+        }
+        let authn = authn.ok_or(auth::AuthError::Unavailable)?;
+        let p = authn.check_token(self.token.clone(), Scope::Scim).await?;
+        Ok(self.checked.get_or_init(|| p).clone())
+    }
+
+    /// The principal, checking the token on `conn` — the connection of the request's own
+    /// query — if not done yet.
+    pub fn check_on(&self, conn: &mut DbConn) -> Result<Principal, ScimError> {
+        if let Some(p) = self.checked.get() {
+            return Ok(p.clone());
+        }
+        let p = Authenticator::check(conn, &self.token, Scope::Scim)?;
+        Ok(self.checked.get_or_init(|| p).clone())
     }
 }

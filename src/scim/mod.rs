@@ -1,9 +1,10 @@
 //! The SCIM 2.0 protocol surface under `/scim/v2` (RFC 7643/7644).
 //!
 //! Handlers only extract, make one directory call and render. Around them, [`guard`]
-//! authenticates first and makes sure every non-success answer is a SCIM error body; the
-//! extractors' error handlers below and the default services do the same for routing, query
-//! and path failures.
+//! authenticates first ([`auth`] says how) and makes sure every non-success answer is a SCIM
+//! error body; the extractors' error handlers below and the default services do the same for
+//! routing, query and path failures. What the layer needs from outside — the `Directory`
+//! service, the `Authenticator`, and its [`Settings`] — is app data `server.rs` registers.
 
 pub mod auth;
 pub mod discovery;
@@ -19,18 +20,24 @@ pub mod request;
 pub mod schema;
 pub mod users;
 
-use std::future::Future;
-use std::pin::Pin;
-
 use actix_web::{dev, middleware, web, FromRequest, HttpMessage, HttpRequest};
 
-pub use auth::ScimPrincipal;
+pub use auth::Caller;
 pub use error::ScimError;
 
-use crate::auth::{tokens, AuthError, Principal, Scope};
 use crate::directory::{Actor, Directory, DirectoryError, Written};
-use crate::server::AppState;
 use crate::store::DbConn;
+
+/// What the SCIM layer takes from the configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The base URL of `meta.location` (`<PUBLIC_URL>/scim/v2`).
+    pub base_url: String,
+    /// `SCIM_MAX_PAGE_SIZE`.
+    pub max_page: i64,
+    /// `SCIM_MAX_BODY_BYTES`.
+    pub max_body: usize,
+}
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -84,43 +91,6 @@ pub(crate) fn method_not_allowed(
     }
 }
 
-/// Who is calling, as far as the guard has established it.
-#[derive(Clone)]
-enum Caller {
-    Verified(Principal),
-    /// Checked by the first database call of the request (see `guard::guard`).
-    Deferred(guard::DeferredToken),
-}
-
-impl Caller {
-    /// The principal, checking a deferred token on `conn` — the connection of the request's own
-    /// query — if that has not happened yet.
-    fn verify(&self, conn: &mut DbConn) -> Result<Principal, ScimError> {
-        let d = match self {
-            Caller::Verified(p) => return Ok(p.clone()),
-            Caller::Deferred(d) => d,
-        };
-        if let Some(p) = d.verified.get() {
-            return Ok(p.clone());
-        }
-        let principal = tokens::authenticate(conn, &d.token)
-            .map_err(|e| {
-                tracing::error!(error = %e, "token check failed");
-                ScimError::from(AuthError::Unavailable)
-            })?
-            .ok_or(AuthError::Invalid)?;
-        if !principal.scope.grants(Scope::Scim) {
-            return Err(AuthError::WrongScope {
-                has: principal.scope,
-                needs: Scope::Scim,
-            }
-            .into());
-        }
-        let _ = d.verified.set(principal.clone());
-        Ok(principal)
-    }
-}
-
 /// What every SCIM handler needs: the directory (reached through [`Ctx::read`] and
 /// [`Ctx::write`], which also settle who is calling), the base URL for `meta.location`, and the
 /// page size cap.
@@ -141,7 +111,7 @@ impl Ctx {
         let caller = self.caller.clone();
         self.dir
             .read(move |c| {
-                caller.verify(c)?;
+                caller.check_on(c)?;
                 Ok(f(c)?)
             })
             .await
@@ -156,8 +126,8 @@ impl Ctx {
         let caller = self.caller.clone();
         self.dir
             .write(move |c| {
-                let who = caller.verify(c)?;
-                Ok(f(c, Actor(&who.name))?)
+                let who = caller.check_on(c)?;
+                Ok(f(c, Actor::scim(&who.name))?)
             })
             .await
     }
@@ -165,33 +135,29 @@ impl Ctx {
 
 impl FromRequest for Ctx {
     type Error = ScimError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
 
-    fn from_request(req: &HttpRequest, payload: &mut dev::Payload) -> Self::Future {
-        let state = req.app_data::<web::Data<AppState>>().cloned();
-        let verified = req.extensions().get::<Principal>().cloned();
-        let deferred = req.extensions().get::<guard::DeferredToken>().cloned();
-        let principal = match (&verified, &deferred) {
-            (None, None) => Some(ScimPrincipal::from_request(req, payload)),
-            _ => None,
-        };
-        Box::pin(async move {
-            let state =
-                state.ok_or_else(|| ScimError::Internal("application state missing".into()))?;
-            let caller = match (verified, deferred, principal) {
-                (Some(p), _, _) => Caller::Verified(p),
-                (None, Some(d), _) => Caller::Deferred(d),
-                (None, None, Some(check)) => Caller::Verified(check.await?.0),
-                (None, None, None) => {
-                    return Err(ScimError::Unauthorized("not authenticated".into()))
-                }
-            };
+    fn from_request(req: &HttpRequest, _: &mut dev::Payload) -> Self::Future {
+        let missing = |what: &str| ScimError::Internal(format!("{what} is not installed"));
+        let ctx = (|| {
+            let caller = req
+                .extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or_else(|| missing("the SCIM guard"))?;
+            let dir = req
+                .app_data::<web::Data<Directory>>()
+                .ok_or_else(|| missing("the directory service"))?;
+            let settings = req
+                .app_data::<web::Data<Settings>>()
+                .ok_or_else(|| missing("the SCIM settings"))?;
             Ok(Ctx {
-                dir: Directory::of(&state),
+                dir: dir.get_ref().clone(),
                 caller,
-                base: state.config.scim_base_url(),
-                max_page: i64::from(state.config.scim_max_page_size),
+                base: settings.base_url.clone(),
+                max_page: settings.max_page,
             })
-        })
+        })();
+        std::future::ready(ctx)
     }
 }

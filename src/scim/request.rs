@@ -15,7 +15,6 @@ use super::projection::Projection;
 use super::{filter, schema};
 use crate::directory::query::{GroupQuery, GroupSort, ListQuery, Sort, UserQuery, UserSort};
 use crate::directory::Precondition;
-use crate::server::AppState;
 
 const DEFAULT_BODY_LIMIT: usize = 1 << 20;
 /// RFC 7644 §3.4.2.4 leaves the default page size to the server; Okta asks for 100.
@@ -47,8 +46,8 @@ impl FromRequest for ScimBody {
 
     fn from_request(req: &HttpRequest, payload: &mut dev::Payload) -> Self::Future {
         let limit = req
-            .app_data::<web::Data<AppState>>()
-            .map(|s| s.config.scim_max_body_bytes)
+            .app_data::<web::Data<super::Settings>>()
+            .map(|s| s.max_body)
             .unwrap_or(DEFAULT_BODY_LIMIT);
         let content_type = req
             .headers()

@@ -192,11 +192,6 @@ impl ResourceSchema {
     pub fn is_core_urn(&self, urn: &str) -> bool {
         self.core.id.eq_ignore_ascii_case(urn)
     }
-
-    /// Every schema URN this resource type knows.
-    pub fn all_urns(&self) -> impl Iterator<Item = &str> {
-        std::iter::once(self.core.id.as_str()).chain(self.extensions.iter().map(|s| s.id.as_str()))
-    }
 }
 
 fn common_attributes(with_external_id: bool) -> Vec<AttrDef> {

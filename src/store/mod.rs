@@ -2,6 +2,7 @@
 
 pub mod connection;
 pub mod schema;
+pub mod settings;
 pub mod tx;
 
 use std::time::Duration;

@@ -1,8 +1,20 @@
-//! The ZenQMS state one directory user should have (design.md, "Rules of the mapping"),
-//! and the smallest change that takes a ZenQMS user there. Pure: no I/O.
+//! The ZenQMS state one directory user should have, and the smallest change that takes a
+//! ZenQMS user there. Pure: no I/O. The rules, field by field:
+//!
+//! | ZenQMS | from the directory user | note |
+//! |---|---|---|
+//! | `external_id` | SCIM `externalId` (the Okta user id) | the link; matching falls back to email |
+//! | `email` | primary email, else the first, else `userName` if it is an email | required |
+//! | `first_name` / `last_name` | `name.givenName` / `name.familyName` | required |
+//! | `title` | `title`, else `DEFAULT_TITLE` | required by ZenQMS |
+//! | `status` | `active` → `active`, otherwise `disabled` | users are never deleted |
+//! | roles | the role mappings (`crate::mappings::RolePlan`) | only managed roles are touched |
+//!
+//! A user missing a required field is skipped, not failed, until a push supplies it.
 
 use super::directory_view::DirectoryUser;
-use crate::zenqms::{NewUser, RemoteStatus, RemoteUser, UserPatch, WriteStatus, ZenqmsId};
+use crate::mappings::RolePlan;
+use crate::zenqms::{NewUser, RemoteStatus, RemoteUser, UserPatch, WriteStatus};
 
 /// A required field the directory does not supply (or supplies in a form ZenQMS refuses).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,34 +27,6 @@ pub struct Problem {
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}: {}", self.field, self.reason)
-    }
-}
-
-/// The managed part of a user's roles. Roles outside `managed` are never touched.
-/// Built from the group→role mappings (a later issue); `None` until mappings exist.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RolePlan {
-    /// Roles that appear in at least one active mapping.
-    pub managed: Vec<ZenqmsId>,
-    /// Roles mapped from the groups this user belongs to (a subset of `managed`).
-    pub wanted: Vec<ZenqmsId>,
-}
-
-impl RolePlan {
-    /// (to add, to remove) for a user holding `held`.
-    pub fn diff(&self, held: &[ZenqmsId]) -> (Vec<ZenqmsId>, Vec<ZenqmsId>) {
-        let add = self
-            .wanted
-            .iter()
-            .filter(|r| !held.contains(r))
-            .cloned()
-            .collect();
-        let remove = held
-            .iter()
-            .filter(|r| self.managed.contains(r) && !self.wanted.contains(r))
-            .cloned()
-            .collect();
-        (add, remove)
     }
 }
 
@@ -390,17 +374,5 @@ mod tests {
             ..UserPatch::default()
         };
         assert!(unsent(p, &sent).is_empty());
-    }
-
-    #[test]
-    fn role_plans_touch_only_managed_roles() {
-        let id = |n: u64| ZenqmsId::from_json(&json!(n)).unwrap();
-        let plan = RolePlan {
-            managed: vec![id(1), id(2), id(3)],
-            wanted: vec![id(1), id(2)],
-        };
-        let (add, remove) = plan.diff(&[id(2), id(3), id(9)]);
-        assert_eq!(add, vec![id(1)]);
-        assert_eq!(remove, vec![id(3)], "9 is not managed");
     }
 }

@@ -18,7 +18,6 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::queue;
 use super::state;
 use crate::audit::{self, Outcome};
 use crate::store::schema::{scim_user_emails, scim_users};
@@ -221,7 +220,7 @@ pub fn apply_page(
         enqueue.push(row.user_id.clone());
         out.drifted += 1;
     }
-    queue::enqueue_users(conn, &enqueue)?;
+    crate::outbox::enqueue_users(conn, &enqueue)?;
     out.unlinked_holders = unmatched(conn, candidates)?;
     Ok(out)
 }

@@ -1,6 +1,7 @@
 //! The sync engine of one process: the ZenQMS connection in force, the call budget, the
-//! pause flag, what is known of ZenQMS's health, and the admin operations on them. The
-//! workers (`worker.rs`) run on it; the admin handlers call it.
+//! pause flag, what is known of ZenQMS's health, and the admin operations on them. Built once
+//! by `server.rs`, which also runs the tasks that use it (`worker.rs`, `housekeeping.rs`,
+//! `sweep.rs`); the admin handlers call it.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
@@ -9,17 +10,21 @@ use chrono::{NaiveDateTime, Utc};
 use serde::Serialize;
 
 use super::budget::Budget;
+use super::calls::CallRecorder;
 use super::error::SyncError;
 use super::health::{Connectivity, Health, LastError};
+use super::queue;
+use super::roles::RolePolicy;
 use super::settings::{self, StoredConnection};
 use super::state::{self, SyncState};
-use super::{queue, Wakeup};
+use super::throttle::{Patience, Throttled};
 use crate::audit::{self, Outcome};
 use crate::config::{Config, Secret};
 use crate::crypto::Key;
+use crate::outbox::{self, Wakeup};
 use crate::store::{self, tx, Pool, StoreError};
 use crate::telemetry::{Metrics, StateLabels};
-use crate::zenqms::{CallCtx, ClientSettings, Observer, ZenqmsClient, ZenqmsError};
+use crate::zenqms::{CallCtx, ClientSettings, ZenqmsClient, ZenqmsError};
 
 /// Where the connection in force came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,6 +66,8 @@ pub(crate) struct Inner {
     pub metrics: Metrics,
     pub key: Key,
     pub wakeup: Wakeup,
+    /// The port to the role mappings (`roles.rs`).
+    pub roles: Arc<dyn RolePolicy>,
     pub budget: Budget,
     pub health: Arc<Health>,
     pub paused: AtomicBool,
@@ -90,6 +97,7 @@ impl Engine {
         metrics: Metrics,
         key: Key,
         wakeup: Wakeup,
+        roles: Arc<dyn RolePolicy>,
     ) -> Engine {
         let process = format!(
             "{}-{}",
@@ -104,6 +112,7 @@ impl Engine {
                 metrics,
                 key,
                 wakeup,
+                roles,
                 health: Arc::new(Health::default()),
                 paused: AtomicBool::new(false),
                 housekeeping_rounds: AtomicU64::new(0),
@@ -131,13 +140,12 @@ impl Engine {
 
     /// Metrics and audit for every client; the health listener only for the connection in
     /// force (a candidate being verified must not make the status report its failures).
-    fn observer(&self, in_force: bool) -> Observer {
-        let health: Arc<dyn crate::zenqms::CallListener> = self.inner.health.clone();
-        Observer {
-            metrics: Some(self.inner.metrics.clone()),
-            pool: Some(self.inner.pool.clone()),
-            listener: in_force.then_some(health),
-        }
+    fn recorder(&self, in_force: bool) -> Arc<CallRecorder> {
+        Arc::new(CallRecorder {
+            metrics: self.inner.metrics.clone(),
+            pool: self.inner.pool.clone(),
+            health: in_force.then(|| self.inner.health.clone()),
+        })
     }
 
     fn client_for(
@@ -161,7 +169,7 @@ impl Engine {
                 connect_timeout: self.inner.config.zenqms_connect_timeout,
                 request_timeout: self.inner.config.zenqms_request_timeout,
             },
-            self.observer(in_force),
+            Some(self.recorder(in_force)),
         )
     }
 
@@ -249,11 +257,15 @@ impl Engine {
         let candidate = self
             .build_client(&base_url, Secret::new(api_token.trim()), false)
             .map_err(|e| SyncError::InvalidConnection(e.to_string()))?;
-        self.inner.budget.acquire().await;
-        let roles = match candidate.list_roles(CallCtx::default(), 1, 1).await {
+        let verifying = Throttled {
+            engine: &self.inner,
+            client: &candidate,
+            patience: Patience::Verification,
+        };
+        let roles = match verifying.list_roles(CallCtx::default(), 1, 1).await {
             Ok(page) => page.total.unwrap_or(page.data.len() as u64),
             Err(e) => {
-                let refused = verification_error(&base_url, e, &self.inner.budget);
+                let refused = verification_error(&base_url, e);
                 self.audit_refused_connection(&base_url, actor, &refused)
                     .await;
                 return Err(refused);
@@ -413,7 +425,7 @@ impl Engine {
                     }
                     None => state::failed_user_ids(c)?,
                 };
-                let n = queue::enqueue_users(c, &ids)?;
+                let n = outbox::enqueue_users(c, &ids)?;
                 audit::record(
                     c,
                     &audit::Entry {
@@ -455,7 +467,7 @@ impl Engine {
                 let forgotten = state::forget_pictures(c, user_ids.as_deref())?;
                 // A user never linked has no picture to forget; its run looks it up anyway.
                 let ids = user_ids.clone().unwrap_or_else(|| forgotten.clone());
-                let n = queue::enqueue_users(c, &ids)?;
+                let n = outbox::enqueue_users(c, &ids)?;
                 audit::record(
                     c,
                     &audit::Entry {
@@ -475,14 +487,21 @@ impl Engine {
         Ok(n)
     }
 
+    /// `POST /api/v1/sync/sweep`: claims a drift sweep for this process at once (refused while
+    /// one runs anywhere, ZenQMS is not connected, or sync is paused) and hands it to the
+    /// sweeper (`sweep.rs`).
+    pub async fn sweep_now(&self, actor: &str) -> Result<super::sweep::Started, SyncError> {
+        super::sweep::start_now(self, actor).await
+    }
+
     pub async fn status(&self) -> Result<StatusView, SyncError> {
         let me = self.clone();
         let (counts, q, role_mappings, drift_sweep) = store::run(&self.inner.pool, move |c| {
             Ok::<_, StoreError>((
                 state::counts(c)?,
                 queue::stats(c)?,
-                crate::mappings::table::summary(c)?,
-                me.sweep_view(c)?,
+                me.inner.roles.summary(c)?,
+                super::sweep::view(&me, c)?,
             ))
         })
         .await?;
@@ -575,18 +594,19 @@ impl Engine {
     }
 }
 
-fn verification_error(base_url: &str, e: ZenqmsError, budget: &Budget) -> SyncError {
+fn verification_error(base_url: &str, e: SyncError) -> SyncError {
+    let e = match e {
+        SyncError::Zenqms(e) => e,
+        other => return other,
+    };
     match e {
         ZenqmsError::Auth { status, message } => SyncError::InvalidConnection(format!(
             "ZenQMS at {base_url} refused the API token ({status}: {message}); check that the token is activated and has the user-management permissions (ZenQMS: Settings → API Settings)"
         )),
-        ZenqmsError::RateLimited { retry_after } => {
-            budget.pause_for(retry_after);
-            SyncError::ZenqmsUnreachable(format!(
+        ZenqmsError::RateLimited { retry_after } => SyncError::ZenqmsUnreachable(format!(
                 "ZenQMS at {base_url} is rate limiting; try again in {} s",
                 retry_after.as_secs().max(1)
-            ))
-        }
+            )),
         ZenqmsError::Network(_) | ZenqmsError::Timeout(_) | ZenqmsError::Server { .. } => SyncError::ZenqmsUnreachable(format!(
             "cannot verify the connection: {e}; nothing was saved"
         )),
@@ -625,7 +645,7 @@ pub struct StatusView {
     /// a number that stops growing means the sync loop is stuck.
     pub housekeeping_rounds: u64,
     /// Mappings per status; roles ZenQMS no longer lists (their mappings are skipped).
-    pub role_mappings: crate::mappings::table::Summary,
+    pub role_mappings: crate::mappings::Summary,
     /// The periodic read of every ZenQMS user that finds changes made there by hand.
     pub drift_sweep: super::sweep::SweepView,
 }

@@ -3,7 +3,7 @@
 //! to HTTP.
 
 use crate::store::StoreError;
-use crate::zenqms::{ErrorClass, ZenqmsError};
+use crate::zenqms::ZenqmsError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
@@ -75,24 +75,5 @@ impl From<diesel::result::Error> for SyncError {
 impl crate::store::tx::MaybeTransient for SyncError {
     fn is_transient(&self) -> bool {
         matches!(self, SyncError::Store(e) if crate::store::tx::is_transient(e))
-    }
-}
-
-impl SyncError {
-    /// True when the run should simply be tried again later (never dropped).
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            SyncError::Zenqms(e) => {
-                matches!(e.class(), ErrorClass::Retryable | ErrorClass::RateLimited)
-            }
-            SyncError::Store(_)
-            | SyncError::Paused
-            | SyncError::NotConfigured
-            | SyncError::Inconsistent(_) => true,
-            SyncError::InvalidConnection(_)
-            | SyncError::ZenqmsUnreachable(_)
-            | SyncError::SweepRefused(_)
-            | SyncError::UnknownUsers(_) => false,
-        }
     }
 }

@@ -1,11 +1,12 @@
-//! What this process knows of ZenQMS's reachability: told about every call by the client.
+//! What this process knows of ZenQMS's reachability: told about every call of the connection
+//! in force (by `calls.rs`).
 
 use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::zenqms::{CallListener, CallReport, ZenqmsError};
+use crate::zenqms::{CallReport, ZenqmsError};
 
 #[derive(Default)]
 pub struct Health {
@@ -78,12 +79,13 @@ impl Health {
     }
 }
 
-impl CallListener for Health {
-    fn on_call(&self, report: &CallReport) {
+impl Health {
+    /// Learns from one call of the connection in force.
+    pub fn observe(&self, report: &CallReport<'_>) {
         let now = Utc::now();
         let mut s = self.lock();
-        s.last_call = Some((now, report.error.clone()));
-        match &report.error {
+        s.last_call = Some((now, report.error.cloned()));
+        match report.error {
             None => s.last_success = Some(now),
             Some(e) => {
                 s.last_error = Some(LastError {

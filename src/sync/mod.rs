@@ -1,16 +1,20 @@
-//! Keeping ZenQMS in step with the directory: the outbox queue of users to reconcile, the
-//! desired state and its diff, the reconciler, the workers with their leases, backoff and
-//! rate budget, the drift sweep that finds changes made by hand in ZenQMS, and the engine the
-//! admin API drives (status, retry, recheck, sweep, pause, connection).
+//! Keeping ZenQMS in step with the directory: the consumer side of the outbox (jobs claimed
+//! with leases), the desired state and its diff, the reconciler, the workers with their
+//! backoff and the one throttle of ZenQMS calls, the drift sweep that finds changes made by
+//! hand in ZenQMS, and the engine the admin API drives (status, retry, recheck, sweep, pause,
+//! connection). `server.rs` builds the engine and runs its tasks (`worker`, `housekeeping`,
+//! `sweep`); the role mappings are reached through the `roles::RolePolicy` port.
 
 pub mod backoff;
 pub mod budget;
+mod calls;
 pub mod desired;
 pub mod directory_view;
 pub mod drift;
 pub mod engine;
 pub mod error;
 pub mod health;
+pub mod housekeeping;
 pub mod queue;
 pub mod reconcile;
 pub mod roles;
@@ -22,32 +26,27 @@ pub mod worker;
 
 pub use engine::{ConnectionView, Engine, StatusView};
 pub use error::SyncError;
+pub use roles::RolePolicy;
 pub use state::SyncState;
-pub use worker::SyncHandle;
 
-use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::Notify;
+/// How often a process looks for sync work on its own, besides the wake-ups that every
+/// enqueue in this process sends (`outbox::Wakeup`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Polling {
+    /// Housekeeping: re-reads the pause flag and the connection, and wakes the workers for a
+    /// due job nobody holds (enqueued by another process, or a backoff that ran out).
+    pub housekeeping: Duration,
+    /// A worker with nothing to do also looks on its own this often.
+    pub idle_worker: Duration,
+}
 
-/// Wakes the sync workers of this process after a transaction that enqueued jobs commits,
-/// so an idle system reconciles at once instead of on its next poll.
-#[derive(Clone, Default)]
-pub struct Wakeup(Arc<Notify>);
-
-impl Wakeup {
-    pub fn new() -> Wakeup {
-        Wakeup::default()
-    }
-
-    /// Call after the enqueuing transaction has committed.
-    pub fn notify(&self) {
-        self.0.notify_waiters();
-        // A worker between two waits would miss `notify_waiters`; keep one permit for it.
-        self.0.notify_one();
-    }
-
-    /// Resolves on the next `notify` (or at once when a permit is stored).
-    pub async fn notified(&self) {
-        self.0.notified().await
+impl Default for Polling {
+    fn default() -> Polling {
+        Polling {
+            housekeeping: Duration::from_millis(500),
+            idle_worker: Duration::from_secs(5),
+        }
     }
 }

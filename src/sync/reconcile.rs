@@ -14,9 +14,10 @@
 //! A stale picture is re-read: `404` on a linked id drops the link and looks again; `409`
 //! naming the user itself re-reads it; `409` naming someone else fails with a reason.
 
-use super::desired::{unsent, Desired, RolePlan};
+use super::desired::{unsent, Desired};
 use super::directory_view::DirectoryUser;
 use super::error::SyncError;
+use crate::mappings::RolePlan;
 use crate::zenqms::{
     CallCtx, ErrorClass, NewUser, RemoteUser, SearchFilters, UserPatch, WriteStatus, ZenqmsError,
     ZenqmsId,

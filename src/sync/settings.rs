@@ -7,18 +7,15 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::store::schema::settings;
+use crate::store::settings::{get, put};
 use crate::store::{DbConn, StoreError};
 
 const CONNECTION: &str = "zenqms.connection";
 const PAUSED: &str = "sync.paused";
-/// When the ZenQMS role list was last read completely (by any process sharing the database).
-const ROLES_REFRESHED: &str = "zenqms.roles.refreshed_at";
 
 /// The drift sweep's schedule and last result (JSON, see `sweep.rs`); changed only by
 /// compare-and-swap, which is what makes one process the sweeper.
 const DRIFT_SWEEP: &str = "sync.drift_sweep";
-/// A request for a drift sweep soon (its `updated_at` is when; its value says why).
-const DRIFT_SWEEP_REQUESTED: &str = "sync.drift_sweep.requested";
 
 /// The stored connection: never holds the token in clear.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,38 +24,6 @@ pub struct StoredConnection {
     /// `Key::encrypt` of the API token.
     pub api_token_encrypted: String,
     pub updated_by: String,
-}
-
-fn get(conn: &mut DbConn, key: &str) -> Result<Option<(String, NaiveDateTime)>, StoreError> {
-    Ok(settings::table
-        .filter(settings::key.eq(key))
-        .select((settings::value, settings::updated_at))
-        .first(conn)
-        .optional()?)
-}
-
-fn put(conn: &mut DbConn, key: &str, value: &str) -> Result<NaiveDateTime, StoreError> {
-    let now = crate::store::now();
-    let row = (
-        settings::key.eq(key),
-        settings::value.eq(value),
-        settings::updated_at.eq(now),
-    );
-    macro_rules! upsert {
-        ($c:expr) => {
-            diesel::insert_into(settings::table)
-                .values(row)
-                .on_conflict(settings::key)
-                .do_update()
-                .set((settings::value.eq(value), settings::updated_at.eq(now)))
-                .execute($c)
-        };
-    }
-    match conn {
-        DbConn::Sqlite(c) => upsert!(c)?,
-        DbConn::Postgres(c) => upsert!(c)?,
-    };
-    Ok(now)
 }
 
 /// The connection saved over the admin API, with when it was saved (its version).
@@ -88,17 +53,6 @@ pub fn load_paused(conn: &mut DbConn) -> Result<bool, StoreError> {
 pub fn save_paused(conn: &mut DbConn, paused: bool) -> Result<(), StoreError> {
     put(conn, PAUSED, if paused { "true" } else { "false" })?;
     Ok(())
-}
-
-/// Records that the role list was read completely just now.
-pub fn save_roles_refreshed(conn: &mut DbConn) -> Result<NaiveDateTime, StoreError> {
-    let now = crate::store::now();
-    put(conn, ROLES_REFRESHED, &crate::time::rfc3339(&now))
-}
-
-/// When the role list was last read completely, by any process; `None`: never.
-pub fn load_roles_refreshed(conn: &mut DbConn) -> Result<Option<NaiveDateTime>, StoreError> {
-    Ok(get(conn, ROLES_REFRESHED)?.map(|(_, at)| at))
 }
 
 /// The drift sweep's record, as stored (the text is the compare-and-swap's expected value).
@@ -143,17 +97,4 @@ pub fn swap_sweep(
         }
     };
     Ok(n == 1)
-}
-
-/// Asks for a drift sweep soon (call in the transaction of the change that needs it).
-pub fn request_sweep(conn: &mut DbConn, why: &str) -> Result<(), StoreError> {
-    put(conn, DRIFT_SWEEP_REQUESTED, why)?;
-    Ok(())
-}
-
-/// The latest request for a sweep: why, and when.
-pub fn load_sweep_request(
-    conn: &mut DbConn,
-) -> Result<Option<(String, NaiveDateTime)>, StoreError> {
-    get(conn, DRIFT_SWEEP_REQUESTED)
 }

@@ -520,29 +520,3 @@ pub fn forget_pictures(
     }
     Ok(ids)
 }
-
-/// Forgets the stored picture of every linked user in these groups or holding this role (as
-/// last seen), so their next run reads them from ZenQMS: for a role that ZenQMS stopped
-/// listing and lists again, no stored answer says whether a user still holds it.
-pub fn forget_pictures_for_role(
-    conn: &mut DbConn,
-    role_id_json: &str,
-    groups: &[String],
-) -> Result<usize, StoreError> {
-    use crate::store::schema::group_members;
-    let members = group_members::table
-        .filter(group_members::group_id.eq_any(groups.to_vec()))
-        .select(group_members::user_id);
-    let holders = zenqms_user_roles::table
-        .filter(zenqms_user_roles::role_id_json.eq(role_id_json.to_string()))
-        .select(zenqms_user_roles::user_id);
-    Ok(diesel::update(
-        sync_users::table.filter(
-            sync_users::user_id
-                .eq_any(members)
-                .or(sync_users::user_id.eq_any(holders)),
-        ),
-    )
-    .set(sync_users::applied.eq(None::<String>))
-    .execute(conn)?)
-}

@@ -24,7 +24,7 @@ use super::drift::{self, UnlinkedHolder, LISTED_HOLDERS};
 use super::engine::Engine;
 use super::error::{SweepRefusal, SyncError};
 use super::settings;
-use super::throttle::Throttled;
+use super::throttle::{Patience, Throttled};
 use crate::audit::{self, Outcome};
 use crate::store::{self, tx, DbConn, StoreError};
 use crate::zenqms::contract::MAX_PAGE_SIZE;
@@ -35,13 +35,6 @@ const MAX_PAGES: u32 = 10_000;
 /// A sweep that failed (ZenQMS down, sync paused) is tried again after this, or after the
 /// interval if that is shorter — not a whole interval later.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
-
-/// Asks for a sweep soon, in the caller's transaction: a role that becomes managed may be held
-/// by users the bridge has never seen holding it (granted by hand), whom only a sweep finds.
-/// Honoured when automatic sweeps are on (`SYNC_DRIFT_SWEEP_SECS` > 0).
-pub fn request(conn: &mut DbConn, why: &str) -> Result<(), StoreError> {
-    settings::request_sweep(conn, why)
-}
 
 /// The stored record: the sweep running, if any, and the last one that ended.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -186,7 +179,7 @@ fn claim(
         // the write lock that SCIM writers need (as the workers' `any_due` does not).
         let now = store::now();
         let rec = Record::parse(settings::load_sweep(conn)?.as_deref());
-        let requested = settings::load_sweep_request(conn)?.map(|r| r.1);
+        let requested = crate::outbox::sweep_request(conn)?.map(|r| r.1);
         if let Some(r) = rec.live(now) {
             return Ok(Claimed::Running(r.clone()));
         }
@@ -197,7 +190,7 @@ fn claim(
     tx::write(conn, |c| {
         let now = store::now();
         let text = settings::load_sweep(c)?;
-        let requested = settings::load_sweep_request(c)?;
+        let requested = crate::outbox::sweep_request(c)?;
         let mut rec = Record::parse(text.as_deref());
         if let Some(r) = rec.live(now) {
             return Ok(Claimed::Running(r.clone()));
@@ -311,347 +304,347 @@ pub struct UnlinkedView {
     pub first: Vec<UnlinkedHolder>,
 }
 
-impl Engine {
-    fn sweep_every(&self) -> Option<Duration> {
-        self.inner.config.sync_drift_sweep
-    }
+fn sweep_every(engine: &Engine) -> Option<Duration> {
+    engine.inner.config.sync_drift_sweep
+}
 
-    /// This process's sweeper: claims a sweep when one is due (or takes the one an admin
-    /// started here) and runs it; otherwise looks again every second.
-    pub(super) async fn sweep_loop(&self, mut stop: watch::Receiver<bool>) {
-        let tick = self
-            .sweep_every()
-            .unwrap_or(Duration::from_secs(1))
-            .clamp(Duration::from_millis(200), Duration::from_secs(1));
-        loop {
-            if *stop.borrow() {
-                return self.drop_handoff().await;
-            }
-            let handed = self
-                .inner
-                .sweep_handoff
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
-            let claim = match handed {
-                Some(c) => Some(c),
-                None if self.sweep_every().is_some()
-                    && !self.is_paused()
-                    && self.connected().is_some() =>
-                {
-                    match self.claim_sweep(Trigger::Schedule).await {
-                        Ok(Claimed::Yes(c)) => Some(c),
-                        Ok(_) => None,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot look whether a drift sweep is due");
-                            None
-                        }
-                    }
-                }
-                None => None,
-            };
-            if let Some(claim) = claim {
-                tokio::select! {
-                    _ = self.sweep(&claim) => {}
-                    _ = stop.changed() => {
-                        self.end_sweep(&claim, &Totals::default(), End::Interrupted("the bridge process stopped".into())).await;
-                        return;
-                    }
-                }
-                continue;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(tick) => {}
-                _ = self.inner.sweep_kick.notified() => {}
-                _ = stop.changed() => return self.drop_handoff().await,
-            }
+/// This process's sweeper: claims a sweep when one is due (or takes the one an admin
+/// started here) and runs it; otherwise looks again every second.
+pub async fn run(engine: Engine, mut stop: watch::Receiver<bool>) {
+    let engine = &engine;
+    let tick = sweep_every(engine)
+        .unwrap_or(Duration::from_secs(1))
+        .clamp(Duration::from_millis(200), Duration::from_secs(1));
+    loop {
+        if *stop.borrow() {
+            return drop_handoff(engine).await;
         }
-    }
-
-    /// A sweep an admin started just as the process stops is ended at once, so the next
-    /// process need not wait for its lease to run out.
-    async fn drop_handoff(&self) {
-        let handed = self
+        let handed = engine
             .inner
             .sweep_handoff
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        if let Some(claim) = handed {
-            let why = End::Interrupted("the bridge process stopped".into());
-            self.end_sweep(&claim, &Totals::default(), why).await;
-        }
-    }
-
-    async fn claim_sweep(&self, trigger: Trigger<'_>) -> Result<Claimed, StoreError> {
-        let owner = self.inner.process.clone();
-        let lease = self.inner.config.sync_lease;
-        let every = self.sweep_every();
-        let admin = match trigger {
-            Trigger::Admin(a) => Some(a.to_string()),
-            Trigger::Schedule => None,
-        };
-        store::run(&self.inner.pool, move |c| {
-            let t = match &admin {
-                Some(a) => Trigger::Admin(a),
-                None => Trigger::Schedule,
-            };
-            claim(c, &owner, lease, every, &t)
-        })
-        .await
-    }
-
-    /// `POST /api/v1/sync/sweep`: claims a sweep for this process at once (refused while one
-    /// runs anywhere, ZenQMS is not connected, or sync is paused) and hands it to the sweeper.
-    pub async fn sweep_now(&self, actor: &str) -> Result<Started, SyncError> {
-        if self.is_paused() {
-            return Err(SyncError::SweepRefused(SweepRefusal::Paused));
-        }
-        if self.connected().is_none() {
-            let why = self
-                .connection_view()
-                .problem
-                .unwrap_or_else(|| SyncError::NotConfigured.to_string());
-            return Err(SyncError::SweepRefused(SweepRefusal::NotConnected(why)));
-        }
-        let claim = match self.claim_sweep(Trigger::Admin(actor)).await? {
-            Claimed::Yes(c) => c,
-            Claimed::Running(r) => {
-                return Err(SyncError::SweepRefused(SweepRefusal::Running {
-                    started_at: Some(crate::time::rfc3339(&r.started_at)),
-                    trigger: r.trigger,
-                }))
-            }
-            // Lost the swap to another process, which is sweeping now.
-            Claimed::NotDue => {
-                return Err(SyncError::SweepRefused(SweepRefusal::Running {
-                    started_at: None,
-                    trigger: "another process's schedule".into(),
-                }))
-            }
-        };
-        let started_at = claim.started_at;
-        let linked_users = store::run(&self.inner.pool, super::state::linked_count).await?;
-        *self
-            .inner
-            .sweep_handoff
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = Some(claim);
-        self.inner.sweep_kick.notify_one();
-        Ok(Started {
-            started: true,
-            started_at,
-            linked_users,
-            page_size: MAX_PAGE_SIZE,
-            will: WILL,
-        })
-    }
-
-    /// Runs a claimed sweep to its end, renewing the lease meanwhile, and records the end.
-    async fn sweep(&self, claim: &Claim) {
-        let mut totals = Totals::default();
-        let result = tokio::select! {
-            r = self.sweep_pages(claim, &mut totals) => Some(r),
-            _ = self.keep_sweep_lease(claim) => None,
-        };
-        let end = match result {
-            None => {
-                tracing::warn!(
-                    "the drift sweep's lease was lost (another process took it over); stopped"
-                );
-                return;
-            }
-            Some(Ok(())) => End::Completed,
-            Some(Err(SyncError::Paused)) => End::Interrupted("sync was paused".into()),
-            Some(Err(e)) => End::Failed(e.to_string()),
-        };
-        self.end_sweep(claim, &totals, end).await;
-    }
-
-    async fn sweep_pages(&self, claim: &Claim, totals: &mut Totals) -> Result<(), SyncError> {
-        let conn = self.connected().ok_or(SyncError::NotConfigured)?;
-        let api = Throttled {
-            engine: &self.inner,
-            client: &conn.client,
-        };
-        let ctx = CallCtx {
-            actor: Some(&claim.actor),
-            ..CallCtx::default()
-        };
-        let every_user = SearchFilters::default();
-        // Offset paging shifts when users are created meanwhile: a user may come twice
-        // (compared once) or be missed (by this sweep; the next one sees it).
-        let mut seen: HashSet<String> = HashSet::new();
-        for page in 1..=MAX_PAGES {
-            let fetched_at = store::now();
-            let got = api
-                .search_page(ctx, &every_user, page, MAX_PAGE_SIZE)
-                .await?;
-            let full = got.data.len() >= MAX_PAGE_SIZE as usize;
-            let fresh: Vec<RemoteUser> = got
-                .data
-                .into_iter()
-                .filter(|u| seen.insert(u.id.json_text()))
-                .collect();
-            totals.pages += 1;
-            totals.users_seen += fresh.len() as u64;
-            if !fresh.is_empty() {
-                let out = store::run(&self.inner.pool, move |c| {
-                    tx::write(c, |c| {
-                        let managed = crate::mappings::plan::managed_roles(c)?;
-                        drift::apply_page(c, &fresh, fetched_at, &managed)
-                    })
-                })
-                .await?;
-                if out.drifted > 0 {
-                    self.inner.wakeup.notify();
-                }
-                totals.add(out);
-            }
-            let listed_all = got
-                .total
-                .is_some_and(|t| u64::from(page) * u64::from(MAX_PAGE_SIZE) >= t);
-            if !full || listed_all {
-                return Ok(());
-            }
-        }
-        Err(SyncError::Inconsistent(format!(
-            "POST /v2/users/search kept answering full pages past page {MAX_PAGES}; the sweep stopped"
-        )))
-    }
-
-    /// Renews the lease every third of it; returns only when it was lost.
-    async fn keep_sweep_lease(&self, claim: &Claim) {
-        let lease = self.inner.config.sync_lease;
-        loop {
-            tokio::time::sleep(lease / 3).await;
-            let mut current = claim.current.lock().await;
-            let expected = current.clone();
-            let owner = claim.owner.clone();
-            let renewed = store::run(&self.inner.pool, move |c| {
-                let mut rec = Record::parse(Some(&expected));
-                match rec.running.as_mut() {
-                    Some(r) if r.owner == owner => {
-                        r.lease_until = store::now() + chrono_of(lease);
+        let claim = match handed {
+            Some(c) => Some(c),
+            None if sweep_every(engine).is_some()
+                && !engine.is_paused()
+                && engine.connected().is_some() =>
+            {
+                match claim_sweep(engine, Trigger::Schedule).await {
+                    Ok(Claimed::Yes(c)) => Some(c),
+                    Ok(_) => None,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot look whether a drift sweep is due");
+                        None
                     }
-                    _ => return Ok::<_, StoreError>(None),
                 }
-                let next = rec.text()?;
-                Ok(settings::swap_sweep(c, Some(&expected), &next)?.then_some(next))
-            })
-            .await;
-            match renewed {
-                Ok(Some(next)) => *current = next,
-                Ok(None) => return,
-                Err(e) => tracing::warn!(error = %e, "cannot renew the drift sweep's lease"),
             }
+            None => None,
+        };
+        if let Some(claim) = claim {
+            tokio::select! {
+                _ = sweep(engine, &claim) => {}
+                _ = stop.changed() => {
+                    end_sweep(engine, &claim, &Totals::default(), End::Interrupted("the bridge process stopped".into())).await;
+                    return;
+                }
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = engine.inner.sweep_kick.notified() => {}
+            _ = stop.changed() => return drop_handoff(engine).await,
         }
     }
+}
 
-    /// Records how a sweep ended (and its audit entry) if this process still holds it.
-    async fn end_sweep(&self, claim: &Claim, totals: &Totals, end: End) {
-        let current = claim.current.lock().await;
-        let expected = current.clone();
-        let (outcome, error) = match end {
-            End::Completed => ("completed", None),
-            End::Failed(e) => ("failed", Some(e)),
-            End::Interrupted(e) => ("interrupted", Some(e)),
+/// A sweep an admin started just as the process stops is ended at once, so the next
+/// process need not wait for its lease to run out.
+async fn drop_handoff(engine: &Engine) {
+    let handed = engine
+        .inner
+        .sweep_handoff
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .take();
+    if let Some(claim) = handed {
+        let why = End::Interrupted("the bridge process stopped".into());
+        end_sweep(engine, &claim, &Totals::default(), why).await;
+    }
+}
+
+async fn claim_sweep(engine: &Engine, trigger: Trigger<'_>) -> Result<Claimed, StoreError> {
+    let owner = engine.inner.process.clone();
+    let lease = engine.inner.config.sync_lease;
+    let every = sweep_every(engine);
+    let admin = match trigger {
+        Trigger::Admin(a) => Some(a.to_string()),
+        Trigger::Schedule => None,
+    };
+    store::run(&engine.inner.pool, move |c| {
+        let t = match &admin {
+            Some(a) => Trigger::Admin(a),
+            None => Trigger::Schedule,
         };
-        let finished = Finished {
-            trigger: claim.trigger.clone(),
-            actor: claim.actor.clone(),
-            started_at: claim.started_at,
-            finished_at: store::now(),
-            outcome: outcome.to_string(),
-            error: error.clone(),
-            totals: totals.clone(),
-        };
-        let written = store::run(&self.inner.pool, move |c| {
-            tx::write(c, |c| {
-                let mut rec = Record::parse(Some(&expected));
-                rec.running = None;
-                rec.last = Some(finished.clone());
-                if !settings::swap_sweep(c, Some(&expected), &rec.text()?)? {
-                    return Ok::<_, StoreError>(false);
-                }
-                audit::record(
-                    c,
-                    &audit::Entry {
-                        actor: &finished.actor,
-                        action: "sync.sweep",
-                        target_type: "sync",
-                        target_id: None,
-                        detail: json!({
-                            "trigger": finished.trigger,
-                            "started_at": crate::time::rfc3339(&finished.started_at),
-                            "outcome": finished.outcome,
-                            "error": finished.error,
-                            "pages": finished.totals.pages,
-                            "users_seen": finished.totals.users_seen,
-                            "linked": finished.totals.linked,
-                            "busy": finished.totals.busy,
-                            "drifted": finished.totals.drifted,
-                            "unlinked_holders": {
-                                "count": finished.totals.unlinked_holders,
-                                "first": finished.totals.unlinked_first,
-                            },
-                        }),
-                        outcome: if finished.outcome == "completed" {
-                            Outcome::Success
-                        } else {
-                            Outcome::Failure
-                        },
-                    },
-                )?;
-                Ok(true)
+        claim(c, &owner, lease, every, &t)
+    })
+    .await
+}
+
+/// `POST /api/v1/sync/sweep`: claims a sweep for this process at once (refused while one
+/// runs anywhere, ZenQMS is not connected, or sync is paused) and hands it to the sweeper.
+pub(super) async fn start_now(engine: &Engine, actor: &str) -> Result<Started, SyncError> {
+    if engine.is_paused() {
+        return Err(SyncError::SweepRefused(SweepRefusal::Paused));
+    }
+    if engine.connected().is_none() {
+        let why = engine
+            .connection_view()
+            .problem
+            .unwrap_or_else(|| SyncError::NotConfigured.to_string());
+        return Err(SyncError::SweepRefused(SweepRefusal::NotConnected(why)));
+    }
+    let claim = match claim_sweep(engine, Trigger::Admin(actor)).await? {
+        Claimed::Yes(c) => c,
+        Claimed::Running(r) => {
+            return Err(SyncError::SweepRefused(SweepRefusal::Running {
+                started_at: Some(crate::time::rfc3339(&r.started_at)),
+                trigger: r.trigger,
+            }))
+        }
+        // Lost the swap to another process, which is sweeping now.
+        Claimed::NotDue => {
+            return Err(SyncError::SweepRefused(SweepRefusal::Running {
+                started_at: None,
+                trigger: "another process's schedule".into(),
+            }))
+        }
+    };
+    let started_at = claim.started_at;
+    let linked_users = store::run(&engine.inner.pool, super::state::linked_count).await?;
+    *engine
+        .inner
+        .sweep_handoff
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some(claim);
+    engine.inner.sweep_kick.notify_one();
+    Ok(Started {
+        started: true,
+        started_at,
+        linked_users,
+        page_size: MAX_PAGE_SIZE,
+        will: WILL,
+    })
+}
+
+/// Runs a claimed sweep to its end, renewing the lease meanwhile, and records the end.
+async fn sweep(engine: &Engine, claim: &Claim) {
+    let mut totals = Totals::default();
+    let result = tokio::select! {
+        r = sweep_pages(engine, claim, &mut totals) => Some(r),
+        _ = keep_sweep_lease(engine, claim) => None,
+    };
+    let end = match result {
+        None => {
+            tracing::warn!(
+                "the drift sweep's lease was lost (another process took it over); stopped"
+            );
+            return;
+        }
+        Some(Ok(())) => End::Completed,
+        Some(Err(SyncError::Paused)) => End::Interrupted("sync was paused".into()),
+        Some(Err(e)) => End::Failed(e.to_string()),
+    };
+    end_sweep(engine, claim, &totals, end).await;
+}
+
+async fn sweep_pages(engine: &Engine, claim: &Claim, totals: &mut Totals) -> Result<(), SyncError> {
+    let conn = engine.connected().ok_or(SyncError::NotConfigured)?;
+    let api = Throttled {
+        engine: &engine.inner,
+        client: &conn.client,
+        patience: Patience::WaitOut,
+    };
+    let ctx = CallCtx {
+        actor: Some(&claim.actor),
+        ..CallCtx::default()
+    };
+    let every_user = SearchFilters::default();
+    // Offset paging shifts when users are created meanwhile: a user may come twice
+    // (compared once) or be missed (by this sweep; the next one sees it).
+    let mut seen: HashSet<String> = HashSet::new();
+    for page in 1..=MAX_PAGES {
+        let fetched_at = store::now();
+        let got = api
+            .search_page(ctx, &every_user, page, MAX_PAGE_SIZE)
+            .await?;
+        let full = got.data.len() >= MAX_PAGE_SIZE as usize;
+        let fresh: Vec<RemoteUser> = got
+            .data
+            .into_iter()
+            .filter(|u| seen.insert(u.id.json_text()))
+            .collect();
+        totals.pages += 1;
+        totals.users_seen += fresh.len() as u64;
+        if !fresh.is_empty() {
+            let roles = engine.inner.roles.clone();
+            let out = store::run(&engine.inner.pool, move |c| {
+                tx::write(c, |c| {
+                    let managed = roles.managed_roles(c)?;
+                    drift::apply_page(c, &fresh, fetched_at, &managed)
+                })
             })
+            .await?;
+            if out.drifted > 0 {
+                engine.inner.wakeup.notify();
+            }
+            totals.add(out);
+        }
+        let listed_all = got
+            .total
+            .is_some_and(|t| u64::from(page) * u64::from(MAX_PAGE_SIZE) >= t);
+        if !full || listed_all {
+            return Ok(());
+        }
+    }
+    Err(SyncError::Inconsistent(format!(
+        "POST /v2/users/search kept answering full pages past page {MAX_PAGES}; the sweep stopped"
+    )))
+}
+
+/// Renews the lease every third of it; returns only when it was lost.
+async fn keep_sweep_lease(engine: &Engine, claim: &Claim) {
+    let lease = engine.inner.config.sync_lease;
+    loop {
+        tokio::time::sleep(lease / 3).await;
+        let mut current = claim.current.lock().await;
+        let expected = current.clone();
+        let owner = claim.owner.clone();
+        let renewed = store::run(&engine.inner.pool, move |c| {
+            let mut rec = Record::parse(Some(&expected));
+            match rec.running.as_mut() {
+                Some(r) if r.owner == owner => {
+                    r.lease_until = store::now() + chrono_of(lease);
+                }
+                _ => return Ok::<_, StoreError>(None),
+            }
+            let next = rec.text()?;
+            Ok(settings::swap_sweep(c, Some(&expected), &next)?.then_some(next))
         })
         .await;
-        match written {
-            Ok(true) => tracing::info!(
-                outcome,
-                error = error.as_deref().unwrap_or(""),
-                pages = totals.pages,
-                users_seen = totals.users_seen,
-                drifted = totals.drifted,
-                unlinked_holders = totals.unlinked_holders,
-                "drift sweep ended"
-            ),
-            Ok(false) => {
-                tracing::warn!("the drift sweep's lease was lost; its result was not recorded")
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot record the end of the drift sweep; its lease will run out")
-            }
+        match renewed {
+            Ok(Some(next)) => *current = next,
+            Ok(None) => return,
+            Err(e) => tracing::warn!(error = %e, "cannot renew the drift sweep's lease"),
         }
     }
+}
 
-    /// `drift_sweep` of the status (read in the status's own query closure).
-    pub(super) fn sweep_view(&self, conn: &mut DbConn) -> Result<SweepView, StoreError> {
-        let now = store::now();
-        let rec = Record::parse(settings::load_sweep(conn)?.as_deref());
-        let requested = settings::load_sweep_request(conn)?.map(|r| r.1);
-        let live = rec.live(now);
-        let last = rec.last.as_ref();
-        Ok(SweepView {
-            interval_secs: self.sweep_every().map(|d| d.as_secs()),
-            running: live.is_some(),
-            trigger: live
-                .map(|r| r.trigger.clone())
-                .or(last.map(|l| l.trigger.clone())),
-            last_started_at: live.map(|r| r.started_at).or(last.map(|l| l.started_at)),
-            last_finished_at: last.map(|l| l.finished_at),
-            last_outcome: last.map(|l| l.outcome.clone()),
-            last_error: last.and_then(|l| l.error.clone()),
-            users_seen: last.map(|l| l.totals.users_seen),
-            drifted: last.map(|l| l.totals.drifted),
-            unlinked_holders: last.map(|l| UnlinkedView {
-                count: l.totals.unlinked_holders,
-                first: l.totals.unlinked_first.clone(),
-            }),
-            next_due_at: rec.due_at(self.sweep_every(), requested, now),
+/// Records how a sweep ended (and its audit entry) if this process still holds it.
+async fn end_sweep(engine: &Engine, claim: &Claim, totals: &Totals, end: End) {
+    let current = claim.current.lock().await;
+    let expected = current.clone();
+    let (outcome, error) = match end {
+        End::Completed => ("completed", None),
+        End::Failed(e) => ("failed", Some(e)),
+        End::Interrupted(e) => ("interrupted", Some(e)),
+    };
+    let finished = Finished {
+        trigger: claim.trigger.clone(),
+        actor: claim.actor.clone(),
+        started_at: claim.started_at,
+        finished_at: store::now(),
+        outcome: outcome.to_string(),
+        error: error.clone(),
+        totals: totals.clone(),
+    };
+    let written = store::run(&engine.inner.pool, move |c| {
+        tx::write(c, |c| {
+            let mut rec = Record::parse(Some(&expected));
+            rec.running = None;
+            rec.last = Some(finished.clone());
+            if !settings::swap_sweep(c, Some(&expected), &rec.text()?)? {
+                return Ok::<_, StoreError>(false);
+            }
+            audit::record(
+                c,
+                &audit::Entry {
+                    actor: &finished.actor,
+                    action: "sync.sweep",
+                    target_type: "sync",
+                    target_id: None,
+                    detail: json!({
+                        "trigger": finished.trigger,
+                        "started_at": crate::time::rfc3339(&finished.started_at),
+                        "outcome": finished.outcome,
+                        "error": finished.error,
+                        "pages": finished.totals.pages,
+                        "users_seen": finished.totals.users_seen,
+                        "linked": finished.totals.linked,
+                        "busy": finished.totals.busy,
+                        "drifted": finished.totals.drifted,
+                        "unlinked_holders": {
+                            "count": finished.totals.unlinked_holders,
+                            "first": finished.totals.unlinked_first,
+                        },
+                    }),
+                    outcome: if finished.outcome == "completed" {
+                        Outcome::Success
+                    } else {
+                        Outcome::Failure
+                    },
+                },
+            )?;
+            Ok(true)
         })
+    })
+    .await;
+    match written {
+        Ok(true) => tracing::info!(
+            outcome,
+            error = error.as_deref().unwrap_or(""),
+            pages = totals.pages,
+            users_seen = totals.users_seen,
+            drifted = totals.drifted,
+            unlinked_holders = totals.unlinked_holders,
+            "drift sweep ended"
+        ),
+        Ok(false) => {
+            tracing::warn!("the drift sweep's lease was lost; its result was not recorded")
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot record the end of the drift sweep; its lease will run out")
+        }
     }
+}
+
+/// `drift_sweep` of the status (read in the status's own query closure).
+pub(super) fn view(engine: &Engine, conn: &mut DbConn) -> Result<SweepView, StoreError> {
+    let now = store::now();
+    let rec = Record::parse(settings::load_sweep(conn)?.as_deref());
+    let requested = crate::outbox::sweep_request(conn)?.map(|r| r.1);
+    let live = rec.live(now);
+    let last = rec.last.as_ref();
+    Ok(SweepView {
+        interval_secs: sweep_every(engine).map(|d| d.as_secs()),
+        running: live.is_some(),
+        trigger: live
+            .map(|r| r.trigger.clone())
+            .or(last.map(|l| l.trigger.clone())),
+        last_started_at: live.map(|r| r.started_at).or(last.map(|l| l.started_at)),
+        last_finished_at: last.map(|l| l.finished_at),
+        last_outcome: last.map(|l| l.outcome.clone()),
+        last_error: last.and_then(|l| l.error.clone()),
+        users_seen: last.map(|l| l.totals.users_seen),
+        drifted: last.map(|l| l.totals.drifted),
+        unlinked_holders: last.map(|l| UnlinkedView {
+            count: l.totals.unlinked_holders,
+            first: l.totals.unlinked_first.clone(),
+        }),
+        next_due_at: rec.due_at(sweep_every(engine), requested, now),
+    })
 }
 
 #[cfg(test)]

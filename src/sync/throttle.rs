@@ -1,6 +1,8 @@
-//! The reconciler's view of ZenQMS inside the worker: every call waits for the process's
-//! budget, none is made while sync is paused, and a `429` pauses every worker for its
-//! `Retry-After` before the same call is tried again.
+//! The one way to call ZenQMS: every call waits for the process's budget, none is made while
+//! sync is paused, and a `429` pauses every caller of the process for its `Retry-After`. The
+//! workers and the drift sweep wait that pause out and try the call again; an admin request
+//! (the role list) fails at once instead ([`Patience`]). Also the reconciler's ports (`Api`,
+//! `Links`) as the worker implements them.
 
 use std::future::Future;
 
@@ -10,7 +12,7 @@ use super::reconcile::{Api, Links, Owner};
 use super::state;
 use crate::store;
 use crate::zenqms::{
-    CallCtx, NewUser, Page, RemoteUser, SearchFilters, UserPatch, ZenqmsClient, ZenqmsError,
+    CallCtx, NewUser, Page, RemoteUser, Role, SearchFilters, UserPatch, ZenqmsClient, ZenqmsError,
     ZenqmsId,
 };
 use std::sync::atomic::Ordering;
@@ -22,6 +24,28 @@ const MAX_RATE_LIMITED: usize = 3;
 pub struct Throttled<'a> {
     pub engine: &'a Inner,
     pub client: &'a ZenqmsClient,
+    pub patience: Patience,
+}
+
+/// What a call does about a `429` pause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Patience {
+    /// Workers and sweeps: wait the pause out, and try a call that got a `429` again (a few
+    /// times; then the run is retried when the pause ends, without counting as a failure).
+    WaitOut,
+    /// An admin request: fail at once, without a call, while a pause is in force, and return
+    /// the `429` of a call (after pausing everyone else).
+    FailFast,
+    /// Verifying a connection an admin gives, before it is saved: not stopped by sync's pause
+    /// (a new connection is how a paused integration is often repaired); waits its turn like
+    /// any call, and returns the `429` of the call (after pausing everyone else).
+    Verification,
+}
+
+impl Patience {
+    fn heeds_sync_pause(self) -> bool {
+        self != Patience::Verification
+    }
 }
 
 impl Throttled<'_> {
@@ -30,21 +54,29 @@ impl Throttled<'_> {
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, ZenqmsError>>,
     {
+        let paused =
+            || self.patience.heeds_sync_pause() && self.engine.paused.load(Ordering::SeqCst);
         let mut limited = 0;
         loop {
-            if self.engine.paused.load(Ordering::SeqCst) {
+            if paused() {
                 return Err(SyncError::Paused);
+            }
+            if self.patience == Patience::FailFast {
+                if let Some(until) = self.engine.budget.paused_until() {
+                    let retry_after = until.saturating_duration_since(tokio::time::Instant::now());
+                    return Err(ZenqmsError::RateLimited { retry_after }.into());
+                }
             }
             self.engine.budget.acquire().await;
             // A pause that came while this call waited for its turn.
-            if self.engine.paused.load(Ordering::SeqCst) {
+            if paused() {
                 return Err(SyncError::Paused);
             }
             match f().await {
                 Err(ZenqmsError::RateLimited { retry_after }) => {
                     self.engine.budget.pause_for(retry_after);
                     limited += 1;
-                    if limited >= MAX_RATE_LIMITED {
+                    if self.patience != Patience::WaitOut || limited >= MAX_RATE_LIMITED {
                         return Err(ZenqmsError::RateLimited { retry_after }.into());
                     }
                 }
@@ -55,6 +87,17 @@ impl Throttled<'_> {
 }
 
 impl Throttled<'_> {
+    /// One page of `GET /v2/roles`.
+    pub async fn list_roles(
+        &self,
+        ctx: CallCtx<'_>,
+        page: u32,
+        page_size: u32,
+    ) -> Result<Page<Role>, SyncError> {
+        self.call(|| self.client.list_roles(ctx, page, page_size))
+            .await
+    }
+
     /// One page of `POST /v2/users/search` (the drift sweep's only call).
     pub async fn search_page(
         &self,

@@ -1,12 +1,13 @@
 //! The HTTP client of the ZenQMS public API: reqwest over rustls, connect and request
-//! timeouts, typed errors, and one record per call — the `zenqms_calls` metric (endpoint
-//! template × outcome), an audit entry (actor `system`) and a listener hook the sync engine
-//! uses to know whether ZenQMS is reachable. The token is kept in a sensitive header value
-//! and never appears in `Debug`, logs or the audit trail.
+//! timeouts, typed errors, and a report of every call (endpoint, status, duration, error, what
+//! it was about) to a [`CallListener`] — the sync engine's, which writes the audit entry and the
+//! metric and tracks whether ZenQMS is reachable. The client itself knows no database. The
+//! token is kept in a sensitive header value and never appears in `Debug`, logs or reports.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures_util::future::BoxFuture;
 use reqwest::header::{HeaderValue, AUTHORIZATION, RETRY_AFTER};
 use reqwest::Url;
 use serde::de::DeserializeOwned;
@@ -16,10 +17,7 @@ use super::contract::{
     self, Endpoint, NewUser, Page, RemoteUser, Role, SearchFilters, UserPatch, ZenqmsId,
 };
 use super::error::ZenqmsError;
-use crate::audit::{self, Outcome};
 use crate::config::Secret;
-use crate::store::{self, Pool, StoreError};
-use crate::telemetry::Metrics;
 
 /// Where and how to reach a tenant.
 #[derive(Debug, Clone)]
@@ -32,17 +30,35 @@ pub struct ClientSettings {
 }
 
 /// One finished call, as the listener sees it.
-#[derive(Debug, Clone)]
-pub struct CallReport {
+#[derive(Debug, Clone, Copy)]
+pub struct CallReport<'a> {
     pub endpoint: Endpoint,
+    /// The URL path called (no query string, no secret).
+    pub path: &'a str,
+    /// The ZenQMS user the call addressed, if any.
+    pub zenqms_id: Option<&'a ZenqmsId>,
+    /// The HTTP status, when an answer came.
     pub status: Option<u16>,
-    pub error: Option<ZenqmsError>,
+    pub error: Option<&'a ZenqmsError>,
     pub duration: Duration,
+    /// What the caller said the call is about (directory user, actor, "before").
+    pub ctx: CallCtx<'a>,
+    pub request: Option<&'a Value>,
+    /// The answer's JSON, when it was a success.
+    pub response: Option<&'a Value>,
 }
 
-/// Told about every call (the sync engine tracks connectivity and the last error with it).
+impl CallReport<'_> {
+    /// A 2xx answer.
+    pub fn succeeded(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// Told about every call before the call returns to its caller (so a call's record exists
+/// once its result is seen). Implemented by the sync engine.
 pub trait CallListener: Send + Sync {
-    fn on_call(&self, report: &CallReport);
+    fn on_call<'a>(&'a self, report: CallReport<'a>) -> BoxFuture<'a, ()>;
 }
 
 /// What a call is about, for the audit trail.
@@ -57,15 +73,6 @@ pub struct CallCtx<'a> {
     pub actor: Option<&'a str>,
 }
 
-/// Where every call is recorded.
-#[derive(Clone, Default)]
-pub struct Observer {
-    pub metrics: Option<Metrics>,
-    /// Audit entries are written through this pool; `None` only in unit tests.
-    pub pool: Option<Pool>,
-    pub listener: Option<Arc<dyn CallListener>>,
-}
-
 #[derive(Clone)]
 pub struct ZenqmsClient {
     inner: Arc<Inner>,
@@ -76,7 +83,7 @@ struct Inner {
     base: Url,
     authorization: HeaderValue,
     request_timeout: Duration,
-    observer: Observer,
+    listener: Option<Arc<dyn CallListener>>,
 }
 
 impl std::fmt::Debug for ZenqmsClient {
@@ -104,7 +111,7 @@ pub enum SettingsError {
 impl ZenqmsClient {
     pub fn new(
         settings: &ClientSettings,
-        observer: Observer,
+        listener: Option<Arc<dyn CallListener>>,
     ) -> Result<ZenqmsClient, SettingsError> {
         crate::install_crypto_provider();
         let trimmed = settings.base_url.trim().trim_end_matches('/');
@@ -134,7 +141,7 @@ impl ZenqmsClient {
                 base,
                 authorization,
                 request_timeout: settings.request_timeout,
-                observer,
+                listener,
             }),
         })
     }
@@ -225,7 +232,7 @@ impl ZenqmsClient {
             .await
     }
 
-    /// Sends one call, maps the answer, and records it (metric, audit, listener).
+    /// Sends one call, maps the answer, and reports it.
     async fn exec<T: DeserializeOwned>(
         &self,
         ctx: CallCtx<'_>,
@@ -270,19 +277,19 @@ impl ZenqmsClient {
         let duration = started.elapsed();
         let (response, error) = match &result {
             Ok((value, _)) => (Some(value), None),
-            Err(e) => (None, Some(e.clone())),
+            Err(e) => (None, Some(e)),
         };
-        self.record(
-            ctx,
+        self.report(CallReport {
             endpoint,
-            id,
-            url.path(),
-            body.as_ref(),
-            response,
+            path: url.path(),
+            zenqms_id: id,
             status,
-            error.as_ref(),
+            error,
             duration,
-        )
+            ctx,
+            request: body.as_ref(),
+            response,
+        })
         .await;
         result.map(|(_, t)| t)
     }
@@ -338,93 +345,23 @@ impl ZenqmsClient {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn record(
-        &self,
-        ctx: CallCtx<'_>,
-        endpoint: Endpoint,
-        id: Option<&ZenqmsId>,
-        path: &str,
-        request: Option<&Value>,
-        response: Option<&Value>,
-        status: Option<u16>,
-        error: Option<&ZenqmsError>,
-        duration: Duration,
-    ) {
-        let observer = &self.inner.observer;
-        let outcome = error.map(ZenqmsError::outcome).unwrap_or("ok");
-        if let Some(m) = &observer.metrics {
-            m.record_zenqms_call(endpoint.label(), outcome);
-        }
-        match error {
+    async fn report(&self, call: CallReport<'_>) {
+        let ms = call.duration.as_millis() as u64;
+        match call.error {
             None => tracing::debug!(
-                endpoint = endpoint.label(),
-                status,
-                ms = duration.as_millis() as u64,
+                endpoint = call.endpoint.label(),
+                status = call.status,
+                ms,
                 "zenqms call"
             ),
             Some(e) => {
-                tracing::info!(endpoint = endpoint.label(), status, ms = duration.as_millis() as u64, error = %e, "zenqms call failed")
+                tracing::info!(endpoint = call.endpoint.label(), status = call.status, ms, error = %e, "zenqms call failed")
             }
         }
-        if let Some(l) = &observer.listener {
-            l.on_call(&CallReport {
-                endpoint,
-                status,
-                error: error.cloned(),
-                duration,
-            });
-        }
-        let Some(pool) = &observer.pool else { return };
-        let detail = serde_json::json!({
-            "endpoint": endpoint.label(),
-            "path": path,
-            "status": status,
-            "duration_ms": duration.as_millis() as u64,
-            "zenqms_id": id.map(ZenqmsId::as_json),
-            "request": request,
-            "before": ctx.before,
-            "after": response.filter(|_| endpoint != Endpoint::SearchUsers && endpoint != Endpoint::ListRoles),
-            "found": response
-                .filter(|_| endpoint == Endpoint::SearchUsers)
-                .and_then(|v| v.get("data"))
-                .and_then(Value::as_array)
-                .map(|users| users.iter().filter_map(|u| u.get("id").cloned()).collect::<Vec<_>>()),
-            "error": error.map(|e| serde_json::json!({"kind": e.outcome(), "message": e.to_string()})),
-        });
-        let entry_target = ctx.scim_user_id.map(str::to_string);
-        let actor = ctx.actor.unwrap_or(audit::SYSTEM).to_string();
-        let action = endpoint.action();
-        let result = store::run(pool, move |conn| {
-            audit::record(
-                conn,
-                &audit::Entry {
-                    actor: &actor,
-                    action,
-                    target_type: if entry_target.is_some() {
-                        "user"
-                    } else {
-                        "zenqms"
-                    },
-                    target_id: entry_target.as_deref(),
-                    detail,
-                    outcome: if error_free(status) {
-                        Outcome::Success
-                    } else {
-                        Outcome::Failure
-                    },
-                },
-            )
-        })
-        .await;
-        if let Err::<(), StoreError>(e) = result {
-            tracing::warn!(error = %e, endpoint = endpoint.label(), "could not write the audit entry of a ZenQMS call");
+        if let Some(l) = &self.inner.listener {
+            l.on_call(call).await;
         }
     }
-}
-
-fn error_free(status: Option<u16>) -> bool {
-    status.is_some_and(|s| (200..300).contains(&s))
 }
 
 /// The spec's error table, status first, then the body's `code`.
@@ -526,7 +463,7 @@ mod tests {
                 connect_timeout: Duration::from_secs(1),
                 request_timeout: Duration::from_secs(1),
             },
-            Observer::default(),
+            None,
         )
         .unwrap();
         let shown = format!("{c:?}");
@@ -539,7 +476,7 @@ mod tests {
             request_timeout: Duration::from_secs(1),
         };
         assert!(matches!(
-            ZenqmsClient::new(&bad, Observer::default()),
+            ZenqmsClient::new(&bad, None),
             Err(SettingsError::BadUrl)
         ));
     }

@@ -1,7 +1,7 @@
 //! Everything this client assumes about the ZenQMS public API beyond what ZenQMS's support
 //! articles state (endpoint names and field names): paths, the search body, paging limits,
 //! the error body and its codes, the `Retry-After` form, id forms and status values.
-//! `shared/spec/zenqms-api.md` fixes these; when checked against a live tenant, this module
+//! `docs/zenqms-api.md` fixes these; when checked against a live tenant, this module
 //! is the one edit.
 
 use std::time::Duration;

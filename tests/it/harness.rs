@@ -12,7 +12,8 @@ use diesel::{Connection, RunQueryDsl};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 use zenqms_bridge::auth::{tokens, Scope};
-use zenqms_bridge::{server, AppState, Config, RunningServer};
+use zenqms_bridge::server::{self, RunningServer, Services};
+use zenqms_bridge::Config;
 
 /// A database that exists for one test.
 pub struct TestDb {
@@ -131,7 +132,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub admin_token: String,
     pub scim_token: String,
-    pub state: AppState,
+    /// The services the server was built from (tests read the database through `pool`).
+    pub state: Services,
     server: Option<RunningServer>,
     pub db: TestDb,
 }
@@ -146,11 +148,21 @@ impl TestApp {
     }
 
     pub async fn start_on(db: TestDb, extra: &[(&str, &str)]) -> TestApp {
+        Self::start_tuned(db, extra, |_| {}).await
+    }
+
+    /// Starts a bridge whose services `tune` may adjust before they start (the sync polling).
+    pub async fn start_tuned(
+        db: TestDb,
+        extra: &[(&str, &str)],
+        tune: impl FnOnce(&mut Services),
+    ) -> TestApp {
         zenqms_bridge::install_crypto_provider();
         let listener = TcpListener::bind("127.0.0.1:0").expect("free port");
         let port = listener.local_addr().expect("addr").port();
         let config = test_config(&db, port, extra);
-        let state = server::prepare(config).expect("prepare");
+        let mut state = server::prepare(config).expect("prepare");
+        tune(&mut state);
         let (admin_token, scim_token) = {
             let mut conn = state.pool.get().expect("conn");
             // A second bridge on the same database gets its own accounts.

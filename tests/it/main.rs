@@ -3,6 +3,7 @@
 
 mod harness;
 
+mod architecture;
 mod foundation;
 mod mapping_api;
 mod mapping_bench;

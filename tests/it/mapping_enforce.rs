@@ -231,3 +231,36 @@ async fn deactivated_users_keep_their_roles_until_they_leave_the_group() {
     assert_roles(&app, &sim, &[&ps[0]], &[]).await;
     app.stop().await;
 }
+
+/// A rename that binds a pending mapping makes its role managed: the role's holders outside
+/// the group are enqueued by the mapping, not by the membership. With the workers polling only
+/// once an hour, the change reaches ZenQMS within the deadline only if the write that enqueued
+/// them woke the workers — for the rename, and for the deletion of the group.
+#[tokio::test]
+async fn a_group_rename_or_delete_wakes_the_workers_at_once() {
+    let sim = roles_sim_with(vec![existing("bob", &[7])]).await;
+    let app = bridge_waking_only(&sim).await;
+    let ps = people(&app, &["bob", "ann"]).await;
+    let (bob, ann) = (&ps[0], &ps[1]);
+    let (s, body) = map(
+        &app,
+        json!({"group_display_name": "Approvers", "role_ids": ["7"]}),
+    )
+    .await;
+    assert_eq!(s, 201, "{body}");
+    let g = group(&app, "Staff", &[]).await;
+    // A pending mapping manages nothing: Bob keeps the role he was given by hand.
+    assert_roles(&app, &sim, &[bob], &["7"]).await;
+
+    // Bound by the rename: role 7 is managed, and Bob is in no group that grants it.
+    rename(&app, &g, "Approvers").await;
+    assert_roles(&app, &sim, &[bob], &[]).await;
+
+    members(&app, &g, "add", &[ann]).await;
+    assert_roles(&app, &sim, &[ann], &["7"]).await;
+    // Deleting the group takes what it granted; the mapping waits for a group of that name.
+    let (s, _) = send(app.scim(Method::DELETE, &format!("/Groups/{g}"))).await;
+    assert_eq!(s, 204);
+    assert_roles(&app, &sim, &[ann], &[]).await;
+    app.stop().await;
+}

@@ -1,6 +1,7 @@
 //! The outbox's upsert, on the real database: one job per user, coalesced, bumped on change.
 
 use diesel::prelude::*;
+use zenqms_bridge::outbox;
 use zenqms_bridge::store::schema::{group_members, scim_groups, scim_users};
 use zenqms_bridge::sync::queue;
 
@@ -33,14 +34,14 @@ async fn enqueue_coalesces_per_user_and_covers_group_members() {
     for id in ["u1", "u2", "u3"] {
         insert_user(&mut conn, id);
     }
-    let n = queue::enqueue_users(&mut conn, &["u1".into(), "u2".into(), "nobody".into()])
+    let n = outbox::enqueue_users(&mut conn, &["u1".into(), "u2".into(), "nobody".into()])
         .expect("enqueue");
     assert_eq!(n, 2, "unknown ids are ignored");
     assert_eq!(queue::depth(&mut conn).unwrap(), 2);
     let first = queue::job_of(&mut conn, "u1").unwrap().expect("job");
     assert_eq!((first.generation, first.attempts), (1, 0));
 
-    queue::enqueue_users(&mut conn, &["u1".into()]).unwrap();
+    outbox::enqueue_users(&mut conn, &["u1".into()]).unwrap();
     let again = queue::job_of(&mut conn, "u1").unwrap().expect("job");
     assert_eq!(again.generation, 2, "a second change bumps the one job");
     assert_eq!(queue::depth(&mut conn).unwrap(), 2);
@@ -68,7 +69,7 @@ async fn enqueue_coalesces_per_user_and_covers_group_members() {
             .execute(&mut *conn)
             .unwrap();
     }
-    assert_eq!(queue::enqueue_group_members(&mut conn, "g1").unwrap(), 2);
+    assert_eq!(outbox::enqueue_group_members(&mut conn, "g1").unwrap(), 2);
     assert_eq!(queue::depth(&mut conn).unwrap(), 3);
     assert_eq!(
         queue::job_of(&mut conn, "u2").unwrap().unwrap().generation,

@@ -40,6 +40,28 @@ pub async fn bridge(sim: &RunningSim, extra: &[(&str, &str)]) -> TestApp {
 }
 
 pub async fn bridge_on(db: TestDb, sim: &RunningSim, extra: &[(&str, &str)]) -> TestApp {
+    bridge_tuned(db, sim, extra, |_| {}).await
+}
+
+/// A bridge whose sync tasks never look for work on their own within a test's deadline (an
+/// hour between polls, no drift sweep): only the wake-up that an enqueue in this process sends
+/// can make a worker run.
+pub async fn bridge_waking_only(sim: &RunningSim) -> TestApp {
+    bridge_tuned(TestDb::new(), sim, &[("SYNC_DRIFT_SWEEP_SECS", "0")], |s| {
+        s.polling = zenqms_bridge::sync::Polling {
+            housekeeping: Duration::from_secs(3600),
+            idle_worker: Duration::from_secs(3600),
+        }
+    })
+    .await
+}
+
+async fn bridge_tuned(
+    db: TestDb,
+    sim: &RunningSim,
+    extra: &[(&str, &str)],
+    tune: impl FnOnce(&mut zenqms_bridge::server::Services),
+) -> TestApp {
     let mut settings = bridge_settings(sim);
     for (k, v) in extra {
         settings.retain(|(name, _)| name != k);
@@ -49,7 +71,7 @@ pub async fn bridge_on(db: TestDb, sim: &RunningSim, extra: &[(&str, &str)]) -> 
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    TestApp::start_on(db, &pairs).await
+    TestApp::start_tuned(db, &pairs, tune).await
 }
 
 /// `GET /api/v1/sync/status`.

@@ -195,7 +195,7 @@ async fn a_job_enqueued_by_another_process_is_picked_up_without_a_wakeup() {
             .set(scim_users::title.eq("Changed Elsewhere"))
             .execute(&mut *conn)
             .unwrap();
-        zenqms_bridge::sync::queue::enqueue_users(&mut conn, &[p.sid().to_string()]).unwrap();
+        zenqms_bridge::outbox::enqueue_users(&mut conn, &[p.sid().to_string()]).unwrap();
     }
     // No wakeup reaches this process: the housekeeping round (every 0.5 s) must find the
     // job. How fast is a design figure (measured in the closing note), not asserted here.

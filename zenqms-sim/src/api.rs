@@ -1,4 +1,4 @@
-//! The `/v2` endpoints of the ZenQMS public API (`shared/spec/zenqms-api.md`,
+//! The `/v2` endpoints of the ZenQMS public API (`docs/zenqms-api.md` of the bridge,
 //! "Endpoints"). Each handler: parse the body into an intent, call the simulator once,
 //! answer. Token, faults and the call record are the gate's (`gate.rs`).
 

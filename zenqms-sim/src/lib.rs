@@ -1,4 +1,4 @@
-//! A simulator of the ZenQMS public API (`shared/spec/zenqms-api.md`): users and roles in
+//! A simulator of the ZenQMS public API (`docs/zenqms-api.md` of the bridge): users and roles in
 //! memory, the spec's validation and error answers, plus what tests and demos need —
 //! seeding, injected faults (latency, rate limit, 5xx, hangs, outage) and a record of
 //! every call — over HTTP under `/_sim` and directly through [`Simulator`].

@@ -1,5 +1,5 @@
 //! The resources the simulator keeps, in the wire shape of the ZenQMS public API
-//! (`shared/spec/zenqms-api.md`, "User object"), and the rules that belong to them.
+//! (`docs/zenqms-api.md` of the bridge, "User object"), and the rules that belong to them.
 
 use std::fmt;
 
