@@ -1,6 +1,6 @@
 //! Incoming resources → stored documents, driven by the served schemas.
 //!
-//! Lenient on input, canonical in storage (what real IdPs send, per `spec/okta-scim.md`):
+//! Lenient on input, canonical in storage (what real IdPs — Okta and Entra — send):
 //! - attribute names match without regard to case (RFC 7643 §2.1) and are stored canonically;
 //! - read-only attributes (`id`, `meta`, `groups`, `members.display`) and unknown core
 //!   attributes are ignored, not rejected — Okta echoes back whatever a GET returned
