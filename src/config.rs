@@ -1,47 +1,156 @@
-//! Every setting, declared once with its type, default and documentation.
+//! Every setting, declared once with its name, type, default, secret flag and documentation.
+//!
+//! The declarations ([`SETTINGS`], written with the `settings!` table below) are what the
+//! parser reads defaults from, what `.env.example` and the README's configuration table are
+//! checked against (tests at the end), and what the warning about unknown variables compares
+//! with. Adding a setting is one line in the table, one field of [`Config`] and the line in
+//! [`Config::from_source`] that fills it.
 //!
 //! Values come from the environment, from `<NAME>_FILE` (the file's content, trimmed — for
 //! secrets kept in files), and from an optional `.env` in the working directory. A bad value
 //! stops start-up with a message naming the variable. Secrets print as `***`.
 
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::store::DatabaseUrl;
 
-/// One documented setting (the table `.env.example` and the README mirror).
+/// One declared setting, without its type (the table `.env.example` and the README mirror).
+#[derive(Debug)]
 pub struct Setting {
     pub name: &'static str,
-    pub default: &'static str,
+    pub default: Fallback,
     pub secret: bool,
     pub doc: &'static str,
 }
 
-pub const SETTINGS: &[Setting] = &[
-    Setting { name: "BIND_ADDR", default: "127.0.0.1:8080", secret: false, doc: "Address and port the HTTP server listens on." },
-    Setting { name: "PUBLIC_URL", default: "http://<BIND_ADDR>", secret: false, doc: "External base URL (scheme, host, optional path prefix) used in meta.location and the printed SCIM base URL." },
-    Setting { name: "DATA_DIR", default: "./data", secret: false, doc: "Directory for the SQLite database and the generated secret key; created on start." },
-    Setting { name: "DATABASE_URL", default: "sqlite://<DATA_DIR>/zenqms-bridge.db", secret: true, doc: "sqlite://PATH (or a bare path) for embedded SQLite, postgres://USER:PASS@HOST/DB for PostgreSQL." },
-    Setting { name: "DB_POOL_SIZE", default: "8", secret: false, doc: "Database connections in the pool; bounds concurrent database work." },
-    Setting { name: "LOG_FORMAT", default: "pretty", secret: false, doc: "pretty (human) or json (one object per line)." },
-    Setting { name: "RUST_LOG", default: "info", secret: false, doc: "Log filter, e.g. info or zenqms_bridge=debug,info." },
-    Setting { name: "SECRET_KEY", default: "(generated into DATA_DIR/secret.key)", secret: true, doc: "64 hex characters (32 bytes): key that encrypts secrets at rest (the ZenQMS API token)." },
-    Setting { name: "SCIM_MAX_BODY_BYTES", default: "1048576", secret: false, doc: "Largest request body accepted; larger bodies get 413." },
-    Setting { name: "SCIM_MAX_PAGE_SIZE", default: "1000", secret: false, doc: "Largest `count` a list request may ask for (advertised as filter.maxResults)." },
-    Setting { name: "ZENQMS_BASE_URL", default: "(unset: not configured)", secret: false, doc: "ZenQMS API base URL, e.g. https://public-api.zenqms.com (or set it at run time over the admin API)." },
-    Setting { name: "ZENQMS_API_TOKEN", default: "(unset)", secret: true, doc: "ZenQMS API token (Settings → API Settings in ZenQMS)." },
-    Setting { name: "ZENQMS_MAX_RPS", default: "10", secret: false, doc: "Budget of ZenQMS calls per second across all workers of this process." },
-    Setting { name: "ZENQMS_CONNECT_TIMEOUT_MS", default: "5000", secret: false, doc: "Connect timeout for ZenQMS calls." },
-    Setting { name: "ZENQMS_REQUEST_TIMEOUT_MS", default: "30000", secret: false, doc: "Whole-request timeout for ZenQMS calls." },
-    Setting { name: "ZENQMS_ROLE_REFRESH_SECS", default: "300", secret: false, doc: "How often the ZenQMS role list is re-read while role mappings exist (renamed roles, deleted ones → role_missing); 0 turns the periodic read off (on demand only)." },
-    Setting { name: "SYNC_WORKERS", default: "4", secret: false, doc: "Concurrent reconciler workers in this process." },
-    Setting { name: "SYNC_BACKOFF_CAP_SECS", default: "600", secret: false, doc: "Longest wait between retries of a failing ZenQMS call." },
-    Setting { name: "SYNC_DRIFT_SWEEP_SECS", default: "3600", secret: false, doc: "How often every ZenQMS user is read (POST /v2/users/search, 100 a call) and compared with what the bridge last saw, so changes made by hand in ZenQMS are corrected; once across processes. 0 turns automatic sweeps off (POST /api/v1/sync/sweep still runs one)." },
-    Setting { name: "SYNC_LEASE_SECS", default: "60", secret: false, doc: "How long a worker holds a claimed job before another process may take it (renewed while the run lasts)." },
-    Setting { name: "DEFAULT_TITLE", default: "(unset: users without a title are skipped)", secret: false, doc: "ZenQMS title for users whose SCIM title is empty." },
-];
+/// What a setting is when its variable is not set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// This text, read like a value given in the environment.
+    Value(&'static str),
+    /// No value; the text says what happens instead (`unset`, `http://<BIND_ADDR>`), and the
+    /// parser derives the value or leaves the feature off.
+    Described(&'static str),
+}
+
+impl Fallback {
+    pub fn text(&self) -> &'static str {
+        match self {
+            Fallback::Value(t) | Fallback::Described(t) => t,
+        }
+    }
+}
+
+/// A setting with a [`Fallback::Value`]: reading it yields a `T`, the default when unset.
+pub struct Key<T>(Setting, PhantomData<fn() -> T>);
+
+/// A setting with a [`Fallback::Described`]: reading it yields `Option<T>`.
+pub struct Optional<T>(Setting, PhantomData<fn() -> T>);
+
+impl<T> Key<T> {
+    pub const fn name(&self) -> &'static str {
+        self.0.name
+    }
+}
+
+impl<T> Optional<T> {
+    pub const fn name(&self) -> &'static str {
+        self.0.name
+    }
+}
+
+/// Declares each setting as a typed constant (`BIND_ADDR: Key<SocketAddr>`, read with
+/// `Reader::get`/`Reader::optional`) and lists them all in [`SETTINGS`].
+macro_rules! settings {
+    (@fallback Key $text:literal) => { Fallback::Value($text) };
+    (@fallback Optional $text:literal) => { Fallback::Described($text) };
+    ($($name:ident: $kind:ident<$ty:ty> = $default:literal, secret: $secret:literal, $doc:literal;)*) => {
+        $(
+            #[doc = $doc]
+            pub const $name: $kind<$ty> = $kind(
+                Setting {
+                    name: stringify!($name),
+                    default: settings!(@fallback $kind $default),
+                    secret: $secret,
+                    doc: $doc,
+                },
+                PhantomData,
+            );
+        )*
+        /// Every setting, in the order of `.env.example` and the README's table.
+        pub const SETTINGS: &[Setting] = &[$($name.0),*];
+    };
+}
+
+// One line a setting: NAME: Key<type> (a default value) or Optional<type> (no value by
+// default; the text says what happens), whether it is secret, and its documentation.
+settings! {
+    BIND_ADDR: Key<SocketAddr> = "127.0.0.1:8080", secret: false, "Address and port the HTTP server listens on.";
+    PUBLIC_URL: Optional<String> = "http://<BIND_ADDR>", secret: false, "External base URL (scheme, host, optional path prefix) used in meta.location and the printed SCIM base URL.";
+    DATA_DIR: Key<PathBuf> = "./data", secret: false, "Directory for the SQLite database and the generated secret key; created on start.";
+    DATABASE_URL: Optional<DatabaseUrl> = "sqlite://<DATA_DIR>/zenqms-bridge.db", secret: true, "sqlite://PATH (or a bare path) for embedded SQLite, postgres://USER:PASS@HOST/DB for PostgreSQL.";
+    DB_POOL_SIZE: Key<u32> = "8", secret: false, "Database connections in the pool; bounds concurrent database work.";
+    LOG_FORMAT: Key<LogFormat> = "pretty", secret: false, "pretty (human) or json (one object per line).";
+    RUST_LOG: Key<String> = "info", secret: false, "Log filter, e.g. info or zenqms_bridge=debug,info.";
+    SECRET_KEY: Optional<Secret> = "generated into DATA_DIR/secret.key (mode 0600)", secret: true, "64 hex characters (32 bytes): key that encrypts secrets at rest (the ZenQMS API token).";
+    SCIM_MAX_BODY_BYTES: Key<usize> = "1048576", secret: false, "Largest request body accepted; larger bodies get 413.";
+    SCIM_MAX_PAGE_SIZE: Key<u32> = "1000", secret: false, "Largest `count` a list request may ask for (advertised as filter.maxResults).";
+    ZENQMS_BASE_URL: Optional<String> = "unset", secret: false, "ZenQMS API base URL, e.g. https://public-api.zenqms.com (or set it at run time over the admin API); unset: not configured.";
+    ZENQMS_API_TOKEN: Optional<Secret> = "unset", secret: true, "ZenQMS API token (Settings → API Settings in ZenQMS).";
+    ZENQMS_MAX_RPS: Key<f64> = "10", secret: false, "Budget of ZenQMS calls per second across all workers of this process.";
+    ZENQMS_CONNECT_TIMEOUT_MS: Key<u64> = "5000", secret: false, "Connect timeout for ZenQMS calls.";
+    ZENQMS_REQUEST_TIMEOUT_MS: Key<u64> = "30000", secret: false, "Whole-request timeout for ZenQMS calls.";
+    ZENQMS_ROLE_REFRESH_SECS: Key<u64> = "300", secret: false, "How often the ZenQMS role list is re-read while role mappings exist (renamed roles, deleted ones → role_missing); 0 turns the periodic read off (on demand only).";
+    SYNC_WORKERS: Key<usize> = "4", secret: false, "Concurrent reconciler workers in this process.";
+    SYNC_BACKOFF_CAP_SECS: Key<u64> = "600", secret: false, "Longest wait between retries of a failing ZenQMS call.";
+    SYNC_DRIFT_SWEEP_SECS: Key<u64> = "3600", secret: false, "How often every ZenQMS user is read (POST /v2/users/search, 100 a call) and compared with what the bridge last saw, so changes made by hand in ZenQMS are corrected; once across processes. 0 turns automatic sweeps off (POST /api/v1/sync/sweep still runs one).";
+    SYNC_LEASE_SECS: Key<u64> = "60", secret: false, "How long a worker holds a claimed job before another process may take it (renewed while the run lasts).";
+    DEFAULT_TITLE: Optional<String> = "unset", secret: false, "ZenQMS title for users whose SCIM title is empty; unset: such users are skipped.";
+}
+
+/// How a setting's text becomes its typed value; the error is the message that follows the
+/// variable's name.
+trait Parse: Sized {
+    fn parse(raw: &str) -> Result<Self, String>;
+}
+
+macro_rules! parse_with_from_str {
+    ($($t:ty),*) => {$(
+        impl Parse for $t {
+            fn parse(raw: &str) -> Result<Self, String> {
+                raw.parse::<$t>().map_err(|e| format!("`{raw}` is not valid: {e}"))
+            }
+        }
+    )*};
+}
+
+parse_with_from_str!(SocketAddr, PathBuf, String, u32, u64, usize, f64);
+
+impl Parse for DatabaseUrl {
+    fn parse(raw: &str) -> Result<Self, String> {
+        DatabaseUrl::parse(raw)
+    }
+}
+
+impl Parse for LogFormat {
+    fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "pretty" => Ok(LogFormat::Pretty),
+            "json" => Ok(LogFormat::Json),
+            other => Err(format!("`{other}` is not pretty or json")),
+        }
+    }
+}
+
+impl Parse for Secret {
+    fn parse(raw: &str) -> Result<Self, String> {
+        Ok(Secret::new(raw))
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {name}: {message}")]
@@ -142,91 +251,84 @@ impl Config {
 
     pub fn from_source(src: &dyn Source) -> Result<Config, ConfigError> {
         let r = Reader { src };
-        let bind_addr: SocketAddr = r.parse("BIND_ADDR", "127.0.0.1:8080")?;
-        let public_url = match r.value("PUBLIC_URL")? {
+        let bind_addr = r.get(&BIND_ADDR)?;
+        let public_url = match r.optional(&PUBLIC_URL)? {
             Some(u) => {
                 let u = u.trim_end_matches('/').to_string();
                 if !(u.starts_with("http://") || u.starts_with("https://")) {
-                    return Err(bad("PUBLIC_URL", "must start with http:// or https://"));
+                    return Err(bad(
+                        PUBLIC_URL.name(),
+                        "must start with http:// or https://",
+                    ));
                 }
                 u
             }
             None => format!("http://{bind_addr}"),
         };
-        let data_dir = PathBuf::from(r.value("DATA_DIR")?.unwrap_or_else(|| "./data".into()));
-        let database_url = match r.value("DATABASE_URL")? {
-            Some(u) => DatabaseUrl::parse(&u).map_err(|m| bad("DATABASE_URL", m))?,
-            None => DatabaseUrl::Sqlite(data_dir.join("zenqms-bridge.db")),
-        };
-        let db_pool_size: u32 = r.parse("DB_POOL_SIZE", "8")?;
+        let data_dir = r.get(&DATA_DIR)?;
+        let database_url = r
+            .optional(&DATABASE_URL)?
+            .unwrap_or_else(|| DatabaseUrl::Sqlite(data_dir.join("zenqms-bridge.db")));
+        let db_pool_size = r.get(&DB_POOL_SIZE)?;
         if db_pool_size == 0 || db_pool_size > 512 {
-            return Err(bad("DB_POOL_SIZE", "must be between 1 and 512"));
+            return Err(bad(DB_POOL_SIZE.name(), "must be between 1 and 512"));
         }
-        let log_format = match r.value("LOG_FORMAT")?.as_deref().unwrap_or("pretty") {
-            "pretty" => LogFormat::Pretty,
-            "json" => LogFormat::Json,
-            other => {
-                return Err(bad(
-                    "LOG_FORMAT",
-                    format!("`{other}` is not pretty or json"),
-                ))
-            }
-        };
-        let rust_log = r.value("RUST_LOG")?.unwrap_or_else(|| "info".into());
-        let secret_key = r.value("SECRET_KEY")?.map(Secret::new);
+        let log_format = r.get(&LOG_FORMAT)?;
+        let rust_log = r.get(&RUST_LOG)?;
+        let secret_key = r.optional(&SECRET_KEY)?;
         if let Some(k) = &secret_key {
-            crate::crypto::Key::from_hex(k.expose()).map_err(|m| bad("SECRET_KEY", m))?;
+            crate::crypto::Key::from_hex(k.expose()).map_err(|m| bad(SECRET_KEY.name(), m))?;
         }
-        let scim_max_body_bytes: usize = r.parse("SCIM_MAX_BODY_BYTES", "1048576")?;
+        let scim_max_body_bytes = r.get(&SCIM_MAX_BODY_BYTES)?;
         if scim_max_body_bytes < 1024 {
-            return Err(bad("SCIM_MAX_BODY_BYTES", "must be at least 1024"));
+            return Err(bad(SCIM_MAX_BODY_BYTES.name(), "must be at least 1024"));
         }
-        let scim_max_page_size: u32 = r.parse("SCIM_MAX_PAGE_SIZE", "1000")?;
+        let scim_max_page_size = r.get(&SCIM_MAX_PAGE_SIZE)?;
         if scim_max_page_size == 0 {
-            return Err(bad("SCIM_MAX_PAGE_SIZE", "must be at least 1"));
+            return Err(bad(SCIM_MAX_PAGE_SIZE.name(), "must be at least 1"));
         }
         let zenqms_base_url = r
-            .value("ZENQMS_BASE_URL")?
+            .optional(&ZENQMS_BASE_URL)?
             .map(|u| u.trim_end_matches('/').to_string());
         if let Some(u) = &zenqms_base_url {
             if !(u.starts_with("http://") || u.starts_with("https://")) {
                 return Err(bad(
-                    "ZENQMS_BASE_URL",
+                    ZENQMS_BASE_URL.name(),
                     "must start with http:// or https://",
                 ));
             }
         }
-        let zenqms_api_token = r.value("ZENQMS_API_TOKEN")?.map(Secret::new);
-        let zenqms_max_rps: f64 = r.parse("ZENQMS_MAX_RPS", "10")?;
+        let zenqms_api_token = r.optional(&ZENQMS_API_TOKEN)?;
+        let zenqms_max_rps = r.get(&ZENQMS_MAX_RPS)?;
         if !(zenqms_max_rps.is_finite() && zenqms_max_rps > 0.0) {
-            return Err(bad("ZENQMS_MAX_RPS", "must be a positive number"));
+            return Err(bad(ZENQMS_MAX_RPS.name(), "must be a positive number"));
         }
-        let connect_ms: u64 = r.parse("ZENQMS_CONNECT_TIMEOUT_MS", "5000")?;
-        let request_ms: u64 = r.parse("ZENQMS_REQUEST_TIMEOUT_MS", "30000")?;
-        let role_refresh_secs: u64 = r.parse("ZENQMS_ROLE_REFRESH_SECS", "300")?;
+        let connect_ms = r.get(&ZENQMS_CONNECT_TIMEOUT_MS)?;
+        let request_ms = r.get(&ZENQMS_REQUEST_TIMEOUT_MS)?;
+        let role_refresh_secs = r.get(&ZENQMS_ROLE_REFRESH_SECS)?;
         if role_refresh_secs > 86_400 {
             return Err(bad(
-                "ZENQMS_ROLE_REFRESH_SECS",
+                ZENQMS_ROLE_REFRESH_SECS.name(),
                 "must be at most 86400 (a day); 0 turns the periodic refresh off",
             ));
         }
-        let sync_workers: usize = r.parse("SYNC_WORKERS", "4")?;
+        let sync_workers = r.get(&SYNC_WORKERS)?;
         if sync_workers == 0 || sync_workers > 256 {
-            return Err(bad("SYNC_WORKERS", "must be between 1 and 256"));
+            return Err(bad(SYNC_WORKERS.name(), "must be between 1 and 256"));
         }
-        let backoff_cap: u64 = r.parse("SYNC_BACKOFF_CAP_SECS", "600")?;
-        let lease_secs: u64 = r.parse("SYNC_LEASE_SECS", "60")?;
+        let backoff_cap = r.get(&SYNC_BACKOFF_CAP_SECS)?;
+        let lease_secs = r.get(&SYNC_LEASE_SECS)?;
         if !(2..=3600).contains(&lease_secs) {
-            return Err(bad("SYNC_LEASE_SECS", "must be between 2 and 3600"));
+            return Err(bad(SYNC_LEASE_SECS.name(), "must be between 2 and 3600"));
         }
-        let drift_sweep_secs: u64 = r.parse("SYNC_DRIFT_SWEEP_SECS", "3600")?;
+        let drift_sweep_secs = r.get(&SYNC_DRIFT_SWEEP_SECS)?;
         if drift_sweep_secs > 7 * 86_400 {
             return Err(bad(
-                "SYNC_DRIFT_SWEEP_SECS",
+                SYNC_DRIFT_SWEEP_SECS.name(),
                 "must be at most 604800 (a week); 0 turns automatic sweeps off",
             ));
         }
-        let default_title = r.value("DEFAULT_TITLE")?;
+        let default_title = r.optional(&DEFAULT_TITLE)?;
         Ok(Config {
             bind_addr,
             public_url,
@@ -260,6 +362,7 @@ impl Config {
 
     /// Variables that look like ours but are not settings (likely typos).
     pub fn unknown_variables(src: &dyn Fn() -> Vec<String>) -> Vec<String> {
+        // A new family of settings (`OKTA_…`) adds its prefix here.
         const PREFIXES: &[&str] = &["ZENQMS_", "SCIM_", "SYNC_", "DB_"];
         src()
             .into_iter()
@@ -292,17 +395,21 @@ impl Reader<'_> {
         Ok(None)
     }
 
-    fn parse<T: std::str::FromStr>(
-        &self,
-        name: &'static str,
-        default: &str,
-    ) -> Result<T, ConfigError>
-    where
-        T::Err: std::fmt::Display,
-    {
-        let raw = self.value(name)?.unwrap_or_else(|| default.to_string());
-        raw.parse::<T>()
-            .map_err(|e| bad(name, format!("`{raw}` is not valid: {e}")))
+    /// A setting with a default: its value, else the default it was declared with.
+    fn get<T: Parse>(&self, key: &Key<T>) -> Result<T, ConfigError> {
+        let s = &key.0;
+        let raw = self
+            .value(s.name)?
+            .unwrap_or_else(|| s.default.text().to_string());
+        T::parse(&raw).map_err(|m| bad(s.name, m))
+    }
+
+    /// A setting without a default value: its value, if set.
+    fn optional<T: Parse>(&self, key: &Optional<T>) -> Result<Option<T>, ConfigError> {
+        let name = key.0.name;
+        self.value(name)?
+            .map(|raw| T::parse(&raw).map_err(|m| bad(name, m)))
+            .transpose()
     }
 }
 
@@ -355,21 +462,152 @@ mod tests {
         assert!(!format!("{c:?}").contains("zq-secret-value"));
     }
 
+    /// A declared setting, found by a name that may carry the `_FILE` suffix.
+    fn declared(name: &str) -> Option<&'static Setting> {
+        let base = name.strip_suffix("_FILE").unwrap_or(name);
+        SETTINGS
+            .iter()
+            .find(|s| s.name == name)
+            .or_else(|| SETTINGS.iter().find(|s| s.name == base))
+    }
+
+    /// `names` holds each declared setting exactly once and nothing else.
+    fn exactly_the_declared(names: &[&str], file: &str) {
+        for s in SETTINGS {
+            let n = names.iter().filter(|n| **n == s.name).count();
+            assert_eq!(n, 1, "{file} lists {} {n} times, not once", s.name);
+        }
+        for n in names {
+            assert!(
+                SETTINGS.iter().any(|s| s.name == *n),
+                "{file} lists {n}, which is not a declared setting"
+            );
+        }
+    }
+
+    /// `.env.example`: a setting with a default value is an uncommented `NAME=default`; one
+    /// without is commented out (`# NAME=example` or `# NAME_FILE=…`) after comment lines that
+    /// say `Default: <the declared text>`.
     #[test]
-    fn every_setting_is_documented() {
-        let env_example = include_str!("../.env.example");
+    fn env_example_lists_exactly_the_settings_with_their_defaults() {
+        let text = include_str!("../.env.example");
+        let mut names = Vec::new();
+        let mut comments = String::new();
+        for line in text.lines() {
+            let commented = line.starts_with('#');
+            let body = line.trim_start_matches('#').trim();
+            let assignment = body.split_once('=').filter(|(k, _)| {
+                !k.is_empty()
+                    && k.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            });
+            let Some((key, value)) = assignment else {
+                comments.push(' ');
+                comments.push_str(body);
+                continue;
+            };
+            let s = declared(key)
+                .unwrap_or_else(|| panic!(".env.example sets {key}, which is not a setting"));
+            names.push(s.name);
+            match s.default {
+                Fallback::Value(default) => {
+                    assert!(!commented, ".env.example comments out {key}");
+                    assert_eq!(key, s.name, ".env.example sets {key} instead of {}", s.name);
+                    assert_eq!(
+                        value, default,
+                        ".env.example: {key}={value}, declared {default}"
+                    );
+                }
+                Fallback::Described(default) => {
+                    assert!(
+                        commented,
+                        ".env.example sets {key}, which has no default value (only an example)"
+                    );
+                    let said = format!("Default: {default}");
+                    assert!(
+                        comments.contains(&said),
+                        ".env.example: the comment before {key} does not say \"{said}\""
+                    );
+                }
+            }
+            comments.clear();
+        }
+        exactly_the_declared(&names, ".env.example");
+    }
+
+    /// The README's configuration table: one row a setting, its default cell (backticks aside)
+    /// the declared default.
+    #[test]
+    fn readme_table_lists_exactly_the_settings_with_their_defaults() {
         let readme = include_str!("../README.md");
+        let section = readme
+            .split("\n## Configuration\n")
+            .nth(1)
+            .and_then(|rest| rest.split("\n## ").next())
+            .expect("the README has a Configuration section");
+        let mut names = Vec::new();
+        for row in section.lines().filter(|l| l.starts_with("| `")) {
+            let cells: Vec<&str> = row.split('|').map(str::trim).collect();
+            let name = cells[1].trim_matches('`');
+            let s = SETTINGS
+                .iter()
+                .find(|s| s.name == name)
+                .unwrap_or_else(|| panic!("README row {row:?} names no single setting"));
+            assert_eq!(
+                cells[2].replace('`', ""),
+                s.default.text(),
+                "README: the default of {name}"
+            );
+            names.push(s.name);
+        }
+        exactly_the_declared(&names, "the README's table");
+    }
+
+    /// Every declared setting is read (a declaration without a field would go unnoticed).
+    #[test]
+    fn every_setting_is_read() {
+        struct Asked(std::cell::RefCell<Vec<String>>);
+        impl Source for Asked {
+            fn get(&self, name: &str) -> Option<String> {
+                self.0.borrow_mut().push(name.to_string());
+                None
+            }
+        }
+        let asked = Asked(Default::default());
+        Config::from_source(&asked).unwrap();
+        let asked = asked.0.into_inner();
         for s in SETTINGS {
             assert!(
-                env_example.contains(s.name),
-                "{} is not in .env.example",
+                asked.iter().any(|n| n == s.name),
+                "{} is never read",
                 s.name
             );
+        }
+    }
+
+    /// Every setting declared secret stays out of `Config`'s debug output.
+    #[test]
+    fn secrets_never_print() {
+        let samples = [
+            (
+                "DATABASE_URL",
+                "postgres://bridge:pw-7f3a9c@db/bridge",
+                "pw-7f3a9c",
+            ),
+            ("SECRET_KEY", &"ab".repeat(32), &"ab".repeat(32)),
+            ("ZENQMS_API_TOKEN", "zq-token-51e0", "zq-token-51e0"),
+        ];
+        for s in SETTINGS.iter().filter(|s| s.secret) {
             assert!(
-                readme.contains(&format!("`{}`", s.name)),
-                "{} is not in the README's table",
+                samples.iter().any(|(n, _, _)| *n == s.name),
+                "no sample value for the secret {}",
                 s.name
             );
+        }
+        let pairs: Vec<(&str, &str)> = samples.iter().map(|(n, v, _)| (*n, *v)).collect();
+        let shown = format!("{:?}", cfg(&pairs).unwrap());
+        for (name, _, secret) in &samples {
+            assert!(!shown.contains(secret), "{name} shows in {shown}");
         }
     }
 
