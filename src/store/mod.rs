@@ -1,7 +1,10 @@
-//! Storage: the connection enum, the pool, embedded migrations and the portable schema.
+//! Storage: the connection enum, the pool, embedded migrations and the portable schema; the
+//! SQL builder (`sql`), write transactions (`tx`) and PostgreSQL's locks (`lock`).
 
 pub mod connection;
+pub mod lock;
 pub mod schema;
+pub mod sql;
 pub mod tx;
 
 use std::time::Duration;
@@ -9,7 +12,9 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+pub(crate) use connection::db_run;
 pub use connection::{Backend, DatabaseUrl, DbConn};
+pub(crate) use lock::lock_rows;
 
 pub type Pool = r2d2::Pool<connection::ConnectionManager>;
 pub type PooledConn = r2d2::PooledConnection<connection::ConnectionManager>;

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::store::schema::settings;
-use crate::store::{DbConn, StoreError};
+use crate::store::{db_run, DbConn, StoreError};
 
 const CONNECTION: &str = "zenqms.connection";
 const PAUSED: &str = "sync.paused";
@@ -44,20 +44,12 @@ fn put(conn: &mut DbConn, key: &str, value: &str) -> Result<NaiveDateTime, Store
         settings::value.eq(value),
         settings::updated_at.eq(now),
     );
-    macro_rules! upsert {
-        ($c:expr) => {
-            diesel::insert_into(settings::table)
-                .values(row)
-                .on_conflict(settings::key)
-                .do_update()
-                .set((settings::value.eq(value), settings::updated_at.eq(now)))
-                .execute($c)
-        };
-    }
-    match conn {
-        DbConn::Sqlite(c) => upsert!(c)?,
-        DbConn::Postgres(c) => upsert!(c)?,
-    };
+    db_run!(conn, |c| diesel::insert_into(settings::table)
+        .values(row)
+        .on_conflict(settings::key)
+        .do_update()
+        .set((settings::value.eq(value), settings::updated_at.eq(now)))
+        .execute(c))?;
     Ok(now)
 }
 
@@ -128,18 +120,10 @@ pub fn swap_sweep(
                 settings::value.eq(next),
                 settings::updated_at.eq(now),
             );
-            macro_rules! insert_new {
-                ($c:expr) => {
-                    diesel::insert_into(settings::table)
-                        .values(row)
-                        .on_conflict_do_nothing()
-                        .execute($c)
-                };
-            }
-            match conn {
-                DbConn::Sqlite(c) => insert_new!(c)?,
-                DbConn::Postgres(c) => insert_new!(c)?,
-            }
+            db_run!(conn, |c| diesel::insert_into(settings::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(c))?
         }
     };
     Ok(n == 1)
