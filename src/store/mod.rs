@@ -45,9 +45,10 @@ impl From<r2d2::Error> for StoreError {
 }
 
 impl StoreError {
-    /// True when retrying later can succeed: the pool is exhausted, or the database
-    /// connection was lost (a restart or failover) — load and outages, not bugs.
-    pub fn is_transient(&self) -> bool {
+    /// The database cannot be reached or no connection is free: the pool is exhausted, or the
+    /// connection was lost (a restart or failover) — load and outages, not bugs. Retrying the
+    /// request later can succeed; retrying on the same connection cannot (a `503`).
+    pub fn is_unavailable(&self) -> bool {
         use diesel::result::DatabaseErrorKind::{ClosedConnection, UnableToSendCommand};
         matches!(
             self,
@@ -58,6 +59,24 @@ impl StoreError {
                     _
                 ))
         )
+    }
+
+    /// Lock contention between transactions: a PostgreSQL serialization failure or deadlock,
+    /// or SQLite's lock timeout. A fresh attempt of the same transaction may succeed
+    /// (`store::tx::write` makes it).
+    pub fn is_contention(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            StoreError::Query(Error::DatabaseError(kind, info)) => {
+                matches!(kind, DatabaseErrorKind::SerializationFailure) || {
+                    let m = info.message();
+                    m.contains("deadlock detected")
+                        || m.contains("database is locked")
+                        || m.contains("database table is locked")
+                }
+            }
+            _ => false,
+        }
     }
 
     /// True when the error is a unique-constraint violation (a lost race on insert).
