@@ -43,7 +43,7 @@ impl Wakeup {
 /// Inserts one job per row of `$select` (a query of `(user_id, generation, enqueued_at,
 /// run_after, attempts)`), or, for a user that already has one, bumps its generation and makes
 /// it due now — one statement whatever the number of users. `on_conflict` is not available on
-/// the multi-backend connection, hence the match (the SQL is the same on both).
+/// the multi-backend connection, hence `db_run!` (the SQL is the same on both).
 macro_rules! upsert_jobs {
     ($conn:expr, $select:expr, $now:expr) => {{
         let select = $select;
@@ -68,10 +68,7 @@ macro_rules! upsert_jobs {
                     ))
             };
         }
-        match $conn {
-            DbConn::Sqlite(c) => stmt!().execute(c),
-            DbConn::Postgres(c) => stmt!().execute(c),
-        }
+        crate::store::db_run!($conn, |c| stmt!().execute(c))
     }};
 }
 

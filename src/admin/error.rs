@@ -101,7 +101,7 @@ impl From<AuthError> for AdminError {
 impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         match e {
-            e if e.is_transient() => {
+            e if e.is_unavailable() => {
                 tracing::warn!(error = %e, "database busy or unreachable");
                 AdminError::Unavailable(
                     "the database is busy or was just unreachable; retry shortly".into(),

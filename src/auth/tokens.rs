@@ -31,9 +31,9 @@ pub enum TokenError {
     Store(#[from] StoreError),
 }
 
-impl crate::store::tx::MaybeTransient for TokenError {
-    fn is_transient(&self) -> bool {
-        matches!(self, TokenError::Store(e) if crate::store::tx::is_transient(e))
+impl crate::store::tx::Contention for TokenError {
+    fn is_contention(&self) -> bool {
+        matches!(self, TokenError::Store(e) if e.is_contention())
     }
 }
 

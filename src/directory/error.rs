@@ -102,8 +102,8 @@ impl From<diesel::result::Error> for DirectoryError {
 impl DirectoryError {
     /// A failure that a fresh attempt of the same transaction may not hit: a PostgreSQL
     /// serialization failure or deadlock, or SQLite's lock timeout.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, DirectoryError::Store(e) if crate::store::tx::is_transient(e))
+    pub fn is_contention(&self) -> bool {
+        matches!(self, DirectoryError::Store(e) if e.is_contention())
     }
 
     pub fn is_unique_violation(&self) -> bool {

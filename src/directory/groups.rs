@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::{json, Value};
 
 use super::membership::{self, Delta, GroupOp, Member};
-use super::query::{self, CountRow, GroupQuery, Sql};
+use super::query::{self, GroupQuery};
 use super::users::{diff, parse_doc};
 use super::{
     tx, Actor, DirectoryError, Document, Kind, Meta, Page, Precondition, Rejection, Written,
@@ -17,7 +17,8 @@ use crate::audit::{self, Outcome};
 use crate::mappings;
 use crate::outbox;
 use crate::store::schema::{group_members, scim_groups};
-use crate::store::{self, DbConn, StoreError};
+use crate::store::sql::{CountRow, Sql};
+use crate::store::{self, lock_rows, DbConn, StoreError};
 
 /// A group as the SCIM layer renders it.
 #[derive(Debug, Clone)]
@@ -56,7 +57,9 @@ impl Fields {
     }
 }
 
-#[derive(Queryable, QueryableByName)]
+/// What a group's representation is made from (diesel selects it by the field names; the
+/// list's SQL text names the same columns).
+#[derive(Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = scim_groups)]
 struct Row {
     id: String,
@@ -67,26 +70,6 @@ struct Row {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
 }
-
-type RowColumns = (
-    scim_groups::id,
-    scim_groups::display_name,
-    scim_groups::attributes,
-    scim_groups::member_count,
-    scim_groups::version,
-    scim_groups::created_at,
-    scim_groups::updated_at,
-);
-
-const ROW_COLUMNS: RowColumns = (
-    scim_groups::id,
-    scim_groups::display_name,
-    scim_groups::attributes,
-    scim_groups::member_count,
-    scim_groups::version,
-    scim_groups::created_at,
-    scim_groups::updated_at,
-);
 
 impl Row {
     fn into_group(self) -> Result<(Group, String), StoreError> {
@@ -145,20 +128,22 @@ fn with_members(conn: &mut DbConn, mut group: Group, load: bool) -> Result<Group
 /// The group, row-locked until commit on PostgreSQL: concurrent writers of one group
 /// serialise here, so member counts and versions stay exact.
 fn lock(conn: &mut DbConn, id: &str) -> Result<(Group, String), DirectoryError> {
-    let q = scim_groups::table
-        .filter(scim_groups::id.eq(id))
-        .select(ROW_COLUMNS);
-    let row: Option<Row> = match conn {
-        DbConn::Postgres(c) => q.for_update().first(c).optional()?,
-        DbConn::Sqlite(c) => q.first(c).optional()?,
-    };
+    let row: Option<Row> = lock_rows!(
+        conn,
+        for_update,
+        scim_groups::table
+            .filter(scim_groups::id.eq(id))
+            .select(Row::as_select()),
+        first
+    )
+    .optional()?;
     Ok(row.ok_or_else(|| not_found(id))?.into_group()?)
 }
 
 pub fn get(conn: &mut DbConn, id: &str, load_members: bool) -> Result<Group, DirectoryError> {
     let row: Option<Row> = scim_groups::table
         .filter(scim_groups::id.eq(id))
-        .select(ROW_COLUMNS)
+        .select(Row::as_select())
         .first(conn)
         .optional()?;
     let (group, _) = row.ok_or_else(|| not_found(id))?.into_group()?;

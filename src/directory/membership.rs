@@ -9,10 +9,11 @@ use std::collections::{HashMap, HashSet};
 
 use diesel::prelude::*;
 
-use super::query::{self, MemberFilter, Sql};
+use super::query::{self, MemberFilter};
 use super::{DirectoryError, Edit};
 use crate::store::schema::{group_members, scim_users};
-use crate::store::{DbConn, StoreError};
+use crate::store::sql::{Bind, Sql};
+use crate::store::{db_run, lock_rows, DbConn, StoreError};
 
 /// Bounded `IN` lists keep every statement under both backends' bind-parameter limits.
 const CHUNK: usize = 5000;
@@ -103,14 +104,15 @@ pub fn dedupe(ids: &[String]) -> Vec<String> {
 pub fn require_users(conn: &mut DbConn, ids: &[String]) -> Result<(), DirectoryError> {
     let mut found: HashSet<String> = HashSet::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
-        let q = scim_users::table
-            .filter(scim_users::id.eq_any(chunk))
-            .filter(scim_users::deleted_at.is_null())
-            .select(scim_users::id);
-        let rows: Vec<String> = match conn {
-            DbConn::Postgres(c) => q.for_key_share().load(c)?,
-            DbConn::Sqlite(c) => q.load(c)?,
-        };
+        let rows: Vec<String> = lock_rows!(
+            conn,
+            for_key_share,
+            scim_users::table
+                .filter(scim_users::id.eq_any(chunk))
+                .filter(scim_users::deleted_at.is_null())
+                .select(scim_users::id),
+            load
+        )?;
         found.extend(rows);
     }
     let missing: Vec<String> = ids
@@ -144,13 +146,11 @@ pub fn add(
                 )
             })
             .collect();
-        let q = diesel::insert_into(group_members::table)
+        let inserted: Vec<String> = db_run!(conn, |c| diesel::insert_into(group_members::table)
             .values(&rows)
-            .on_conflict_do_nothing();
-        let inserted: Vec<String> = match conn {
-            DbConn::Postgres(c) => q.returning(group_members::user_id).get_results(c)?,
-            DbConn::Sqlite(c) => q.returning(group_members::user_id).get_results(c)?,
-        };
+            .on_conflict_do_nothing()
+            .returning(group_members::user_id)
+            .get_results(c))?;
         added.extend(inserted);
     }
     Ok(added)
@@ -190,7 +190,7 @@ pub fn remove_where(
 ) -> Result<Vec<String>, DirectoryError> {
     let mut sql = Sql::new(conn.backend());
     sql.push("DELETE FROM group_members AS m WHERE m.group_id = ")
-        .bind(query::Bind::Text(group_id.to_string()))
+        .bind(Bind::Text(group_id.to_string()))
         .push(" AND ");
     query::member_filter(&mut sql, filter)?;
     sql.push(" RETURNING m.user_id");

@@ -1,4 +1,4 @@
-//! Typed list queries and their translation to SQL.
+//! Typed list queries and their translation to SQL conditions (built with `store::sql`).
 //!
 //! A filter reaches this module as an allow-list expression ([`UserFilter`], [`GroupFilter`]):
 //! every attribute is an enum variant that names one column, so the SQL text is built from
@@ -17,16 +17,10 @@
 //! - strings order by code point (SQLite BINARY, PostgreSQL "C").
 
 use chrono::NaiveDateTime;
-use diesel::deserialize::QueryableByName;
-use diesel::pg::Pg;
-use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::serialize::ToSql;
-use diesel::sql_types::{self, HasSqlType};
-use diesel::sqlite::Sqlite;
-use diesel::RunQueryDsl;
 
 use super::{Reason, Rejection};
-use crate::store::{Backend, DbConn};
+use crate::store::sql::{Bind, Sql};
+use crate::store::Backend;
 
 /// A boolean expression over leaves `L`.
 #[derive(Debug, Clone, PartialEq)]
@@ -274,155 +268,6 @@ impl Attribute for MemberAttr {
     }
 }
 
-/// A bound parameter.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Bind {
-    Text(String),
-    Bool(bool),
-    Time(NaiveDateTime),
-    Int(i64),
-}
-
-/// SQL text and bound parameters, built piece by piece. diesel renders the placeholders
-/// (`?` / `$n`) and — unlike `sql_query` — may keep the prepared statement: repeated lookups of
-/// one shape (Okta's `userName eq "…"` on every push) are parsed and planned once per
-/// connection. Only statements with few parameters are cached, so the number of cached shapes
-/// stays small whatever filters a client invents.
-#[derive(Debug, Clone)]
-pub struct Sql {
-    backend: Backend,
-    parts: Vec<Part>,
-}
-
-#[derive(Debug, Clone)]
-enum Part {
-    Text(String),
-    Bind(Bind),
-}
-
-/// Statements with more parameters than this are planned afresh each time.
-const CACHED_MAX_BINDS: usize = 6;
-
-impl Sql {
-    pub fn new(backend: Backend) -> Sql {
-        Sql {
-            backend,
-            parts: Vec::with_capacity(16),
-        }
-    }
-
-    pub fn push(&mut self, s: &str) -> &mut Self {
-        match self.parts.last_mut() {
-            Some(Part::Text(t)) => t.push_str(s),
-            _ => self.parts.push(Part::Text(s.to_string())),
-        }
-        self
-    }
-
-    pub fn bind(&mut self, b: Bind) -> &mut Self {
-        self.parts.push(Part::Bind(b));
-        self
-    }
-
-    fn binds(&self) -> Vec<&Bind> {
-        self.parts
-            .iter()
-            .filter_map(|p| match p {
-                Part::Bind(b) => Some(b),
-                Part::Text(_) => None,
-            })
-            .collect()
-    }
-
-    /// The SQL as the backend will see it (for tests and logs).
-    pub fn text(&self) -> String {
-        let mut out = String::new();
-        let mut n = 0;
-        for p in &self.parts {
-            match p {
-                Part::Text(t) => out.push_str(t),
-                Part::Bind(_) => {
-                    n += 1;
-                    match self.backend {
-                        Backend::Sqlite => out.push('?'),
-                        Backend::Postgres => out.push_str(&format!("${n}")),
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Runs the query and maps its rows by column name.
-    pub fn load<T>(self, conn: &mut DbConn) -> diesel::QueryResult<Vec<T>>
-    where
-        T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
-    {
-        let cacheable = self.binds().len() <= CACHED_MAX_BINDS;
-        let q = Prepared {
-            parts: self.parts,
-            cacheable,
-        };
-        match conn {
-            DbConn::Sqlite(c) => q.load::<T>(c),
-            DbConn::Postgres(c) => q.load::<T>(c),
-        }
-    }
-}
-
-/// [`Sql`] as a diesel query.
-struct Prepared {
-    parts: Vec<Part>,
-    cacheable: bool,
-}
-
-impl QueryId for Prepared {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
-}
-
-impl Query for Prepared {
-    type SqlType = sql_types::Untyped;
-}
-
-impl<C> RunQueryDsl<C> for Prepared {}
-
-impl<DB> QueryFragment<DB> for Prepared
-where
-    DB: diesel::backend::Backend
-        + HasSqlType<sql_types::Text>
-        + HasSqlType<sql_types::Bool>
-        + HasSqlType<sql_types::Timestamp>
-        + HasSqlType<sql_types::BigInt>,
-    String: ToSql<sql_types::Text, DB>,
-    bool: ToSql<sql_types::Bool, DB>,
-    NaiveDateTime: ToSql<sql_types::Timestamp, DB>,
-    i64: ToSql<sql_types::BigInt, DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> diesel::QueryResult<()> {
-        if !self.cacheable {
-            out.unsafe_to_cache_prepared();
-        }
-        for p in &self.parts {
-            match p {
-                Part::Text(t) => out.push_sql(t),
-                Part::Bind(Bind::Text(v)) => out.push_bind_param::<sql_types::Text, _>(v)?,
-                Part::Bind(Bind::Bool(v)) => out.push_bind_param::<sql_types::Bool, _>(v)?,
-                Part::Bind(Bind::Time(v)) => out.push_bind_param::<sql_types::Timestamp, _>(v)?,
-                Part::Bind(Bind::Int(v)) => out.push_bind_param::<sql_types::BigInt, _>(v)?,
-            }
-        }
-        Ok(())
-    }
-}
-
-/// `COUNT(*)` rows.
-#[derive(QueryableByName)]
-pub struct CountRow {
-    #[diesel(sql_type = sql_types::BigInt)]
-    pub n: i64,
-}
-
 fn like_escape(v: &str) -> String {
     let mut out = String::with_capacity(v.len() + 2);
     for c in v.chars() {
@@ -515,7 +360,7 @@ fn cond<A: Attribute>(sql: &mut Sql, c: &Cond<A>) -> Result<(), Rejection> {
             if let Some(rel) = relational(op) {
                 sql.push(rel).bind(Bind::Text(value));
             } else {
-                let exact_on_sqlite = case == Case::Exact && sql.backend == Backend::Sqlite;
+                let exact_on_sqlite = case == Case::Exact && sql.backend() == Backend::Sqlite;
                 if exact_on_sqlite {
                     let g = glob_escape(&value);
                     let pattern = match op {

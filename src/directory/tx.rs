@@ -6,9 +6,9 @@
 use super::DirectoryError;
 use crate::store::{tx, DbConn};
 
-impl tx::MaybeTransient for DirectoryError {
-    fn is_transient(&self) -> bool {
-        DirectoryError::is_transient(self)
+impl tx::Contention for DirectoryError {
+    fn is_contention(&self) -> bool {
+        DirectoryError::is_contention(self)
     }
 }
 
@@ -18,7 +18,7 @@ where
     F: FnMut(&mut DbConn) -> Result<T, DirectoryError>,
 {
     tx::write(conn, f).map_err(|e| {
-        if e.is_transient() {
+        if e.is_contention() {
             DirectoryError::Busy
         } else {
             e

@@ -10,14 +10,15 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
-use super::query::{self, CountRow, Sql, UserQuery};
+use super::query::{self, UserQuery};
 use super::{
     tx, Actor, DirectoryError, Document, Edit, Kind, Meta, Page, Precondition, Rejection, Written,
 };
 use crate::audit::{self, Outcome};
 use crate::outbox;
 use crate::store::schema::{group_members, scim_groups, scim_user_emails, scim_users};
-use crate::store::{self, DbConn, StoreError};
+use crate::store::sql::{CountRow, Sql};
+use crate::store::{self, db_run, lock_rows, DbConn, StoreError};
 
 /// A user as the SCIM layer renders it.
 #[derive(Debug, Clone)]
@@ -99,7 +100,9 @@ impl Fields {
     }
 }
 
-#[derive(Queryable, QueryableByName)]
+/// What a user's representation is made from (diesel selects it by the field names; the
+/// list's SQL text selects [`ROW_SQL`], the same columns by name).
+#[derive(Queryable, Selectable, QueryableByName)]
 #[diesel(table_name = scim_users)]
 struct Row {
     id: String,
@@ -110,56 +113,21 @@ struct Row {
     updated_at: NaiveDateTime,
 }
 
+/// The columns of [`Row`] in SQL text, for the list queries built with [`Sql`].
+const ROW_SQL: &str = "scim_users.id, scim_users.active, scim_users.attributes, \
+     scim_users.version, scim_users.created_at, scim_users.updated_at";
+
 /// A page row joined with one of the user's groups (or none).
 #[derive(QueryableByName)]
-#[diesel(table_name = scim_users)]
 struct RowWithGroup {
-    id: String,
-    active: bool,
-    attributes: String,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
+    // Not named `row`: the derive's generated code has a variable of that name.
+    #[diesel(embed)]
+    user: Row,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     group_id: Option<String>,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     group_name: Option<String>,
 }
-
-impl RowWithGroup {
-    fn split(self) -> (Row, Option<String>, Option<String>) {
-        (
-            Row {
-                id: self.id,
-                active: self.active,
-                attributes: self.attributes,
-                version: self.version,
-                created_at: self.created_at,
-                updated_at: self.updated_at,
-            },
-            self.group_id,
-            self.group_name,
-        )
-    }
-}
-
-type RowColumns = (
-    scim_users::id,
-    scim_users::active,
-    scim_users::attributes,
-    scim_users::version,
-    scim_users::created_at,
-    scim_users::updated_at,
-);
-
-const ROW_COLUMNS: RowColumns = (
-    scim_users::id,
-    scim_users::active,
-    scim_users::attributes,
-    scim_users::version,
-    scim_users::created_at,
-    scim_users::updated_at,
-);
 
 pub(crate) fn parse_doc(id: &str, text: &str) -> Result<Document, StoreError> {
     match serde_json::from_str::<Value>(text) {
@@ -252,14 +220,16 @@ fn with_groups(conn: &mut DbConn, mut user: User, load: bool) -> Result<User, St
 /// A live user, locked for the rest of the transaction on PostgreSQL (SQLite's write
 /// transaction already excludes other writers).
 fn lock(conn: &mut DbConn, id: &str) -> Result<User, DirectoryError> {
-    let q = scim_users::table
-        .filter(scim_users::id.eq(id))
-        .filter(scim_users::deleted_at.is_null())
-        .select(ROW_COLUMNS);
-    let row: Option<Row> = match conn {
-        DbConn::Postgres(c) => q.for_update().first(c).optional()?,
-        DbConn::Sqlite(c) => q.first(c).optional()?,
-    };
+    let row: Option<Row> = lock_rows!(
+        conn,
+        for_update,
+        scim_users::table
+            .filter(scim_users::id.eq(id))
+            .filter(scim_users::deleted_at.is_null())
+            .select(Row::as_select()),
+        first
+    )
+    .optional()?;
     Ok(row.ok_or_else(|| not_found(id))?.into_user()?)
 }
 
@@ -268,7 +238,7 @@ pub fn get(conn: &mut DbConn, id: &str, load_groups: bool) -> Result<User, Direc
         let row: Option<Row> = scim_users::table
             .filter(scim_users::id.eq(id))
             .filter(scim_users::deleted_at.is_null())
-            .select(ROW_COLUMNS)
+            .select(Row::as_select())
             .first(conn)
             .optional()?;
         return Ok(row.ok_or_else(|| not_found(id))?.into_user()?);
@@ -287,7 +257,7 @@ pub fn get(conn: &mut DbConn, id: &str, load_groups: bool) -> Result<User, Direc
         .filter(scim_users::id.eq(id))
         .filter(scim_users::deleted_at.is_null())
         .select((
-            ROW_COLUMNS,
+            Row::as_select(),
             scim_groups::id.nullable(),
             scim_groups::display_name.nullable(),
         ))
@@ -327,11 +297,9 @@ pub fn list(
             // The page and its users' groups in one query: the page is selected (filtered,
             // ordered, cut) in a subquery that keeps the table's name, so the same ORDER BY
             // applies outside and each user's rows stay together.
-            sql.push(
-                "SELECT scim_users.id, scim_users.active, scim_users.attributes, \
-                 scim_users.version, scim_users.created_at, scim_users.updated_at, \
-                 g.id AS group_id, g.display_name AS group_name FROM (SELECT scim_users.*",
-            );
+            sql.push("SELECT ")
+                .push(ROW_SQL)
+                .push(", g.id AS group_id, g.display_name AS group_name FROM (SELECT scim_users.*");
             where_clause(&mut sql)?;
             query::user_order(&mut sql, q.sort);
             query::limit_offset(&mut sql, q.limit, q.offset);
@@ -341,8 +309,12 @@ pub fn list(
             );
             query::user_order(&mut sql, q.sort);
             let rows: Vec<RowWithGroup> = sql.load(conn)?;
-            for r in rows {
-                let (row, group_id, group_name) = r.split();
+            for RowWithGroup {
+                user: row,
+                group_id,
+                group_name,
+            } in rows
+            {
                 let same = items.last().is_some_and(|u: &User| u.id == row.id);
                 if !same {
                     let mut user = row.into_user()?;
@@ -363,10 +335,7 @@ pub fn list(
                 }
             }
         } else {
-            sql.push(
-                "SELECT scim_users.id, scim_users.active, scim_users.attributes, \
-                 scim_users.version, scim_users.created_at, scim_users.updated_at",
-            );
+            sql.push("SELECT ").push(ROW_SQL);
             where_clause(&mut sql)?;
             query::user_order(&mut sql, q.sort);
             query::limit_offset(&mut sql, q.limit, q.offset);
@@ -408,12 +377,9 @@ fn insert_emails(conn: &mut DbConn, id: &str, emails: &[EmailRow]) -> Result<(),
             )
         })
         .collect();
-    // Multi-row VALUES is backend-specific in diesel (not available on the multi-backend type).
-    let q = diesel::insert_into(scim_user_emails::table).values(&rows);
-    match conn {
-        DbConn::Sqlite(c) => q.execute(c)?,
-        DbConn::Postgres(c) => q.execute(c)?,
-    };
+    db_run!(conn, |c| diesel::insert_into(scim_user_emails::table)
+        .values(&rows)
+        .execute(c))?;
     Ok(())
 }
 

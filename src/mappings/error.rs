@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::store::tx::MaybeTransient;
+use crate::store::tx::Contention;
 use crate::store::StoreError;
 
 /// A role the cache knows but ZenQMS no longer lists.
@@ -97,12 +97,12 @@ impl From<diesel::result::Error> for MappingError {
     }
 }
 
-impl MaybeTransient for MappingError {
+impl Contention for MappingError {
     /// Lock contention, and a unique-index race with a group binding that ran in another
     /// transaction: the retry sees the row that won and takes it as existing.
-    fn is_transient(&self) -> bool {
+    fn is_contention(&self) -> bool {
         match self {
-            MappingError::Store(e) => crate::store::tx::is_transient(e) || e.is_unique_violation(),
+            MappingError::Store(e) => e.is_contention() || e.is_unique_violation(),
             _ => false,
         }
     }
@@ -111,7 +111,7 @@ impl MaybeTransient for MappingError {
 impl MappingError {
     /// A failure the write transaction gave up retrying becomes `Busy` (a `503`, not a `500`).
     pub(crate) fn settle(self) -> MappingError {
-        if self.is_transient() {
+        if self.is_contention() {
             MappingError::Busy
         } else {
             self

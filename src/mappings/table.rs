@@ -203,11 +203,8 @@ pub fn count(conn: &mut DbConn) -> Result<i64, StoreError> {
 /// the transaction (SQLite's `BEGIN IMMEDIATE` already does): two admins changing mappings
 /// of one role at once each see the other's row, so each enqueues whom its change concerns.
 pub fn lock(conn: &mut DbConn) -> Result<(), StoreError> {
-    if let DbConn::Postgres(c) = conn {
-        // 'zqbm' as a number: any constant shared by every bridge process.
-        diesel::sql_query("SELECT pg_advisory_xact_lock(2053202541)").execute(c)?;
-    }
-    Ok(())
+    // 'zqbm' as a number: any constant shared by every bridge process.
+    store::lock::advisory_xact(conn, 2053202541)
 }
 
 /// A mapping as the admin API shows it.

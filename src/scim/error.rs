@@ -199,7 +199,7 @@ impl From<StoreError> for ScimError {
     fn from(e: StoreError) -> Self {
         match e {
             // Pool exhaustion or a lost database connection: a retryable 503, not a 500.
-            e if e.is_transient() => {
+            e if e.is_unavailable() => {
                 tracing::warn!(error = %e, "database busy");
                 ScimError::Unavailable
             }

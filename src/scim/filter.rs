@@ -326,7 +326,7 @@ mod tests {
         ] {
             let r = u(f).map(|_| ()).and_then(|_| {
                 // Type errors of operators surface when the SQL is built.
-                let mut sql = crate::directory::query::Sql::new(crate::store::Backend::Sqlite);
+                let mut sql = crate::store::sql::Sql::new(crate::store::Backend::Sqlite);
                 crate::directory::query::user_filter(&mut sql, &u(f)?)
             });
             assert!(r.is_err(), "{f} should be refused");

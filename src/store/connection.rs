@@ -19,6 +19,24 @@ pub enum DbConn {
     Sqlite(SqliteConnection),
 }
 
+/// Runs `$body` with `$c` bound to the backend's own connection, the code written once and
+/// compiled for each backend (vaultwarden's `db_run!`): `db_run!(conn, |c| q.execute(c))`.
+///
+/// For statements whose SQL is the same on both backends but that the multi-backend
+/// connection cannot run — upserts (`on_conflict`), multi-row `VALUES`, `RETURNING` after an
+/// `ON CONFLICT`, `sql_query`, [`Sql`](super::sql::Sql) — or whose Rust types name the backend.
+/// Where the SQL itself differs, the difference has its own home in `store/`: row locks in
+/// `store::lock`, the write transaction's `BEGIN` in `store::tx`, migrations in `store`.
+macro_rules! db_run {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::store::DbConn::Sqlite($c) => $body,
+            $crate::store::DbConn::Postgres($c) => $body,
+        }
+    };
+}
+pub(crate) use db_run;
+
 /// Which backend a connection talks to; some statements (upserts, locking) differ.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

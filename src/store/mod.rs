@@ -1,8 +1,11 @@
-//! Storage: the connection enum, the pool, embedded migrations and the portable schema.
+//! Storage: the connection enum, the pool, embedded migrations and the portable schema; the
+//! SQL builder (`sql`), write transactions (`tx`) and PostgreSQL's locks (`lock`).
 
 pub mod connection;
+pub mod lock;
 pub mod schema;
 pub mod settings;
+pub mod sql;
 pub mod tx;
 
 use std::time::Duration;
@@ -10,7 +13,9 @@ use std::time::Duration;
 use chrono::{NaiveDateTime, SubsecRound, Utc};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+pub(crate) use connection::db_run;
 pub use connection::{Backend, DatabaseUrl, DbConn};
+pub(crate) use lock::lock_rows;
 
 pub type Pool = r2d2::Pool<connection::ConnectionManager>;
 pub type PooledConn = r2d2::PooledConnection<connection::ConnectionManager>;
@@ -41,9 +46,10 @@ impl From<r2d2::Error> for StoreError {
 }
 
 impl StoreError {
-    /// True when retrying later can succeed: the pool is exhausted, or the database
-    /// connection was lost (a restart or failover) — load and outages, not bugs.
-    pub fn is_transient(&self) -> bool {
+    /// The database cannot be reached or no connection is free: the pool is exhausted, or the
+    /// connection was lost (a restart or failover) — load and outages, not bugs. Retrying the
+    /// request later can succeed; retrying on the same connection cannot (a `503`).
+    pub fn is_unavailable(&self) -> bool {
         use diesel::result::DatabaseErrorKind::{ClosedConnection, UnableToSendCommand};
         matches!(
             self,
@@ -54,6 +60,24 @@ impl StoreError {
                     _
                 ))
         )
+    }
+
+    /// Lock contention between transactions: a PostgreSQL serialization failure or deadlock,
+    /// or SQLite's lock timeout. A fresh attempt of the same transaction may succeed
+    /// (`store::tx::write` makes it).
+    pub fn is_contention(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            StoreError::Query(Error::DatabaseError(kind, info)) => {
+                matches!(kind, DatabaseErrorKind::SerializationFailure) || {
+                    let m = info.message();
+                    m.contains("deadlock detected")
+                        || m.contains("database is locked")
+                        || m.contains("database table is locked")
+                }
+            }
+            _ => false,
+        }
     }
 
     /// True when the error is a unique-constraint violation (a lost race on insert).

@@ -25,19 +25,11 @@ pub fn put(conn: &mut DbConn, key: &str, value: &str) -> Result<NaiveDateTime, S
         settings::value.eq(value),
         settings::updated_at.eq(now),
     );
-    macro_rules! upsert {
-        ($c:expr) => {
-            diesel::insert_into(settings::table)
-                .values(row)
-                .on_conflict(settings::key)
-                .do_update()
-                .set((settings::value.eq(value), settings::updated_at.eq(now)))
-                .execute($c)
-        };
-    }
-    match conn {
-        DbConn::Sqlite(c) => upsert!(c)?,
-        DbConn::Postgres(c) => upsert!(c)?,
-    };
+    super::db_run!(conn, |c| diesel::insert_into(settings::table)
+        .values(row)
+        .on_conflict(settings::key)
+        .do_update()
+        .set((settings::value.eq(value), settings::updated_at.eq(now)))
+        .execute(c))?;
     Ok(now)
 }

@@ -1,6 +1,6 @@
 //! Write transactions, for every layer: `BEGIN IMMEDIATE` on SQLite behind this process's
-//! writer queue, retried on transient lock failures on both backends. Each layer turns the
-//! failure that outlasted the retries into its own "busy" answer (a `503`, never a `500`).
+//! writer queue, retried on lock contention on both backends. Each layer turns the
+//! contention that outlasted the retries into its own "busy" answer (a `503`, never a `500`).
 
 use std::time::Duration;
 
@@ -14,36 +14,22 @@ const ATTEMPTS: u32 = 4;
 /// The queue of this process's SQLite writers (see [`write`]).
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-/// Errors that may be a failure a fresh attempt of the same transaction could avoid.
-pub trait MaybeTransient {
-    fn is_transient(&self) -> bool;
+/// Errors of a layer that may carry lock contention ([`StoreError::is_contention`]): the
+/// failures that a fresh attempt of the same transaction could avoid, so [`write`] retries them.
+pub trait Contention {
+    fn is_contention(&self) -> bool;
 }
 
-impl MaybeTransient for StoreError {
-    fn is_transient(&self) -> bool {
-        is_transient(self)
+impl Contention for StoreError {
+    fn is_contention(&self) -> bool {
+        StoreError::is_contention(self)
     }
 }
 
-/// A PostgreSQL serialization failure or deadlock, or SQLite's lock timeout.
-pub fn is_transient(e: &StoreError) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match e {
-        StoreError::Query(Error::DatabaseError(kind, info)) => {
-            matches!(kind, DatabaseErrorKind::SerializationFailure) || {
-                let m = info.message();
-                m.contains("deadlock detected")
-                    || m.contains("database is locked")
-                    || m.contains("database table is locked")
-            }
-        }
-        _ => false,
-    }
-}
-
-/// Runs `f` in a write transaction and commits it, or rolls back on error; a transient
-/// failure runs it again (a few times, with jitter). A transient error returned from here
-/// means the attempts ran out: callers map it to their layer's "busy".
+/// Runs `f` in a write transaction and commits it, or rolls back on error; contention runs it
+/// again (a few times, with jitter). Contention returned from here means the attempts ran
+/// out: callers map it to their layer's "busy". A lost connection is not retried here (the
+/// same connection cannot recover): it reaches the caller as [`StoreError::is_unavailable`].
 ///
 /// SQLite: a deferred `BEGIN` that reads and then writes can fail with `SQLITE_BUSY` when
 /// another writer committed in between (busy_timeout cannot help: the snapshot is stale), so the
@@ -57,17 +43,17 @@ pub fn is_transient(e: &StoreError) -> bool {
 pub fn write<T, E, F>(conn: &mut DbConn, mut f: F) -> Result<T, E>
 where
     F: FnMut(&mut DbConn) -> Result<T, E>,
-    E: From<StoreError> + MaybeTransient + std::fmt::Display,
+    E: From<StoreError> + Contention + std::fmt::Display,
 {
     let mut attempt = 0;
     loop {
         attempt += 1;
         match once(conn, &mut f) {
-            Err(e) if attempt < ATTEMPTS && e.is_transient() => {
+            Err(e) if attempt < ATTEMPTS && e.is_contention() => {
                 tracing::debug!(error = %e, attempt, "retrying a write transaction");
                 std::thread::sleep(backoff(attempt));
             }
-            Err(e) if e.is_transient() => {
+            Err(e) if e.is_contention() => {
                 tracing::warn!(error = %e, attempt, "a write transaction gave up on lock contention");
                 return Err(e);
             }

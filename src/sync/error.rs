@@ -72,8 +72,8 @@ impl From<diesel::result::Error> for SyncError {
     }
 }
 
-impl crate::store::tx::MaybeTransient for SyncError {
-    fn is_transient(&self) -> bool {
-        matches!(self, SyncError::Store(e) if crate::store::tx::is_transient(e))
+impl crate::store::tx::Contention for SyncError {
+    fn is_contention(&self) -> bool {
+        matches!(self, SyncError::Store(e) if e.is_contention())
     }
 }

@@ -3,11 +3,12 @@
 //! `generation` to tell whether the user changed again while it was being reconciled.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Integer, Timestamp};
+use diesel::sql_types::{BigInt, Integer};
 
 use crate::outbox::enqueue_users;
 use crate::store::schema::{scim_users, sync_jobs};
-use crate::store::{self, DbConn, StoreError};
+use crate::store::sql::{Bind, Sql};
+use crate::store::{self, lock, DbConn, StoreError};
 
 /// A pending job as the admin surface and tests see it.
 #[derive(Debug, Clone, Queryable)]
@@ -67,37 +68,24 @@ pub fn claim(
     owner: &str,
     lease: std::time::Duration,
 ) -> Result<Option<Claimed>, StoreError> {
-    use diesel::sql_types::Text;
     let now = store::now();
     let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::seconds(60));
-    let claimed = match conn {
-        DbConn::Postgres(c) => diesel::sql_query(
-            "UPDATE sync_jobs SET lease_owner = $1, lease_until = $2 \
-             WHERE user_id = (SELECT user_id FROM sync_jobs \
-                 WHERE run_after <= $3 AND (lease_until IS NULL OR lease_until < $3) \
-                 ORDER BY run_after, user_id LIMIT 1 FOR UPDATE SKIP LOCKED) \
-             RETURNING user_id, generation, attempts",
-        )
-        .bind::<Text, _>(owner)
-        .bind::<Timestamp, _>(until)
-        .bind::<Timestamp, _>(now)
-        .get_result::<Claimed>(c)
-        .optional()?,
-        DbConn::Sqlite(c) => diesel::sql_query(
-            "UPDATE sync_jobs SET lease_owner = ?, lease_until = ? \
-             WHERE user_id = (SELECT user_id FROM sync_jobs \
-                 WHERE run_after <= ? AND (lease_until IS NULL OR lease_until < ?) \
-                 ORDER BY run_after, user_id LIMIT 1) \
-             RETURNING user_id, generation, attempts",
-        )
-        .bind::<Text, _>(owner)
-        .bind::<Timestamp, _>(until)
-        .bind::<Timestamp, _>(now)
-        .bind::<Timestamp, _>(now)
-        .get_result::<Claimed>(c)
-        .optional()?,
-    };
-    Ok(claimed)
+    // The subquery picks the row and `UPDATE … RETURNING` claims it in one statement; diesel's
+    // query builder has no scalar subquery to say this in, hence SQL text (still one text for
+    // both backends, the statement kept prepared).
+    let mut sql = Sql::new(conn.backend());
+    sql.push("UPDATE sync_jobs SET lease_owner = ")
+        .bind(Bind::Text(owner.to_string()))
+        .push(", lease_until = ")
+        .bind(Bind::Time(until))
+        .push(" WHERE user_id = (SELECT user_id FROM sync_jobs WHERE run_after <= ")
+        .bind(Bind::Time(now))
+        .push(" AND (lease_until IS NULL OR lease_until < ")
+        .bind(Bind::Time(now))
+        .push(") ORDER BY run_after, user_id LIMIT 1");
+    lock::for_update_skip_locked(&mut sql);
+    sql.push(") RETURNING user_id, generation, attempts");
+    Ok(sql.load::<Claimed>(conn)?.into_iter().next())
 }
 
 /// Extends a lease still held; `false` when it was lost (expired and taken).

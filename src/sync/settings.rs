@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::store::schema::settings;
 use crate::store::settings::{get, put};
-use crate::store::{DbConn, StoreError};
+use crate::store::{db_run, DbConn, StoreError};
 
 const CONNECTION: &str = "zenqms.connection";
 const PAUSED: &str = "sync.paused";
@@ -82,18 +82,10 @@ pub fn swap_sweep(
                 settings::value.eq(next),
                 settings::updated_at.eq(now),
             );
-            macro_rules! insert_new {
-                ($c:expr) => {
-                    diesel::insert_into(settings::table)
-                        .values(row)
-                        .on_conflict_do_nothing()
-                        .execute($c)
-                };
-            }
-            match conn {
-                DbConn::Sqlite(c) => insert_new!(c)?,
-                DbConn::Postgres(c) => insert_new!(c)?,
-            }
+            db_run!(conn, |c| diesel::insert_into(settings::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(c))?
         }
     };
     Ok(n == 1)

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::reconcile::{Link, Owner};
 use crate::store::schema::{scim_users, sync_jobs, sync_users, zenqms_user_roles};
-use crate::store::{DbConn, StoreError};
+use crate::store::{db_run, lock_rows, DbConn, StoreError};
 use crate::zenqms::{RemoteUser, ZenqmsId};
 
 /// The states a user can be in, as the admin API names them.
@@ -69,8 +69,7 @@ struct Row {
     updated_at: NaiveDateTime,
 }
 
-/// Writes a run's outcome (insert or replace; the upsert needs the backend's own
-/// `ON CONFLICT`, hence the match).
+/// Writes a run's outcome (insert or replace).
 pub fn save(conn: &mut DbConn, user_id: &str, rec: &Record) -> Result<(), StoreError> {
     let now = crate::store::now();
     let previous_synced: Option<Option<NaiveDateTime>> = sync_users::table
@@ -99,20 +98,12 @@ pub fn save(conn: &mut DbConn, user_id: &str, rec: &Record) -> Result<(), StoreE
         },
         updated_at: now,
     };
-    macro_rules! upsert {
-        ($c:expr) => {
-            diesel::insert_into(sync_users::table)
-                .values(&row)
-                .on_conflict(sync_users::user_id)
-                .do_update()
-                .set(&row)
-                .execute($c)
-        };
-    }
-    match conn {
-        DbConn::Sqlite(c) => upsert!(c)?,
-        DbConn::Postgres(c) => upsert!(c)?,
-    };
+    db_run!(conn, |c| diesel::insert_into(sync_users::table)
+        .values(&row)
+        .on_conflict(sync_users::user_id)
+        .do_update()
+        .set(&row)
+        .execute(c))?;
     shadow_roles(
         conn,
         user_id,
@@ -161,19 +152,21 @@ pub fn linked_for_update(
     type Row = (String, Option<String>, Option<String>, NaiveDateTime);
     let mut rows: Vec<Row> = Vec::new();
     for chunk in zenqms_ids_json.chunks(1000) {
-        let q = sync_users::table
-            .filter(sync_users::zenqms_id_json.eq_any(chunk))
-            .select((
-                sync_users::user_id,
-                sync_users::zenqms_id_json,
-                sync_users::applied,
-                sync_users::updated_at,
-            ))
-            .order(sync_users::user_id.asc());
-        rows.extend(match conn {
-            DbConn::Postgres(c) => q.for_update().load::<Row>(c)?,
-            DbConn::Sqlite(c) => q.load::<Row>(c)?,
-        });
+        let chunk_rows: Vec<Row> = lock_rows!(
+            conn,
+            for_update,
+            sync_users::table
+                .filter(sync_users::zenqms_id_json.eq_any(chunk))
+                .select((
+                    sync_users::user_id,
+                    sync_users::zenqms_id_json,
+                    sync_users::applied,
+                    sync_users::updated_at,
+                ))
+                .order(sync_users::user_id.asc()),
+            load
+        )?;
+        rows.extend(chunk_rows);
     }
     let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
     let mut with_job = std::collections::HashSet::new();
@@ -233,12 +226,9 @@ fn shadow_roles(
                 )
             })
             .collect();
-        // Multi-row VALUES is per backend on the multi-connection.
-        let q = diesel::insert_into(zenqms_user_roles::table).values(rows);
-        match conn {
-            DbConn::Sqlite(c) => q.execute(c)?,
-            DbConn::Postgres(c) => q.execute(c)?,
-        };
+        db_run!(conn, |c| diesel::insert_into(zenqms_user_roles::table)
+            .values(rows)
+            .execute(c))?;
     }
     Ok(())
 }
@@ -318,10 +308,7 @@ pub fn counts(conn: &mut DbConn) -> Result<Vec<(SyncState, i64)>, StoreError> {
         ELSE COALESCE(s.state, 'pending') END AS state, COUNT(*) AS n \
         FROM scim_users u LEFT JOIN sync_jobs j ON j.user_id = u.id \
         LEFT JOIN sync_users s ON s.user_id = u.id GROUP BY 1";
-    let rows: Vec<Count> = match conn {
-        DbConn::Sqlite(c) => diesel::sql_query(SQL).load(c)?,
-        DbConn::Postgres(c) => diesel::sql_query(SQL).load(c)?,
-    };
+    let rows: Vec<Count> = db_run!(conn, |c| diesel::sql_query(SQL).load(c))?;
     Ok(SyncState::ALL
         .iter()
         .map(|st| {
