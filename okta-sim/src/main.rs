@@ -24,10 +24,10 @@ struct Args {
     /// The org URL the simulator calls itself (iss, links); default: its own address.
     #[arg(long, env = "OKTA_SIM_ORG_URL")]
     org_url: Option<String>,
-    /// JSON seed file: {"users": [...], "groups": [...]} (applied after --users/--groups).
+    /// JSON seed file: {"users": [...], "groups": [...]} (generated groups step aside).
     #[arg(long, env = "OKTA_SIM_SEED_FILE")]
     seed: Option<PathBuf>,
-    /// Generate this many users…
+    /// Generate this many users (0 with --groups 0: none)…
     #[arg(long, env = "OKTA_SIM_USERS", default_value_t = 25)]
     users: usize,
     /// …in this many groups.

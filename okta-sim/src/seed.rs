@@ -418,6 +418,35 @@ pub fn generated_seed(g: &Generate, now: DateTime<Utc>) -> Result<Seed, ApiError
     Ok(Seed { users, groups })
 }
 
+/// Renames the seed's new groups (those without an `id`) whose name is taken in the org
+/// — `Engineering` becomes `Engineering (2)` — and follows the rename in the users' group
+/// lists, so that a generated org can be added to a seeded one.
+pub(crate) fn avoid_group_names(seed: &mut Seed, existing: &[String]) {
+    let taken = |name: &str, names: &[String]| names.iter().any(|n| n.eq_ignore_ascii_case(name));
+    let mut names: Vec<String> = existing.to_vec();
+    for g in seed.groups.iter_mut().filter(|g| g.id.is_none()) {
+        if !taken(&g.name, &names) {
+            names.push(g.name.clone());
+            continue;
+        }
+        let mut n = 2;
+        let renamed = loop {
+            let candidate = format!("{} ({n})", g.name);
+            if !taken(&candidate, &names) {
+                break candidate;
+            }
+            n += 1;
+        };
+        for u in seed.users.iter_mut() {
+            for ug in u.groups.iter_mut().filter(|ug| **ug == g.name) {
+                *ug = renamed.clone();
+            }
+        }
+        names.push(renamed.clone());
+        g.name = renamed;
+    }
+}
+
 /// Turns a seed into objects and imports them into `dir` (whole or not at all).
 pub(crate) fn apply_seed(
     dir: &mut Directory,

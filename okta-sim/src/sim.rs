@@ -23,7 +23,7 @@ use crate::oauth::clients::{AdminIdentity, Denial, OAuthClient};
 use crate::oauth::keys::{process_key, SigningKey};
 use crate::oauth::tokens::{OAuthState, TokenInfo, TokenKind};
 use crate::ratelimit::{Family, Limiter, RateHeaders, RateLimits};
-use crate::seed::{apply_seed, generated_seed, Generate, Seed, SeedOutcome};
+use crate::seed::{apply_seed, avoid_group_names, generated_seed, Generate, Seed, SeedOutcome};
 use crate::state::{Applied, Change, Directory, DirectorySnapshot, Lifecycle, NewGroup, NewUser};
 
 /// How `Link` headers are sent: one header per relation (as Okta does) or one header
@@ -38,7 +38,8 @@ pub enum LinkStyle {
 
 #[derive(Clone)]
 pub struct SimConfig {
-    /// Users, groups and memberships present from the start (after `generate`).
+    /// Users, groups and memberships present from the start (applied before `generate`,
+    /// whose groups are renamed `Name (2)` where a name is taken).
     pub seed: Option<Seed>,
     /// A generated org ("N users in M groups").
     pub generate: Option<Generate>,
@@ -145,12 +146,21 @@ impl Simulator {
         let now = now_ms();
         let id_seed = cfg.id_seed.or(cfg.generate.as_ref().map(|g| g.seed));
         let mut directory = Directory::new(id_seed, now);
-        if let Some(g) = &cfg.generate {
-            let seed = generated_seed(g, now).map_err(|e| format!("generate: {e:?}"))?;
-            apply_seed(&mut directory, seed, now).map_err(|e| format!("generate: {e:?}"))?;
-        }
+        // The seed first, so that its group names stay as written and generated groups
+        // step aside.
         if let Some(seed) = cfg.seed {
             apply_seed(&mut directory, seed, now).map_err(|e| format!("seed: {e:?}"))?;
+        }
+        if let Some(g) = &cfg.generate {
+            let mut seed = generated_seed(g, now).map_err(|e| format!("generate: {e:?}"))?;
+            let existing: Vec<String> = directory
+                .snapshot()
+                .groups
+                .into_iter()
+                .map(|g| g.profile.name)
+                .collect();
+            avoid_group_names(&mut seed, &existing);
+            apply_seed(&mut directory, seed, now).map_err(|e| format!("generate: {e:?}"))?;
         }
         let (tx, rx) = unbounded_channel();
         let org_url = cfg
@@ -322,7 +332,14 @@ impl Simulator {
 
     /// Adds a generated org (no events).
     pub fn generate(&self, g: &Generate) -> Result<SeedOutcome, ApiError> {
-        let seed = generated_seed(g, now_ms())?;
+        let mut seed = generated_seed(g, now_ms())?;
+        let existing: Vec<String> = self
+            .state()
+            .groups
+            .into_iter()
+            .map(|g| g.profile.name)
+            .collect();
+        avoid_group_names(&mut seed, &existing);
         self.seed(seed)
     }
 
