@@ -16,7 +16,7 @@ use crate::calls::{CallLog, CallsSnapshot, Outcome};
 use crate::error::ApiError;
 use crate::events::{LogEvent, Party};
 use crate::faults::Faults;
-use crate::hooks::delivery::{DeliveryRecord, HookDelivery, HookHub};
+use crate::hooks::delivery::{DeliveryRecord, HookDelivery, HookHub, Published};
 use crate::hooks::registry::EventHook;
 use crate::model::{now_ms, Group, User};
 use crate::oauth::clients::{AdminIdentity, Denial, OAuthClient};
@@ -112,8 +112,8 @@ struct Inner {
     limiter: Mutex<Limiter>,
     calls: Mutex<CallLog>,
     hooks: Arc<HookHub>,
-    events_tx: UnboundedSender<Vec<LogEvent>>,
-    events_rx: Mutex<Option<UnboundedReceiver<Vec<LogEvent>>>>,
+    events_tx: UnboundedSender<Published>,
+    events_rx: Mutex<Option<UnboundedReceiver<Published>>>,
     link_style: LinkStyle,
     fixed_org_url: bool,
 }
@@ -225,11 +225,24 @@ impl Simulator {
         let mut dir = lock(&self.inner.directory);
         let (applied, events) = dir.apply(change, &actor, now_ms())?;
         // Still under the directory lock: events enter the log and the delivery queue in
-        // the order the changes were made. Sending never blocks (the queue is unbounded;
-        // the dispatcher batches and delivers in the background).
+        // the order the changes were made, each with the hooks live and subscribed now.
+        // Sending never blocks (the queue is unbounded; the dispatcher batches and
+        // delivers in the background).
         if !events.is_empty() {
             lock(&self.inner.system_log).extend(events.iter().cloned());
-            let _ = self.inner.events_tx.send(events);
+            let registry = self.inner.hooks.registry();
+            let published: Published = events
+                .into_iter()
+                .map(|e| {
+                    let hooks = registry
+                        .subscribers(&e.event_type)
+                        .into_iter()
+                        .map(|h| h.id)
+                        .collect();
+                    (e, hooks)
+                })
+                .collect();
+            let _ = self.inner.events_tx.send(published);
         }
         Ok(applied)
     }
@@ -466,7 +479,7 @@ impl Simulator {
         }
     }
 
-    pub(crate) fn take_event_receiver(&self) -> Option<UnboundedReceiver<Vec<LogEvent>>> {
+    pub(crate) fn take_event_receiver(&self) -> Option<UnboundedReceiver<Published>> {
         lock(&self.inner.events_rx).take()
     }
 

@@ -28,8 +28,8 @@ async fn a_seed_file_gives_users_groups_and_memberships() {
     assert_eq!(ada.profile["costCenter"], "CC-12");
     let qa = state.group_by_name("Quality Assurance").unwrap();
     let dc = state.group_by_name("Document Control").unwrap();
-    assert_eq!(state.members(&qa.id), [ada.id.clone()]);
-    assert_eq!(state.members(&dc.id), [ada.id.clone()]);
+    assert_eq!(state.members(&qa.id), std::slice::from_ref(&ada.id));
+    assert_eq!(state.members(&dc.id), std::slice::from_ref(&ada.id));
     assert_eq!(
         state.group_by_name("Workday Sync").unwrap().group_type,
         okta_sim::GroupType::AppGroup

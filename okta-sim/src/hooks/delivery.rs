@@ -250,8 +250,12 @@ struct Batch {
     deadline: Instant,
 }
 
+/// Events with the ids of the hooks subscribed when they were published (a hook that
+/// becomes live later does not get earlier events, as in Okta).
+pub(crate) type Published = Vec<(LogEvent, Vec<String>)>;
+
 /// Runs until the simulator is gone or the sender side closes.
-pub(crate) async fn run(weak: Weak<HookHub>, mut rx: UnboundedReceiver<Vec<LogEvent>>) {
+pub(crate) async fn run(weak: Weak<HookHub>, mut rx: UnboundedReceiver<Published>) {
     let client = match http_client() {
         Ok(c) => c,
         Err(e) => {
@@ -272,17 +276,16 @@ pub(crate) async fn run(weak: Weak<HookHub>, mut rx: UnboundedReceiver<Vec<LogEv
                 let Some(events) = msg else { break };
                 let Some(hub) = weak.upgrade() else { break };
                 let cfg = hub.config();
-                for event in events {
-                    let subscribers = hub.registry().subscribers(&event.event_type);
-                    for hook in subscribers {
-                        let batch = batches.entry(hook.id.clone()).or_insert_with(|| Batch {
+                for (event, hooks) in events {
+                    for hook_id in hooks {
+                        let batch = batches.entry(hook_id.clone()).or_insert_with(|| Batch {
                             events: Vec::new(),
                             deadline: Instant::now() + Duration::from_millis(cfg.batch_window_ms),
                         });
                         batch.events.push(event.clone());
                         if batch.events.len() >= cfg.batch_max_events {
-                            if let Some(b) = batches.remove(&hook.id) {
-                                flush(&weak, &hub, &client, &hook.id, b.events, &mut held);
+                            if let Some(b) = batches.remove(&hook_id) {
+                                flush(&weak, &hub, &client, &hook_id, b.events, &mut held);
                             }
                         }
                     }
@@ -415,7 +418,7 @@ fn spawn_sends(hub: &Weak<HookHub>, client: &reqwest::Client, list: Vec<Delivery
 /// Starts the dispatcher on the current tokio runtime.
 pub(crate) fn start(
     hub: Weak<HookHub>,
-    rx: UnboundedReceiver<Vec<LogEvent>>,
+    rx: UnboundedReceiver<Published>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(run(hub, rx))
 }

@@ -789,7 +789,7 @@ impl OAuthState {
             .chain(self.refresh.values())
             .map(|t| t.info.clone())
             .collect();
-        out.sort_by(|a, b| b.issued_at.cmp(&a.issued_at));
+        out.sort_by_key(|t| std::cmp::Reverse(t.issued_at));
         out
     }
 }

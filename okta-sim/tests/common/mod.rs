@@ -298,6 +298,8 @@ struct ReceiverState {
     answers: VecDeque<u16>,
     /// Answer verification with a wrong value.
     bad_verification: bool,
+    /// Wait this long before answering a POST.
+    slow_ms: u64,
 }
 
 pub struct Receiver {
@@ -319,29 +321,41 @@ async fn receive(
         .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
         .collect();
     let parsed = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let mut s = state.lock().unwrap();
-    s.got.push(Received {
-        method: req.method().as_str().to_owned(),
-        headers: headers.clone(),
-        body: parsed,
-    });
-    if headers.get("authorization") != Some(&*secret.get_ref()) {
-        return HttpResponse::Unauthorized().finish();
-    }
-    if req.method() == actix_web::http::Method::GET {
-        let challenge = headers
-            .get("x-okta-verification-challenge")
-            .cloned()
-            .unwrap_or_default();
-        let value = if s.bad_verification {
-            "wrong".to_owned()
+    let authorized = headers.get("authorization") == Some(secret.get_ref());
+    let is_get = req.method() == actix_web::http::Method::GET;
+    // Decide under the lock, answer after it (a slow answer must not block the others).
+    let (status, slow, verification) = {
+        let mut s = state.lock().unwrap();
+        s.got.push(Received {
+            method: req.method().as_str().to_owned(),
+            headers: headers.clone(),
+            body: parsed,
+        });
+        if !authorized {
+            (401, 0, None)
+        } else if is_get {
+            let challenge = headers
+                .get("x-okta-verification-challenge")
+                .cloned()
+                .unwrap_or_default();
+            let value = if s.bad_verification {
+                "wrong".to_owned()
+            } else {
+                challenge
+            };
+            (200, 0, Some(value))
         } else {
-            challenge
-        };
-        return HttpResponse::Ok().json(json!({ "verification": value }));
+            (s.answers.pop_front().unwrap_or(200), s.slow_ms, None)
+        }
+    };
+    if slow > 0 {
+        tokio::time::sleep(Duration::from_millis(slow)).await;
     }
-    let status = s.answers.pop_front().unwrap_or(200);
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).finish()
+    let mut res = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    match verification {
+        Some(value) => res.json(json!({ "verification": value })),
+        None => res.finish(),
+    }
 }
 
 impl Receiver {
@@ -387,6 +401,11 @@ impl Receiver {
     /// The next POSTs answer these statuses.
     pub fn answer_next(&self, statuses: &[u16]) {
         self.state.lock().unwrap().answers.extend(statuses);
+    }
+
+    /// POSTs are answered after `ms`.
+    pub fn slow(&self, ms: u64) {
+        self.state.lock().unwrap().slow_ms = ms;
     }
 
     pub fn bad_verification(&self, on: bool) {
