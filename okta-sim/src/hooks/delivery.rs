@@ -1,7 +1,9 @@
 //! Delivery of System Log events to live hooks, in background tasks (a state change never
 //! waits for it).
 //!
-//! Events are batched per hook: a batch is sent `batch_window_ms` after its first event,
+//! Each event goes to the hooks that were ACTIVE, VERIFIED and subscribed to its type when
+//! the change was made (the simulator attaches their ids as it queues the event). Events
+//! are batched per hook: a batch is sent `batch_window_ms` after its first event,
 //! or at once when it holds `batch_max_events`. Each delivery is one `POST` with the
 //! hook's auth header and Okta's envelope; an answer within `timeout_ms` (3 s) with a 2xx
 //! status delivers it, a 4xx fails it for good, a timeout, connection error or 5xx is
