@@ -52,5 +52,5 @@ pub use oauth::tokens::{TokenInfo, TokenKind};
 pub use ratelimit::{Family, RateHeaders, RateLimits};
 pub use seed::{generated_seed, Generate, Seed, SeedGroup, SeedOutcome, SeedUser};
 pub use server::{serve, start, RunningSim};
-pub use sim::{LinkStyle, SimConfig, Simulator};
+pub use sim::{LinkStyle, SimConfig, Simulator, MAX_EVENTS};
 pub use state::{Applied, Change, DirectorySnapshot, Lifecycle, NewGroup, NewUser};

@@ -5,6 +5,7 @@
 //! [`Simulator::apply`], which hands them to the state module (`state.rs`), appends the
 //! System Log events they produced and queues them for event-hook delivery.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -25,6 +26,9 @@ use crate::oauth::tokens::{OAuthState, TokenInfo, TokenKind};
 use crate::ratelimit::{Family, Limiter, RateHeaders, RateLimits};
 use crate::seed::{apply_seed, avoid_group_names, generated_seed, Generate, Seed, SeedOutcome};
 use crate::state::{Applied, Change, Directory, DirectorySnapshot, Lifecycle, NewGroup, NewUser};
+
+/// The System Log keeps the newest this many events.
+pub const MAX_EVENTS: usize = 100_000;
 
 /// How `Link` headers are sent: one header per relation (as Okta does) or one header
 /// with both, comma-separated (also valid RFC 8288; a client must accept both).
@@ -105,7 +109,7 @@ pub struct Simulator {
 
 struct Inner {
     directory: Mutex<Directory>,
-    system_log: Mutex<Vec<LogEvent>>,
+    system_log: Mutex<VecDeque<LogEvent>>,
     oauth: Mutex<OAuthState>,
     key: Arc<SigningKey>,
     faults: Mutex<Faults>,
@@ -170,7 +174,7 @@ impl Simulator {
         Ok(Simulator {
             inner: Arc::new(Inner {
                 directory: Mutex::new(directory),
-                system_log: Mutex::new(Vec::new()),
+                system_log: Mutex::new(VecDeque::new()),
                 oauth: Mutex::new(OAuthState::new(cfg.clients, cfg.admin)),
                 key,
                 faults: Mutex::new(cfg.faults),
@@ -229,7 +233,11 @@ impl Simulator {
         // Sending never blocks (the queue is unbounded; the dispatcher batches and
         // delivers in the background).
         if !events.is_empty() {
-            lock(&self.inner.system_log).extend(events.iter().cloned());
+            let mut log = lock(&self.inner.system_log);
+            log.extend(events.iter().cloned());
+            let excess = log.len().saturating_sub(MAX_EVENTS);
+            log.drain(..excess);
+            drop(log);
             let registry = self.inner.hooks.registry();
             let published: Published = events
                 .into_iter()
@@ -356,9 +364,9 @@ impl Simulator {
         self.seed(seed)
     }
 
-    /// Every System Log event so far, oldest first.
+    /// The System Log events so far (the newest [`MAX_EVENTS`]), oldest first.
     pub fn events(&self) -> Vec<LogEvent> {
-        lock(&self.inner.system_log).clone()
+        lock(&self.inner.system_log).iter().cloned().collect()
     }
 
     // ---- calls, faults, rate limits ----
