@@ -1,5 +1,6 @@
 //! Portable table definitions shared by SQLite and PostgreSQL: uuids and JSON are TEXT,
-//! timestamps naive UTC (see `shared/notes/dependencies.md`).
+//! timestamps naive UTC truncated to microseconds — diesel's `MultiConnection` has no Uuid,
+//! Json or Timestamptz column types, and SQLite keeps nanoseconds where PostgreSQL does not.
 
 diesel::table! {
     service_accounts (id) {
