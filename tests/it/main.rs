@@ -13,6 +13,7 @@ mod mapping_preview;
 mod mapping_roles;
 mod mapping_support;
 mod outbox;
+mod pg_tls;
 mod scim_discovery;
 mod scim_errors;
 mod scim_filter_property;
