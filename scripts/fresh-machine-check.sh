@@ -60,13 +60,13 @@ cat >"$ROOT/build/run.sh" <<'INNER'
 set -euo pipefail
 export PATH=/opt/rust/bin:/usr/bin:/bin CARGO_HOME=/build/cargo-home HOME=/build
 cd /build
-git clone -q repo.bundle zenqms-bridge && cd zenqms-bridge
+git -c advice.detachedHead=false clone -q repo.bundle zenqms-bridge && cd zenqms-bridge
 echo "==> $(rustc --version), $(cc --version | head -1)"
 echo "==> command 1: cargo run --release -- serve --demo"
 start=$(date +%s)
 # Build first (timed), then run exactly the README's command (a no-op rebuild).
-/usr/bin/time -f 'build: %e s wall, %U s user, %S s sys, %M KB max RSS' \
-    cargo build --release --locked >build.log 2>&1 || { tail -40 build.log; exit 1; }
+TIMEFORMAT='==> clean release build: %R s wall, %U s user, %S s sys'
+time cargo build --release --locked >build.log 2>&1 || { tail -40 build.log; exit 1; }
 echo "==> built in $(( $(date +%s) - start )) s"
 cargo run --release -- serve --demo >demo.log 2>&1 &
 demo=$!
