@@ -101,7 +101,7 @@ settings! {
     SCIM_MAX_PAGE_SIZE: Key<u32> = "1000", secret: false, "Largest `count` a list request may ask for (advertised as filter.maxResults).";
     ZENQMS_BASE_URL: Optional<String> = "unset", secret: false, "ZenQMS API base URL, e.g. https://public-api.zenqms.com (or set it at run time over the admin API); unset: not configured.";
     ZENQMS_API_TOKEN: Optional<Secret> = "unset", secret: true, "ZenQMS API token (Settings → API Settings in ZenQMS).";
-    ZENQMS_MAX_RPS: Key<f64> = "10", secret: false, "Budget of ZenQMS calls per second across all workers of this process.";
+    ZENQMS_MAX_RPS: Key<f64> = "10", secret: false, "Budget of ZenQMS calls per second for the tenant, across all workers of all instances sharing the database.";
     ZENQMS_CONNECT_TIMEOUT_MS: Key<u64> = "5000", secret: false, "Connect timeout for ZenQMS calls.";
     ZENQMS_REQUEST_TIMEOUT_MS: Key<u64> = "30000", secret: false, "Whole-request timeout for ZenQMS calls.";
     ZENQMS_ROLE_REFRESH_SECS: Key<u64> = "300", secret: false, "How often the ZenQMS role list is re-read while role mappings exist (renamed roles, deleted ones → role_missing); 0 turns the periodic read off (on demand only).";

@@ -1,12 +1,34 @@
-//! The ZenQMS call budget of this process: a token bucket of capacity one refilled at
-//! `ZENQMS_MAX_RPS` (so calls are evenly spaced: a tenant-wide sliding-window limit of the
-//! same size is never exceeded by a burst), and the shared `429` pause — when ZenQMS says
-//! `Retry-After`, no worker of the process sends anything before it has passed.
+//! The ZenQMS call budget of the tenant and its `429` pause, shared by every bridge process on
+//! the database: ZenQMS sees one tenant and one token, so two bridges must not each spend
+//! `ZENQMS_MAX_RPS`, nor one keep calling while ZenQMS has told the other to wait.
+//!
+//! The budget is one schedule of call slots for the whole tenant — a token bucket of capacity
+//! one (GCRA) refilled at `ZENQMS_MAX_RPS`, so calls are evenly spaced: a tenant-wide
+//! sliding-window limit of the same size is never exceeded by a burst. Its state is one row
+//! (`zenqms_budget`, see `budget_row.rs`): the earliest moment the next call of any process may
+//! go, and the end of the `429` pause in force. A process takes a few consecutive slots with
+//! one `UPDATE … RETURNING` (a batch covers at most [`BATCH_SPAN`] of the budget, so slots a
+//! process reserved but has no work for cost little), and every call checks the shared pause
+//! just before it goes (a reading at most [`PAUSE_FRESH`] old): from the moment any process
+//! records a `429`, no process sends anything before its `Retry-After` has passed.
+//! docs/architecture.md ("One ZenQMS budget across instances") says why a shared bucket rather
+//! than the budget divided among live instances.
+//!
+//! Times in the row are the database's clock (microseconds since the epoch), so processes on
+//! machines whose clocks disagree still share one schedule; each reading is turned into this
+//! process's monotonic clock through the database time the same statement returned.
+//!
+//! [`Budget::local`] keeps the schedule in memory (unit tests: the same logic without a
+//! database).
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use super::budget_row::{self, Reading};
+use crate::store::{self, Pool, StoreError};
 
 /// Calls are spaced 2 % wider than `1 / ZENQMS_MAX_RPS`. A tenant that counts requests in
 /// a sliding one-second window sees them when they arrive, and scheduling jitter of a few
@@ -14,83 +36,234 @@ use tokio::time::Instant;
 /// a `429` whose `Retry-After` (whole seconds) costs far more than the 2 %.
 const HEADROOM: f64 = 1.02;
 
+/// A batch of slots covers at most this much of the budget (and at most [`MAX_BATCH`] slots):
+/// one database round trip per batch, and little budget left unused when a process that
+/// reserved slots turns out to have no call for them.
+const BATCH_SPAN: Duration = Duration::from_millis(100);
+const MAX_BATCH: u32 = 8;
+
+/// How old a reading of the shared pause may be when a call goes. A `429` another process
+/// records reaches every process within this (plus a database round trip).
+pub const PAUSE_FRESH: Duration = Duration::from_millis(10);
+
+/// A reserved slot not used within this of its time is given up: using it late would crowd
+/// the slot after it, which another process may hold.
+const LATE: Duration = Duration::from_millis(5);
+
+/// After a failed database round trip, the next attempt waits this long.
+const RETRY: Duration = Duration::from_millis(250);
+
 pub struct Budget {
     interval: Duration,
+    batch: u32,
+    /// `None`: this process alone ([`Budget::local`]).
+    pool: Option<Pool>,
     state: Mutex<State>,
+    /// One refill at a time: the other callers wait for it and take from what it brought.
+    refill: tokio::sync::Mutex<()>,
 }
 
 struct State {
-    /// The earliest moment the next call may go.
+    /// Slots this process holds, earliest first.
+    slots: VecDeque<Instant>,
+    /// Local schedule only: the earliest moment of the next slot.
     next_free: Instant,
+    /// The end of the `429` pause as last read or written.
     paused_until: Option<Instant>,
+    /// When `paused_until` was read from (or written to) the shared row.
+    checked_at: Option<Instant>,
 }
 
 impl Budget {
-    pub fn new(max_rps: f64) -> Budget {
+    /// The tenant's budget, shared through the database behind `pool`.
+    pub fn shared(max_rps: f64, pool: Pool) -> Budget {
+        Budget::build(max_rps, Some(pool))
+    }
+
+    /// A budget of this process alone, kept in memory.
+    pub fn local(max_rps: f64) -> Budget {
+        Budget::build(max_rps, None)
+    }
+
+    fn build(max_rps: f64, pool: Option<Pool>) -> Budget {
         let rps = if max_rps.is_finite() && max_rps > 0.0 {
             max_rps
         } else {
             1.0
         };
+        let interval = Duration::from_secs_f64(HEADROOM / rps);
+        let batch = (BATCH_SPAN.as_secs_f64() / interval.as_secs_f64()).floor() as u32;
         Budget {
-            interval: Duration::from_secs_f64(HEADROOM / rps),
+            interval,
+            batch: batch.clamp(1, MAX_BATCH),
+            pool,
             state: Mutex::new(State {
+                slots: VecDeque::new(),
                 next_free: Instant::now(),
                 paused_until: None,
+                checked_at: None,
             }),
+            refill: tokio::sync::Mutex::new(()),
         }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        // The state is two instants, always consistent: a panic elsewhere cannot corrupt it.
+        // Plain data, always consistent: a panic elsewhere cannot corrupt it.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits for this call's turn: after any `429` pause, one interval after the previous.
-    pub async fn acquire(&self) {
+    /// Waits for this call's turn: after any `429` pause (of any process), in a slot of the
+    /// tenant's schedule. Fails only when the database cannot be reached (no slot, no call).
+    pub async fn acquire(&self) -> Result<(), StoreError> {
         loop {
-            let now = Instant::now();
-            let wait = {
-                let mut s = self.lock();
-                match s.paused_until {
-                    Some(p) if p > now => Err(p),
-                    _ => {
-                        s.paused_until = None;
-                        let slot = s.next_free.max(now);
-                        s.next_free = slot + self.interval;
-                        Ok(slot)
-                    }
-                }
+            if let Some(end) = self.pause().await? {
+                tokio::time::sleep_until(end).await;
+                continue;
+            }
+            let Some(slot) = self.take_slot() else {
+                self.refill().await?;
+                continue;
             };
-            match wait {
-                Err(pause_end) => tokio::time::sleep_until(pause_end).await,
-                Ok(slot) => {
-                    if slot > now {
-                        tokio::time::sleep_until(slot).await;
-                    }
-                    // A 429 seen while this call waited for its slot wins.
-                    if self.paused_until().is_none() {
-                        return;
-                    }
-                }
+            if slot > Instant::now() {
+                tokio::time::sleep_until(slot).await;
+            }
+            // A 429 recorded (here or elsewhere) while this call waited for its slot wins.
+            if self.pause().await?.is_none() {
+                return Ok(());
             }
         }
     }
 
-    /// Nothing goes before `now + retry_after` (a longer pause already in force stays).
-    pub fn pause_for(&self, retry_after: Duration) {
-        let until = Instant::now() + retry_after;
+    /// The earliest slot still usable; slots gone stale are given up.
+    fn take_slot(&self) -> Option<Instant> {
+        let now = Instant::now();
         let mut s = self.lock();
-        let until = s.paused_until.map_or(until, |p| p.max(until));
-        s.paused_until = Some(until);
-        s.next_free = s.next_free.max(until);
+        while let Some(slot) = s.slots.pop_front() {
+            if slot + LATE >= now {
+                return Some(slot);
+            }
+        }
+        None
     }
 
-    /// The end of the `429` pause in force, if any.
-    pub fn paused_until(&self) -> Option<Instant> {
-        let s = self.lock();
-        s.paused_until.filter(|p| *p > Instant::now())
+    /// Takes the next batch of slots (from the shared row, or the local schedule).
+    async fn refill(&self) -> Result<(), StoreError> {
+        let _one = self.refill.lock().await;
+        if !self.lock().slots.is_empty() {
+            return Ok(()); // another caller refilled while this one waited
+        }
+        let Some(pool) = &self.pool else {
+            let mut s = self.lock();
+            let first = s.next_free.max(Instant::now());
+            s.slots = (0..self.batch).map(|i| first + self.interval * i).collect();
+            s.next_free = first + self.interval * self.batch;
+            return Ok(());
+        };
+        let (n, step) = (i64::from(self.batch), micros(self.interval));
+        let (reading, base) = self
+            .round_trip(pool, move |c| budget_row::take(c, n, step))
+            .await?;
+        let first = base.at(reading.first_us);
+        let mut s = self.lock();
+        s.slots = (0..self.batch).map(|i| first + self.interval * i).collect();
+        s.paused_until = base.pause(&reading);
+        s.checked_at = Some(base.local);
+        Ok(())
     }
+
+    /// The end of the `429` pause in force anywhere, read from the shared row unless the last
+    /// reading is at most [`PAUSE_FRESH`] old.
+    pub async fn pause(&self) -> Result<Option<Instant>, StoreError> {
+        let fresh = {
+            let s = self.lock();
+            self.pool.is_none() || s.checked_at.is_some_and(|t| t.elapsed() <= PAUSE_FRESH)
+        };
+        if !fresh {
+            if let Some(pool) = &self.pool {
+                let (reading, base) = self.round_trip(pool, budget_row::read).await?;
+                let mut s = self.lock();
+                s.paused_until = base.pause(&reading);
+                s.checked_at = Some(base.local);
+            }
+        }
+        Ok(self.paused_until())
+    }
+
+    /// Nothing goes, from any process, before `now + retry_after` (a longer pause already in
+    /// force stays). The slots this process holds fall inside the pause and are given up.
+    pub async fn pause_for(&self, retry_after: Duration) -> Result<(), StoreError> {
+        let until = Instant::now() + retry_after;
+        {
+            let mut s = self.lock();
+            let until = s.paused_until.map_or(until, |p| p.max(until));
+            s.paused_until = Some(until);
+            s.slots.clear();
+            s.next_free = s.next_free.max(until);
+        }
+        if let Some(pool) = &self.pool {
+            let wait = micros(retry_after);
+            let (reading, base) = self
+                .round_trip(pool, move |c| budget_row::pause(c, wait))
+                .await?;
+            let mut s = self.lock();
+            s.paused_until = base.pause(&reading).max(s.paused_until);
+            s.checked_at = Some(base.local);
+        }
+        Ok(())
+    }
+
+    /// The end of the `429` pause in force as last read, if any (no database round trip).
+    pub fn paused_until(&self) -> Option<Instant> {
+        self.lock().paused_until.filter(|p| *p > Instant::now())
+    }
+
+    /// Runs one statement on the shared row; returns its reading and the local moment that
+    /// corresponds to the database time it carries (the middle of the round trip).
+    async fn round_trip<F>(&self, pool: &Pool, f: F) -> Result<(Reading, Base), StoreError>
+    where
+        F: FnOnce(&mut store::DbConn) -> Result<Reading, StoreError> + Send + 'static,
+    {
+        let before = Instant::now();
+        match store::run(pool, f).await {
+            Ok(reading) => {
+                let local = before + before.elapsed() / 2;
+                Ok((
+                    reading,
+                    Base {
+                        local,
+                        db_us: reading.now_us,
+                    },
+                ))
+            }
+            Err(e) => {
+                // The caller fails (no slot, no call); a little later it may try again.
+                tokio::time::sleep(RETRY).await;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// One database moment and the local instant it corresponds to.
+#[derive(Clone, Copy)]
+struct Base {
+    local: Instant,
+    db_us: i64,
+}
+
+impl Base {
+    fn at(&self, db_us: i64) -> Instant {
+        let ahead = db_us.saturating_sub(self.db_us).max(0);
+        self.local + Duration::from_micros(ahead as u64)
+    }
+
+    fn pause(&self, r: &Reading) -> Option<Instant> {
+        (r.paused_until_us > r.now_us).then(|| self.at(r.paused_until_us))
+    }
+}
+
+fn micros(d: Duration) -> i64 {
+    i64::try_from(d.as_micros()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]
@@ -99,20 +272,20 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn calls_are_spaced_and_429_pauses_everyone() {
-        let b = std::sync::Arc::new(Budget::new(10.0));
+        let b = std::sync::Arc::new(Budget::local(10.0));
         let t0 = Instant::now();
         for _ in 0..5 {
-            b.acquire().await;
+            b.acquire().await.unwrap();
         }
         // 0, 102, 204, 306, 408 ms.
         assert_eq!(t0.elapsed(), Duration::from_millis(408));
-        b.pause_for(Duration::from_secs(2));
+        b.pause_for(Duration::from_secs(2)).await.unwrap();
         let t1 = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..3 {
             let b = b.clone();
             tasks.push(tokio::spawn(async move {
-                b.acquire().await;
+                b.acquire().await.unwrap();
                 Instant::now()
             }));
         }
@@ -124,5 +297,13 @@ mod tests {
         assert!(at[0] >= t1 + Duration::from_secs(2));
         assert!(at[2] >= at[0] + Duration::from_millis(204));
         assert!(b.paused_until().is_none());
+    }
+
+    #[test]
+    fn batches_cover_a_tenth_of_a_second() {
+        assert_eq!(Budget::local(5.0).batch, 1);
+        assert_eq!(Budget::local(20.0).batch, 1);
+        assert_eq!(Budget::local(40.0).batch, 3);
+        assert_eq!(Budget::local(1000.0).batch, MAX_BATCH);
     }
 }

@@ -106,7 +106,7 @@ impl Engine {
         );
         Engine {
             inner: Arc::new(Inner {
-                budget: Budget::new(config.zenqms_max_rps),
+                budget: Budget::shared(config.zenqms_max_rps, pool.clone()),
                 pool,
                 config,
                 metrics,
@@ -512,7 +512,12 @@ impl Engine {
         } else {
             Connectivity::Unknown
         };
-        let rate_limited_until = self.inner.budget.paused_until().map(|until| {
+        // The pause in force anywhere (a reading of the shared row; the last one if that fails).
+        let pause = match self.inner.budget.pause().await {
+            Ok(p) => p,
+            Err(_) => self.inner.budget.paused_until(),
+        };
+        let rate_limited_until = pause.map(|until| {
             let wait = until.saturating_duration_since(tokio::time::Instant::now());
             (Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default())
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)

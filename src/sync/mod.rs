@@ -7,6 +7,7 @@
 
 pub mod backoff;
 pub mod budget;
+mod budget_row;
 mod calls;
 pub mod desired;
 pub mod directory_view;

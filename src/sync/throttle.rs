@@ -1,5 +1,6 @@
-//! The one way to call ZenQMS: every call waits for the process's budget, none is made while
-//! sync is paused, and a `429` pauses every caller of the process for its `Retry-After`. The
+//! The one way to call ZenQMS: every call waits for the tenant's budget (shared by every
+//! process on the database, `budget.rs`), none is made while sync is paused, and a `429`
+//! pauses every caller of every process for its `Retry-After`. The
 //! workers and the drift sweep wait that pause out and try the call again; an admin request
 //! (the role list) fails at once instead ([`Patience`]). Also the reconciler's ports (`Api`,
 //! `Links`) as the worker implements them.
@@ -62,19 +63,23 @@ impl Throttled<'_> {
                 return Err(SyncError::Paused);
             }
             if self.patience == Patience::FailFast {
-                if let Some(until) = self.engine.budget.paused_until() {
+                if let Some(until) = self.engine.budget.pause().await? {
                     let retry_after = until.saturating_duration_since(tokio::time::Instant::now());
                     return Err(ZenqmsError::RateLimited { retry_after }.into());
                 }
             }
-            self.engine.budget.acquire().await;
+            self.engine.budget.acquire().await?;
             // A pause that came while this call waited for its turn.
             if paused() {
                 return Err(SyncError::Paused);
             }
             match f().await {
                 Err(ZenqmsError::RateLimited { retry_after }) => {
-                    self.engine.budget.pause_for(retry_after);
+                    // Recorded for every process; if the database cannot take it, this
+                    // process still honours it (and the others may meet a `429` of their own).
+                    if let Err(e) = self.engine.budget.pause_for(retry_after).await {
+                        tracing::warn!(error = %e, "cannot share the 429 pause with other instances");
+                    }
                     limited += 1;
                     if self.patience != Patience::WaitOut || limited >= MAX_RATE_LIMITED {
                         return Err(ZenqmsError::RateLimited { retry_after }.into());

@@ -23,6 +23,7 @@ mod scim_support;
 mod scim_users;
 mod sim_support;
 mod sync_bench;
+mod sync_budget;
 mod sync_demo;
 mod sync_drift;
 mod sync_engine;

@@ -11,13 +11,13 @@ use crate::harness::{cli, eventually, json_of, BinaryApp, TestDb};
 use crate::sim_support::*;
 
 /// Tokens made through the CLI (which also applies the migrations), and a pool.
-struct Prepared {
-    admin: String,
-    scim: String,
-    pool: Pool,
+pub struct Prepared {
+    pub admin: String,
+    pub scim: String,
+    pub pool: Pool,
 }
 
-fn prepare(db: &TestDb) -> Prepared {
+pub fn prepare(db: &TestDb) -> Prepared {
     zenqms_bridge::install_crypto_provider();
     let token = |name: &str, scope: &str| {
         let out = cli(db, &["token", "create", "--name", name, "--scope", scope]);
@@ -39,7 +39,7 @@ fn prepare(db: &TestDb) -> Prepared {
     }
 }
 
-fn spawn(db: &TestDb, sim: &zenqms_sim::RunningSim, extra: &[(&str, &str)]) -> BinaryApp {
+pub fn spawn(db: &TestDb, sim: &zenqms_sim::RunningSim, extra: &[(&str, &str)]) -> BinaryApp {
     let mut env = bridge_settings(sim);
     env.push(("SYNC_LEASE_SECS".into(), "2".into()));
     for (k, v) in extra {
@@ -50,7 +50,11 @@ fn spawn(db: &TestDb, sim: &zenqms_sim::RunningSim, extra: &[(&str, &str)]) -> B
     BinaryApp::spawn(db, &pairs)
 }
 
-async fn status_of(client: &reqwest::Client, bin: &BinaryApp, token: &str) -> serde_json::Value {
+pub async fn status_of(
+    client: &reqwest::Client,
+    bin: &BinaryApp,
+    token: &str,
+) -> serde_json::Value {
     let res = client
         .request(Method::GET, format!("{}/api/v1/sync/status", bin.base))
         .bearer_auth(token)

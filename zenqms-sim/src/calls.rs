@@ -28,6 +28,9 @@ pub struct CallRecord {
     pub endpoint: String,
     pub path: String,
     pub status: Option<u16>,
+    /// When it was answered (same clock as `at_ms`); `null` until then.
+    #[serde(default)]
+    pub answered_ms: Option<f64>,
 }
 
 impl CallRecord {
@@ -100,6 +103,7 @@ impl CallLog {
             endpoint: endpoint.to_owned(),
             path: path.to_owned(),
             status: None,
+            answered_ms: None,
         });
         seq
     }
@@ -108,6 +112,7 @@ impl CallLog {
     pub fn finish(&mut self, seq: u64, status: u16) {
         if let Ok(i) = self.log.binary_search_by_key(&seq, |r| r.seq) {
             self.log[i].status = Some(status);
+            self.log[i].answered_ms = Some(self.started.elapsed().as_micros() as f64 / 1000.0);
         }
     }
 
