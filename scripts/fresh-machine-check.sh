@@ -49,6 +49,11 @@ mount_into /dev /dev --bind
 mount_into "$SYSROOT" /opt/rust --bind -o ro
 mount -o remount,bind,ro "$ROOT/opt/rust"
 cp /etc/resolv.conf "$ROOT/etc/resolv.conf"
+# Site-local CAs (e.g. an egress proxy's): a fresh machine on this network has them too.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$ROOT/usr/local/share/ca-certificates/"
+    chroot "$ROOT" update-ca-certificates >/dev/null 2>&1
+fi
 
 # The repository as a fresh clone of the committed HEAD (nothing of the host's target/).
 rm -rf "$ROOT/build" && mkdir -p "$ROOT/build"
