@@ -83,7 +83,8 @@ for _ in $(seq 1 120); do
 done
 [ -n "$url" ] || { cat demo.log; kill $demo; exit 1; }
 echo "==> $url/readyz: $(curl -fsS "$url/readyz")"
-kill -INT $demo; wait $demo || true
+# SIGTERM: a script's background job ignores SIGINT; the bridge stops gracefully on TERM.
+kill -TERM $demo; wait $demo || true
 bin=target/release/zenqms-bridge
 echo "==> $(stat -c %s $bin) bytes: $bin"
 echo "==> ldd $bin"; ldd $bin
