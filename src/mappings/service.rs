@@ -34,6 +34,9 @@ fn list_of(values: &[Value]) -> String {
         .join(", ")
 }
 
+/// The longest `name` or `after` of a group listing (a group name is at most 1,024 bytes).
+const MAX_GROUP_QUERY_BYTES: usize = 1024;
+
 impl Mappings {
     pub fn new(pool: Pool, wakeup: Wakeup, zenqms: Arc<dyn RoleSource>) -> Mappings {
         Mappings {
@@ -140,6 +143,16 @@ impl Mappings {
             return Err(MappingError::Invalid(
                 "`limit` must be between 1 and 1000".into(),
             ));
+        }
+        // Bounded like a SCIM `co` value (SQLite refuses LIKE patterns over 50,000 bytes;
+        // PostgreSQL's text cannot hold a NUL), so every accepted query runs on both.
+        for (what, v) in [("name", &name), ("after", &after)] {
+            let Some(v) = v else { continue };
+            if v.len() > MAX_GROUP_QUERY_BYTES || v.contains('\0') {
+                return Err(MappingError::Invalid(format!(
+                    "`{what}` must be at most {MAX_GROUP_QUERY_BYTES} bytes, without NUL characters"
+                )));
+            }
         }
         let q = editor::GroupQuery { name, after, limit };
         self.read(move |c| Ok(editor::groups(c, &q)?)).await

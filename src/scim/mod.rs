@@ -13,11 +13,13 @@ pub mod error;
 pub mod filter;
 pub mod groups;
 pub mod guard;
+pub mod limits;
 pub mod patch;
 pub mod projection;
 pub mod render;
 pub mod request;
 pub mod schema;
+pub mod search;
 pub mod users;
 
 use actix_web::{dev, middleware, web, FromRequest, HttpMessage, HttpRequest};
@@ -61,6 +63,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::routes)
             .configure(groups::routes)
             .configure(discovery::routes)
+            .configure(search::routes)
             .default_service(web::to(unknown_route)),
     );
 }

@@ -204,9 +204,20 @@ impl ListParams {
     fn parsed_filter(&self) -> Result<Option<Filter>, ScimError> {
         match self.filter.as_deref().map(str::trim) {
             None | Some("") => Ok(None),
-            Some(f) => f.parse::<Filter>().map(Some).map_err(|e| {
-                ScimError::invalid_filter(format!("the filter {f:?} is invalid: {e}"))
-            }),
+            Some(f) if f.len() > super::limits::MAX_FILTER_BYTES => {
+                Err(ScimError::invalid_filter(format!(
+                    "the filter is {} bytes; at most {} are accepted",
+                    f.len(),
+                    super::limits::MAX_FILTER_BYTES
+                )))
+            }
+            Some(f) => {
+                let parsed = f.parse::<Filter>().map_err(|e| {
+                    ScimError::invalid_filter(format!("the filter {f:?} is invalid: {e}"))
+                })?;
+                filter::check_terms(&parsed)?;
+                Ok(Some(parsed))
+            }
         }
     }
 
