@@ -90,6 +90,7 @@ macro_rules! settings {
 // default; the text says what happens), whether it is secret, and its documentation.
 settings! {
     BIND_ADDR: Key<SocketAddr> = "127.0.0.1:8080", secret: false, "Address and port the HTTP server listens on.";
+    METRICS_BIND_ADDR: Optional<SocketAddr> = "unset", secret: false, "A second address that serves only /metrics, without a token (for a Prometheus scraper on a private network); unset: /metrics is on BIND_ADDR and needs a read or admin token.";
     PUBLIC_URL: Optional<String> = "http://<BIND_ADDR>", secret: false, "External base URL (scheme, host, optional path prefix) used in meta.location and the printed SCIM base URL.";
     DATA_DIR: Key<PathBuf> = "./data", secret: false, "Directory for the SQLite database and the generated secret key; created on start.";
     DATABASE_URL: Optional<DatabaseUrl> = "sqlite://<DATA_DIR>/zenqms-bridge.db", secret: true, "sqlite://PATH (or a bare path) for embedded SQLite, postgres://USER:PASS@HOST/DB for PostgreSQL.";
@@ -194,6 +195,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind_addr: SocketAddr,
+    /// `None`: `/metrics` is served on `bind_addr` only, to `read` tokens.
+    pub metrics_bind_addr: Option<SocketAddr>,
     pub public_url: String,
     pub data_dir: PathBuf,
     pub database_url: DatabaseUrl,
@@ -252,6 +255,7 @@ impl Config {
     pub fn from_source(src: &dyn Source) -> Result<Config, ConfigError> {
         let r = Reader { src };
         let bind_addr = r.get(&BIND_ADDR)?;
+        let metrics_bind_addr = r.optional(&METRICS_BIND_ADDR)?;
         let public_url = match r.optional(&PUBLIC_URL)? {
             Some(u) => {
                 let u = u.trim_end_matches('/').to_string();
@@ -331,6 +335,7 @@ impl Config {
         let default_title = r.optional(&DEFAULT_TITLE)?;
         Ok(Config {
             bind_addr,
+            metrics_bind_addr,
             public_url,
             data_dir,
             database_url,
