@@ -125,9 +125,17 @@ fn allowed_methods(path: &str) -> Vec<&'static str> {
             })
             .collect()
     });
-    let mut allow: Vec<&'static str> = templates
+    let matching: Vec<&(ResourceDef, &'static str)> = templates
         .iter()
         .filter(|(def, _)| def.is_match(path))
+        .collect();
+    // A static template (`/role-mappings/preview`) wins over a dynamic one that also matches
+    // (`/role-mappings/{id}`), as in the router.
+    let is_static = |def: &ResourceDef| !def.pattern().unwrap_or("{").contains('{');
+    let static_only = matching.iter().any(|(def, _)| is_static(def));
+    let mut allow: Vec<&'static str> = matching
+        .iter()
+        .filter(|(def, _)| !static_only || is_static(def))
         .map(|(_, m)| *m)
         .collect();
     allow.sort_unstable();
@@ -157,6 +165,7 @@ mod tests {
         assert_eq!(allowed_methods("/api/v1/tokens"), ["GET", "POST"]);
         assert_eq!(allowed_methods("/api/v1/tokens/ops"), ["DELETE"]);
         assert_eq!(allowed_methods("/api/v1/settings/zenqms"), ["GET", "PUT"]);
+        assert_eq!(allowed_methods("/api/v1/role-mappings/preview"), ["POST"]);
         assert!(allowed_methods("/api/v1/tokens/ops/more").is_empty());
         assert!(allowed_methods("/api/v1/nothing").is_empty());
         for (method, _) in ROUTES {

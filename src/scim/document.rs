@@ -217,6 +217,9 @@ pub fn normalize(
         // `password` dropped above all — instead of being kept as an unknown extension.
         let key = match core_attribute_name(schema, key) {
             Some(short) => short,
+            // Another resource's core schema (`…:core:2.0:User:password` in a group) is not an
+            // extension to keep verbatim: ignored like any unknown attribute.
+            None if is_core_namespace(key) => continue,
             None => key.as_str(),
         };
         // A group's members are read by `member_ids`, never as document values.
@@ -248,6 +251,13 @@ pub fn normalize(
     }
     limits::check_document(&doc, group)?;
     Ok(doc)
+}
+
+/// Whether a key is under RFC 7643's core schema namespace (any resource type, any case).
+pub fn is_core_namespace(key: &str) -> bool {
+    const CORE: &str = "urn:ietf:params:scim:schemas:core:";
+    key.get(..CORE.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(CORE))
 }
 
 /// `urn:ietf:params:scim:schemas:core:2.0:User:password` → `password` (the prefix in any

@@ -1,5 +1,5 @@
 //! The bounds on what one SCIM request may carry, in one place (`docs/limits.md` lists them
-//! for operators; `ServiceProviderConfig` advertises the ones RFC 7643 §5 has a field for).
+//! for operators; `ServiceProviderConfig` advertises them in the block [`LIMITS_URN`]).
 //!
 //! Each exists because of an input that once cost a `500` or seconds of CPU: a 300 KB
 //! `userName` overflows PostgreSQL's unique index; a NUL byte is refused by PostgreSQL's text
@@ -32,6 +32,25 @@ pub const MAX_FILTER_BYTES: usize = 4_096;
 pub const MAX_FILTER_TERMS: usize = 100;
 /// Bytes of the value of a `co`, `sw` or `ew` comparison.
 pub const MAX_PATTERN_BYTES: usize = 1_024;
+
+/// The extension block of `ServiceProviderConfig` that advertises these bounds.
+pub const LIMITS_URN: &str = "urn:zenqms-bridge:params:scim:limits";
+
+/// The bounds as `ServiceProviderConfig` shows them.
+pub fn advertised() -> Value {
+    serde_json::json!({
+        "maxValuesPerAttribute": MAX_VALUES_PER_ATTRIBUTE,
+        "maxMembersPerRequest": MAX_MEMBERS_PER_REQUEST,
+        "maxPatchOperations": MAX_OPERATIONS,
+        "maxIdentifierBytes": MAX_IDENTIFIER_BYTES,
+        "maxStringBytes": MAX_STRING_BYTES,
+        "maxExtensionBytes": MAX_EXTENSION_BYTES,
+        "maxFilterBytes": MAX_FILTER_BYTES,
+        "maxFilterTerms": MAX_FILTER_TERMS,
+        "maxPatternBytes": MAX_PATTERN_BYTES,
+        "nulCharacters": false
+    })
+}
 
 /// Top-level attributes whose values are identifiers (indexed, matched on).
 const IDENTIFIERS: &[&str] = &["userName", "externalId", "displayName"];

@@ -329,6 +329,23 @@ async fn lists_inside_extension_blocks_are_bounded() {
     app.stop().await;
 }
 
+/// The bounds are advertised where a client looks for the server's capabilities.
+#[tokio::test]
+async fn the_bounds_are_advertised() {
+    let app = TestApp::start().await;
+    let (s, spc) = get(&app, "/ServiceProviderConfig").await;
+    assert_eq!(s, 200);
+    let urn = "urn:zenqms-bridge:params:scim:limits";
+    assert!(
+        spc["schemas"].as_array().unwrap().contains(&json!(urn)),
+        "{spc}"
+    );
+    assert_eq!(spc[urn]["maxValuesPerAttribute"], 1000, "{spc}");
+    assert_eq!(spc[urn]["maxFilterTerms"], 100, "{spc}");
+    assert_eq!(spc[urn]["maxPatternBytes"], 1024, "{spc}");
+    app.stop().await;
+}
+
 /// Finding 9: root-level `POST /scim/v2/.search` (RFC 7644 §3.4.3) across Users and Groups.
 #[tokio::test]
 async fn root_level_search_spans_users_and_groups() {
