@@ -68,6 +68,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// CPU work on a request body (normalising it, parsing a PATCH) runs on the blocking pool, not
+/// on the async worker: a worker thread serves many connections, and one body must not hold
+/// them (issue 13 §3 — 40,000 values once kept a worker busy for seconds; the bounds of
+/// [`limits`] make the work linear in a body of at most `SCIM_MAX_BODY_BYTES`, and this keeps
+/// even that off the workers).
+pub async fn off_worker<T, E, F>(f: F) -> Result<T, ScimError>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<ScimError> + Send + 'static,
+{
+    match web::block(f).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(e) => Err(ScimError::Internal(format!(
+            "the blocking pool failed: {e}"
+        ))),
+    }
+}
+
 /// Unknown routes are SCIM `404`s, never an HTML or empty answer.
 async fn unknown_route(req: HttpRequest) -> Result<actix_web::HttpResponse, ScimError> {
     Err(ScimError::NotFound(format!(
