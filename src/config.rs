@@ -301,6 +301,15 @@ impl Config {
                     "must start with http:// or https://",
                 ));
             }
+            // Credentials in the URL would be shown wherever the URL is (status, audit).
+            let parsed = reqwest::Url::parse(u)
+                .map_err(|e| bad(ZENQMS_BASE_URL.name(), format!("is not a URL: {e}")))?;
+            if !parsed.username().is_empty() || parsed.password().is_some() {
+                return Err(bad(
+                    ZENQMS_BASE_URL.name(),
+                    "must not contain credentials; set ZENQMS_API_TOKEN",
+                ));
+            }
         }
         let zenqms_api_token = r.optional(&ZENQMS_API_TOKEN)?;
         let zenqms_max_rps = r.get(&ZENQMS_MAX_RPS)?;
@@ -421,6 +430,14 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zenqms_base_url_without_credentials() {
+        let e = cfg(&[("ZENQMS_BASE_URL", "https://u:p4ss@zenqms.example.com")]).unwrap_err();
+        assert_eq!(e.name, "ZENQMS_BASE_URL");
+        assert!(!e.to_string().contains("p4ss"));
+        assert!(cfg(&[("ZENQMS_BASE_URL", "https://zenqms.example.com")]).is_ok());
+    }
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = pairs
