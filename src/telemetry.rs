@@ -275,3 +275,26 @@ pub async fn observe(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_list_share_one_label() {
+        use actix_web::http::Method;
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let odd = Method::from_bytes("Q".repeat(20_000).as_bytes()).unwrap();
+        assert_eq!(method_label(&odd), "other");
+    }
+
+    #[test]
+    fn the_sync_gauges_are_read_at_most_once_per_max_age() {
+        let m = Metrics::new();
+        let hour = std::time::Duration::from_secs(3600);
+        assert!(m.claim_refresh(hour), "never read: read now");
+        assert!(!m.claim_refresh(hour), "just read: served from the cache");
+        assert!(!m.clone().claim_refresh(hour), "clones share the cache");
+        assert!(m.claim_refresh(std::time::Duration::ZERO));
+    }
+}
