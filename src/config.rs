@@ -90,6 +90,7 @@ macro_rules! settings {
 // default; the text says what happens), whether it is secret, and its documentation.
 settings! {
     BIND_ADDR: Key<SocketAddr> = "127.0.0.1:8080", secret: false, "Address and port the HTTP server listens on.";
+    METRICS_BIND_ADDR: Optional<SocketAddr> = "unset", secret: false, "A second address that serves only /metrics, without a token (for a Prometheus scraper on a private network); unset: /metrics is on BIND_ADDR and needs a read or admin token.";
     PUBLIC_URL: Optional<String> = "http://<BIND_ADDR>", secret: false, "External base URL (scheme, host, optional path prefix) used in meta.location and the printed SCIM base URL.";
     DATA_DIR: Key<PathBuf> = "./data", secret: false, "Directory for the SQLite database and the generated secret key; created on start.";
     DATABASE_URL: Optional<DatabaseUrl> = "sqlite://<DATA_DIR>/zenqms-bridge.db", secret: true, "sqlite://PATH (or a bare path) for embedded SQLite, postgres://USER:PASS@HOST/DB for PostgreSQL.";
@@ -194,6 +195,8 @@ pub enum LogFormat {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub bind_addr: SocketAddr,
+    /// `None`: `/metrics` is served on `bind_addr` only, to `read` tokens.
+    pub metrics_bind_addr: Option<SocketAddr>,
     pub public_url: String,
     pub data_dir: PathBuf,
     pub database_url: DatabaseUrl,
@@ -252,6 +255,7 @@ impl Config {
     pub fn from_source(src: &dyn Source) -> Result<Config, ConfigError> {
         let r = Reader { src };
         let bind_addr = r.get(&BIND_ADDR)?;
+        let metrics_bind_addr = r.optional(&METRICS_BIND_ADDR)?;
         let public_url = match r.optional(&PUBLIC_URL)? {
             Some(u) => {
                 let u = u.trim_end_matches('/').to_string();
@@ -297,6 +301,15 @@ impl Config {
                     "must start with http:// or https://",
                 ));
             }
+            // Credentials in the URL would be shown wherever the URL is (status, audit).
+            let parsed = reqwest::Url::parse(u)
+                .map_err(|e| bad(ZENQMS_BASE_URL.name(), format!("is not a URL: {e}")))?;
+            if !parsed.username().is_empty() || parsed.password().is_some() {
+                return Err(bad(
+                    ZENQMS_BASE_URL.name(),
+                    "must not contain credentials; set ZENQMS_API_TOKEN",
+                ));
+            }
         }
         let zenqms_api_token = r.optional(&ZENQMS_API_TOKEN)?;
         let zenqms_max_rps = r.get(&ZENQMS_MAX_RPS)?;
@@ -331,6 +344,7 @@ impl Config {
         let default_title = r.optional(&DEFAULT_TITLE)?;
         Ok(Config {
             bind_addr,
+            metrics_bind_addr,
             public_url,
             data_dir,
             database_url,
@@ -416,6 +430,14 @@ impl Reader<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zenqms_base_url_without_credentials() {
+        let e = cfg(&[("ZENQMS_BASE_URL", "https://u:p4ss@zenqms.example.com")]).unwrap_err();
+        assert_eq!(e.name, "ZENQMS_BASE_URL");
+        assert!(!e.to_string().contains("p4ss"));
+        assert!(cfg(&[("ZENQMS_BASE_URL", "https://zenqms.example.com")]).is_ok());
+    }
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = pairs

@@ -18,27 +18,23 @@ const DEMO_ADDR: &str = "127.0.0.1:8080";
 /// A running simulator and the throwaway data directory.
 pub struct Demo {
     sim: zenqms_sim::RunningSim,
-    data_dir: PathBuf,
+    /// A fresh directory of this demo only: a random name (nobody can prepare it in advance),
+    /// mode 0700, removed when the demo stops.
+    data_dir: tempfile::TempDir,
 }
 
 impl Demo {
     /// Starts the simulator; returns the demo, the bridge's configuration and its socket.
     pub async fn start() -> Result<(Demo, Config, TcpListener), String> {
-        let data_dir =
-            std::env::temp_dir().join(format!("zenqms-bridge-demo-{}", std::process::id()));
-        std::fs::create_dir_all(&data_dir).map_err(|e| {
-            format!(
-                "cannot create the demo directory {}: {e}",
-                data_dir.display()
-            )
-        })?;
-        match prepare(&data_dir).await {
-            Ok((sim, config, listener)) => Ok((Demo { sim, data_dir }, config, listener)),
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&data_dir);
-                Err(e)
-            }
-        }
+        use std::os::unix::fs::PermissionsExt;
+        let data_dir = tempfile::Builder::new()
+            .prefix("zenqms-bridge-demo-")
+            .permissions(std::fs::Permissions::from_mode(0o700))
+            .tempdir()
+            .map_err(|e| format!("cannot create a private demo directory: {e}"))?;
+        // On failure `data_dir` is dropped, and with it the directory.
+        let (sim, config, listener) = prepare(data_dir.path()).await?;
+        Ok((Demo { sim, data_dir }, config, listener))
     }
 
     /// Prints the URLs, the tokens and the walkthrough.
@@ -58,14 +54,14 @@ impl Demo {
              curl -s {sim_url}/_sim/state\n\
              curl -s {public}/api/v1/sync/status -H 'Authorization: Bearer {admin}'\n\n\
              Ctrl-C stops the demo and discards its data.\n",
-            dir = self.data_dir.display(),
+            dir = self.data_dir.path().display(),
         );
     }
 
     /// Stops the simulator and discards the demo's data (throwaway by design).
     pub async fn stop(self) {
         self.sim.stop().await;
-        let _ = std::fs::remove_dir_all(&self.data_dir);
+        let _ = self.data_dir.close();
     }
 }
 

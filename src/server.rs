@@ -92,10 +92,12 @@ pub enum StartError {
 /// Opens the database, applies migrations, loads the secret key, and builds the services
 /// (no task runs yet: [`start_on`] starts them with the HTTP server).
 pub fn prepare(config: Config) -> Result<Services, StartError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+    // 0700: the data directory holds the database and the secret key.
+    store::private_dir(&config.data_dir).map_err(|source| StartError::DataDir {
         path: config.data_dir.display().to_string(),
         source,
     })?;
+    warn_if_shared(&config.data_dir);
     let pool = store::connect(&config.database_url, config.db_pool_size)?;
     {
         let mut conn = pool.get().map_err(StoreError::from)?;
@@ -132,8 +134,19 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
     })
 }
 
+/// An existing data directory that others may read is the operator's choice, but said once.
+fn warn_if_shared(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(meta) = std::fs::metadata(dir) {
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(dir = %dir.display(), mode = format!("{mode:o}"), "the data directory is accessible to other users; `chmod 700` it (it holds the database and the secret key)");
+        }
+    }
+}
+
 /// On a database with no service account at all, creates one `admin` token and returns it
-/// (to be printed once). Returns `None` otherwise.
+/// (to be printed once), with its audit entry. Returns `None` otherwise.
 pub fn bootstrap_admin_token(services: &Services) -> Result<Option<String>, StartError> {
     let mut conn = services.pool.get().map_err(StoreError::from)?;
     let any: i64 = {
@@ -146,7 +159,22 @@ pub fn bootstrap_admin_token(services: &Services) -> Result<Option<String>, Star
     if any > 0 {
         return Ok(None);
     }
-    match tokens::create(&mut conn, "bootstrap-admin", Scope::Admin) {
+    let created = store::tx::write(&mut conn, |c| {
+        let created = tokens::create(c, "bootstrap-admin", Scope::Admin)?;
+        crate::audit::record(
+            c,
+            &crate::audit::Entry {
+                actor: "system",
+                action: "token.create",
+                target_type: "service_account",
+                target_id: Some("bootstrap-admin"),
+                detail: serde_json::json!({"scope": "admin", "prefix": created.account.prefix, "bootstrap": true}),
+                outcome: crate::audit::Outcome::Success,
+            },
+        )?;
+        Ok::<_, crate::auth::TokenError>(created)
+    });
+    match created {
         Ok(created) => Ok(Some(created.token)),
         // Another instance bootstrapped at the same moment.
         Err(crate::auth::TokenError::NameTaken(_)) => Ok(None),
@@ -217,11 +245,52 @@ async fn readyz(probe: web::Data<Probe>) -> HttpResponse {
     }
 }
 
-async fn metrics(probe: web::Data<Probe>) -> HttpResponse {
-    probe.sync.refresh_gauges().await;
+/// `/metrics` on `BIND_ADDR`: the user counts per sync state are not for anyone who can reach
+/// the port, so a `read` (or `admin`) token is needed.
+async fn metrics(_who: crate::admin::ReadPrincipal, probe: web::Data<Probe>) -> HttpResponse {
+    render_metrics(&probe).await
+}
+
+/// `/metrics` on `METRICS_BIND_ADDR`, a private address the operator chose: no token.
+async fn open_metrics(probe: web::Data<Probe>) -> HttpResponse {
+    render_metrics(&probe).await
+}
+
+async fn render_metrics(probe: &Probe) -> HttpResponse {
+    // The sync gauges are aggregates over whole tables: read at most every GAUGE_MAX_AGE,
+    // whoever scrapes and however often.
+    if probe.metrics.claim_refresh(crate::telemetry::GAUGE_MAX_AGE) {
+        probe.sync.refresh_gauges().await;
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(probe.metrics.render(&probe.pool))
+}
+
+/// The second listener of `METRICS_BIND_ADDR`: `/metrics` and nothing else.
+fn start_metrics_server(
+    services: &Services,
+    addr: SocketAddr,
+) -> Result<(ServerHandle, JoinHandle<std::io::Result<()>>), StartError> {
+    let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
+    let probe = web::Data::new(Probe {
+        pool: services.pool.clone(),
+        metrics: services.metrics.clone(),
+        sync: services.sync.clone(),
+    });
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(probe.clone())
+            .route("/metrics", web::get().to(open_metrics))
+            .default_service(web::to(not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)
+    .map_err(|source| StartError::Bind { addr, source })?
+    .run();
+    let handle = server.handle();
+    Ok((handle, tokio::spawn(server)))
 }
 
 async fn not_found() -> HttpResponse {
@@ -294,6 +363,8 @@ pub struct RunningServer {
     pub handle: ServerHandle,
     pub services: Services,
     task: JoinHandle<std::io::Result<()>>,
+    /// The `METRICS_BIND_ADDR` listener, when configured.
+    metrics: Option<(ServerHandle, JoinHandle<std::io::Result<()>>)>,
     background: Background,
 }
 
@@ -303,6 +374,7 @@ impl RunningServer {
     pub async fn stop(self) {
         self.handle.stop(true).await;
         let _ = self.task.await;
+        stop_metrics(self.metrics).await;
         self.background.stop().await;
     }
 
@@ -313,8 +385,16 @@ impl RunningServer {
             Ok(r) => r,
             Err(e) => Err(std::io::Error::other(e)),
         };
+        stop_metrics(self.metrics).await;
         self.background.stop().await;
         result
+    }
+}
+
+async fn stop_metrics(metrics: Option<(ServerHandle, JoinHandle<std::io::Result<()>>)>) {
+    if let Some((handle, task)) = metrics {
+        handle.stop(true).await;
+        let _ = task.await;
     }
 }
 
@@ -353,6 +433,10 @@ pub fn start_on(
     if !handle_signals {
         server = server.disable_signals();
     }
+    let metrics = match services.config.metrics_bind_addr {
+        Some(addr) => Some(start_metrics_server(&services, addr)?),
+        None => None,
+    };
     let server = server.run();
     let handle = server.handle();
     let task = tokio::spawn(server);
@@ -362,6 +446,7 @@ pub fn start_on(
         handle,
         services,
         task,
+        metrics,
         background,
     })
 }

@@ -76,7 +76,13 @@ pub struct Metrics {
     pub sync_queue_depth: Gauge,
     /// Users per sync state, refreshed at scrape time.
     pub sync_users: Family<StateLabels, Gauge>,
+    /// When the sync gauges were last read from the database (see [`Metrics::claim_refresh`]).
+    gauges_read: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
 }
+
+/// How old the sync gauges may be when a scrape renders them: a scrape reads the database at
+/// most this often, however often (and by however many) `/metrics` is scraped.
+pub const GAUGE_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(15);
 
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
@@ -137,7 +143,21 @@ impl Metrics {
             zenqms_calls,
             sync_queue_depth,
             sync_users,
+            gauges_read: Default::default(),
         }
+    }
+
+    /// Whether this scrape should read the sync gauges afresh: true when they are older than
+    /// `max_age` (or were never read), and then not again for `max_age` — whichever scrape
+    /// claims it, the others render the cached figures.
+    pub fn claim_refresh(&self, max_age: std::time::Duration) -> bool {
+        let mut last = self.gauges_read.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < max_age) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     pub fn record_zenqms_call(&self, endpoint: &str, outcome: &str) {
@@ -184,6 +204,21 @@ impl Metrics {
     }
 }
 
+/// The method as a metric label: the methods of RFC 9110 this service answers, every other
+/// one as `other` — a label taken as sent let anyone grow `/metrics` without bound.
+pub fn method_label(method: &actix_web::http::Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "HEAD" => "HEAD",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    }
+}
+
 /// The id of the current request, for handlers that want to mention it.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
@@ -206,7 +241,7 @@ pub async fn observe(
     let id = incoming_request_id(&req).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     let metrics = req.app_data::<actix_web::web::Data<Metrics>>().cloned();
-    let method = req.method().to_string();
+    let method = method_label(req.method());
     let span =
         tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
     let result = next.call(req).instrument(span.clone()).await;
@@ -219,7 +254,7 @@ pub async fn observe(
                 .unwrap_or_else(|| "(unmatched)".to_string());
             let status = res.status().as_u16();
             if let Some(m) = &metrics {
-                m.observe(&method, &route, status, elapsed.as_secs_f64());
+                m.observe(method, &route, status, elapsed.as_secs_f64());
             }
             if let Ok(v) = HeaderValue::from_str(&id) {
                 res.headers_mut()
@@ -233,10 +268,33 @@ pub async fn observe(
         Err(e) => {
             let status = e.as_response_error().status_code().as_u16();
             if let Some(m) = &metrics {
-                m.observe(&method, "(error)", status, elapsed.as_secs_f64());
+                m.observe(method, "(error)", status, elapsed.as_secs_f64());
             }
             span.in_scope(|| tracing::warn!(status, error = %e, "request failed in middleware"));
             Err(e)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn methods_outside_the_list_share_one_label() {
+        use actix_web::http::Method;
+        assert_eq!(method_label(&Method::PATCH), "PATCH");
+        let odd = Method::from_bytes("Q".repeat(20_000).as_bytes()).unwrap();
+        assert_eq!(method_label(&odd), "other");
+    }
+
+    #[test]
+    fn the_sync_gauges_are_read_at_most_once_per_max_age() {
+        let m = Metrics::new();
+        let hour = std::time::Duration::from_secs(3600);
+        assert!(m.claim_refresh(hour), "never read: read now");
+        assert!(!m.claim_refresh(hour), "just read: served from the cache");
+        assert!(!m.clone().claim_refresh(hour), "clones share the cache");
+        assert!(m.claim_refresh(std::time::Duration::ZERO));
     }
 }

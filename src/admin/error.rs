@@ -25,6 +25,8 @@ pub enum AdminError {
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
     Unprocessable(String),
     #[error("{0}")]
     BadGateway(String),
@@ -43,10 +45,34 @@ impl AdminError {
             AdminError::NotFound(_) => "not_found",
             AdminError::MethodNotAllowed { .. } => "method_not_allowed",
             AdminError::Conflict(_) => "conflict",
+            AdminError::PayloadTooLarge(_) => "payload_too_large",
             AdminError::Unprocessable(_) => "unprocessable",
             AdminError::BadGateway(_) => "upstream_error",
             AdminError::Unavailable(_) => "unavailable",
             AdminError::Internal(_) => "internal",
+        }
+    }
+}
+
+/// The largest admin request body (JSON or not).
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+impl AdminError {
+    /// The admin shape of an answer actix made itself (no message of ours to keep).
+    pub fn for_status(status: StatusCode) -> AdminError {
+        match status.as_u16() {
+            401 => AdminError::Unauthorized("send `Authorization: Bearer <token>`".into()),
+            403 => AdminError::Forbidden("this token may not call this endpoint".into()),
+            404 => AdminError::NotFound(
+                "no such admin endpoint; GET /api/v1/openapi.json describes them all".into(),
+            ),
+            413 => AdminError::PayloadTooLarge(format!(
+                "the request body is larger than the limit of {MAX_BODY_BYTES} bytes"
+            )),
+            s if s >= 500 => AdminError::Internal(format!("the server answered {status}")),
+            _ => AdminError::BadRequest(format!(
+                "the request could not be read ({status}); GET /api/v1/openapi.json describes every endpoint"
+            )),
         }
     }
 }
@@ -60,6 +86,7 @@ impl ResponseError for AdminError {
             AdminError::NotFound(_) => StatusCode::NOT_FOUND,
             AdminError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             AdminError::Conflict(_) => StatusCode::CONFLICT,
+            AdminError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AdminError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AdminError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             AdminError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -148,6 +175,7 @@ impl From<crate::mappings::MappingError> for AdminError {
             MappingError::Invalid(m) => AdminError::BadRequest(m),
             MappingError::NotFound(_) => AdminError::NotFound(e.to_string()),
             MappingError::UnknownRoles(_)
+            | MappingError::NotCached(_)
             | MappingError::MissingRoles(_)
             | MappingError::AmbiguousRole { .. }
             | MappingError::UnknownGroup(_)
@@ -178,7 +206,9 @@ pub fn json_error(
             "send the body as JSON with Content-Type: application/json".into(),
         ),
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            AdminError::BadRequest("the request body is too large".into())
+            AdminError::PayloadTooLarge(format!(
+                "the request body is larger than the limit of {MAX_BODY_BYTES} bytes"
+            ))
         }
         other => AdminError::BadRequest(format!("the request body is not valid: {other}")),
     };

@@ -45,7 +45,9 @@ pub struct PreviewQuery {
     limit: Option<i64>,
 }
 
-/// A read token may preview: reviewing a change is not making it.
+/// A read token may preview: reviewing a change is not making it. It is answered from the
+/// cached role list only (a `read` token never calls ZenQMS); an admin's preview reads the
+/// list again when a role is not in it.
 pub async fn preview(
     who: ReadPrincipal,
     mappings: web::Data<Mappings>,
@@ -53,7 +55,12 @@ pub async fn preview(
     body: web::Json<MappingBody>,
 ) -> Result<HttpResponse, AdminError> {
     let preview = mappings
-        .preview(&who.0.name, body.into_inner(), q.limit)
+        .preview(
+            &who.0.name,
+            body.into_inner(),
+            q.limit,
+            who.0.scope.grants(crate::auth::Scope::Admin),
+        )
         .await?;
     Ok(HttpResponse::Ok().json(preview))
 }

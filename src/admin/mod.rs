@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod error;
 pub mod groups;
+pub mod guard;
 pub mod mappings;
 pub mod openapi;
 pub mod principal;
@@ -53,16 +54,37 @@ api_routes! {
     post "/zenqms/roles/refresh" => roles::refresh;
 }
 
+/// Routes that take a body but change nothing, open to a `read` token (every other route
+/// that is not a `GET` needs `admin`). The guard checks the scope before reading a body; the
+/// handlers' principal extractors say the same again.
+pub const READ_ONLY_POSTS: &[&str] = &["/role-mappings/preview"];
+
+/// The scope a request needs, from its method and path.
+fn needed_scope(method: &actix_web::http::Method, path: &str) -> crate::auth::Scope {
+    use actix_web::http::Method;
+    let template = path.strip_prefix("/api/v1").unwrap_or(path);
+    if matches!(*method, Method::GET | Method::HEAD) || READ_ONLY_POSTS.contains(&template) {
+        crate::auth::Scope::Read
+    } else {
+        crate::auth::Scope::Admin
+    }
+}
+
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let scope = web::scope("/api/v1")
         .app_data(
             web::JsonConfig::default()
-                .limit(1 << 20)
+                .limit(error::MAX_BODY_BYTES)
                 .error_handler(error::json_error),
         )
+        .app_data(web::PayloadConfig::default().limit(error::MAX_BODY_BYTES))
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .app_data(web::PathConfig::default().error_handler(error::path_error));
-    cfg.service(register(scope).default_service(web::to(not_found)));
+    cfg.service(
+        register(scope)
+            .default_service(web::to(not_found))
+            .wrap(actix_web::middleware::from_fn(guard::guard)),
+    );
 }
 
 /// Whatever no route took: `405` with `Allow` when the path is an admin route under another
@@ -103,9 +125,17 @@ fn allowed_methods(path: &str) -> Vec<&'static str> {
             })
             .collect()
     });
-    let mut allow: Vec<&'static str> = templates
+    let matching: Vec<&(ResourceDef, &'static str)> = templates
         .iter()
         .filter(|(def, _)| def.is_match(path))
+        .collect();
+    // A static template (`/role-mappings/preview`) wins over a dynamic one that also matches
+    // (`/role-mappings/{id}`), as in the router.
+    let is_static = |def: &ResourceDef| !def.pattern().unwrap_or("{").contains('{');
+    let static_only = matching.iter().any(|(def, _)| is_static(def));
+    let mut allow: Vec<&'static str> = matching
+        .iter()
+        .filter(|(def, _)| !static_only || is_static(def))
         .map(|(_, m)| *m)
         .collect();
     allow.sort_unstable();
@@ -135,6 +165,7 @@ mod tests {
         assert_eq!(allowed_methods("/api/v1/tokens"), ["GET", "POST"]);
         assert_eq!(allowed_methods("/api/v1/tokens/ops"), ["DELETE"]);
         assert_eq!(allowed_methods("/api/v1/settings/zenqms"), ["GET", "PUT"]);
+        assert_eq!(allowed_methods("/api/v1/role-mappings/preview"), ["POST"]);
         assert!(allowed_methods("/api/v1/tokens/ops/more").is_empty());
         assert!(allowed_methods("/api/v1/nothing").is_empty());
         for (method, _) in ROUTES {

@@ -193,12 +193,15 @@ fn schemas() -> Value {
             "roles_visible": {"type": "integer", "description": "after a PUT: roles the token can see"}}},
         "MappingBody": {"type": "object", "additionalProperties": false,
             "description": "Name the group with exactly one of `group_id` (a directory group) or `group_display_name` (binds, without regard to case, when a group of that name exists or is pushed later).",
-            "required": ["role_ids"], "properties": {
-            "group_id": {"type": "string"}, "group_display_name": {"type": "string"},
-            "role_ids": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+            "required": ["role_ids"],
+            "oneOf": [{"required": ["group_id"]}, {"required": ["group_display_name"]}],
+            "properties": {
+            "group_id": {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": "\\S"},
+            "group_display_name": {"type": "string", "minLength": 1, "maxLength": 1024, "pattern": "\\S"},
+            "role_ids": {"type": "array", "minItems": 1, "maxItems": 100, "items": {"oneOf": [{"type": "string", "minLength": 1, "pattern": "\\S"}, {"type": "integer"}]},
                 "description": "ZenQMS role ids, checked against ZenQMS's role list"}}},
         "PreviewBody": {"oneOf": [schema_ref("MappingBody"), {"type": "object", "additionalProperties": false, "required": ["delete"], "properties": {
-            "delete": {"type": "array", "minItems": 1, "items": {"type": "string"}, "description": "ids of mappings whose deletion to preview"}}}]},
+            "delete": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1, "pattern": "\\S"}, "description": "ids of mappings whose deletion to preview"}}}]},
         "Mapping": {"type": "object", "required": ["id", "group_id", "group_display_name", "role_id", "role_name", "status", "member_count", "created_at", "created_by"], "properties": {
             "id": {"type": "string"},
             "group_id": nullable(json!({"type": "string", "description": "null while pending"})),
@@ -241,6 +244,7 @@ fn schemas() -> Value {
         "Roles": {"type": "object", "properties": {
             "roles": {"type": "array", "items": schema_ref("Role")},
             "refreshed_at": nullable(ts()),
+            "stale": {"type": "boolean", "description": "the list was never read from ZenQMS (a `read` token never reads it)"},
             "refresh": {"type": "object", "description": "what this request's refresh changed", "properties": {
                 "listed": {"type": "integer"}, "added": {"type": "array", "items": {"type": "string"}},
                 "renamed": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
@@ -282,7 +286,7 @@ fn paths() -> Value {
                 json!({"200": ok("Accounts", json!({"type": "object", "properties": {"tokens": {"type": "array", "items": schema_ref("Account")}}}))}), &[]),
             "post": op("tokens", "Create a service account; its token is returned once", Some("admin"),
                 json!({"requestBody": body(json!({"type": "object", "additionalProperties": false, "required": ["name", "scope"], "properties": {
-                    "name": {"type": "string", "description": "1–64 letters, digits, `.`, `_`, `-`"},
+                    "name": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$", "description": "1–64 letters, digits, `.`, `_`, `-`"},
                     "scope": {"type": "string", "enum": ["scim", "admin", "read"]}}}), true)}),
                 json!({"201": ok("Created", schema_ref("CreatedToken"))}), &["400", "409"])},
         "/api/v1/tokens/{name}": {"delete": op("tokens", "Revoke a service account's token (effective on its next request)", Some("admin"),
@@ -294,16 +298,21 @@ fn paths() -> Value {
         "/api/v1/sync/status": {"get": op("sync", "Sync status: users per state, queue, ZenQMS connectivity, role mappings and missing roles", Some("read"), json!({}),
             json!({"200": ok("Status", schema_ref("SyncStatus"))}), &[])},
         "/api/v1/sync/users": {"get": op("sync", "Users with their sync state, a page at a time", Some("read"),
-            json!({"parameters": [query("state", json!({"type": "string", "enum": ["synced", "pending", "skipped", "failed"]}), "only users in this state"),
+            json!({"parameters": [query("state", json!({"type": "string", "enum": ["", "synced", "pending", "skipped", "failed"]}), "only users in this state (empty or absent: all)"),
                 query("after", json!({"type": "string"}), "cursor: the `next_after` of the previous page"), limit("users per page (default 100)")]}),
             json!({"200": ok("Users", json!({"type": "object", "properties": {"users": {"type": "array", "items": schema_ref("SyncUser")}, "next_after": nullable(json!({"type": "string"}))}}))}), &["400"])},
         "/api/v1/sync/retry": {"post": op("sync", "Reconcile users again (every failed one when the body is empty)", Some("admin"),
-            json!({"requestBody": body(json!({"type": "object", "additionalProperties": false, "properties": {"user_ids": {"type": "array", "minItems": 1, "items": {"type": "string"}}}}), false)}),
+            json!({"requestBody": body(json!({"type": "object", "additionalProperties": false, "properties": {"user_ids": {"type": "array", "nullable": true, "minItems": 1, "items": {"type": "string", "minLength": 1}, "description": "absent or null: every failed user"}}}), false)}),
             json!({"202": ok("Enqueued", schema_ref("Enqueued"))}), &["400", "422"])},
         "/api/v1/sync/recheck": {"post": op("sync", "Read users from ZenQMS again and correct what was changed there by hand (roles, fields)", Some("admin"),
             json!({"description": "The bridge diffs against what ZenQMS last answered; a change made in ZenQMS by hand is seen on the user's next change, by the drift sweep (POST /api/v1/sync/sweep, 100 users a call), or here. One search per user.",
-                "requestBody": body(json!({"type": "object", "additionalProperties": false, "properties": {
-                "user_ids": {"type": "array", "minItems": 1, "items": {"type": "string"}}, "all": {"type": "boolean", "description": "every linked user"}}}), true)}),
+                "requestBody": body(json!({"type": "object", "additionalProperties": false,
+                "oneOf": [
+                    {"required": ["user_ids"], "properties": {"user_ids": {"type": "array"}, "all": {"enum": [false]}}},
+                    {"required": ["all"], "properties": {"all": {"enum": [true]}, "user_ids": {"nullable": true, "enum": [null]}}}],
+                "properties": {
+                "user_ids": {"type": "array", "nullable": true, "minItems": 1, "items": {"type": "string", "minLength": 1}, "description": "these users; null is the same as absent"},
+                "all": {"type": "boolean", "description": "every linked user"}}}), true)}),
             json!({"202": ok("Enqueued", schema_ref("Enqueued"))}), &["400", "422"])},
         "/api/v1/sync/sweep": {"post": op("sync", "Read every ZenQMS user now (100 a call) and correct what was changed there by hand", Some("admin"),
             json!({"description": "Linked users whose ZenQMS state (managed fields, status, roles) differs from what the bridge last saw are enqueued and restored with the reconciler's usual calls; ZenQMS users the bridge has not linked are never changed (holders of managed roles among them are reported in the status). Runs every SYNC_DRIFT_SWEEP_SECS on its own, in one process at a time."}),
@@ -316,7 +325,8 @@ fn paths() -> Value {
             "get": op("settings", "The ZenQMS connection (never its token)", Some("read"), json!({}), json!({"200": ok("Connection", schema_ref("Connection"))}), &[]),
             "put": op("settings", "Set the ZenQMS connection; verified with one GET /v2/roles before it is saved (token encrypted at rest)", Some("admin"),
                 json!({"requestBody": body(json!({"type": "object", "additionalProperties": false, "required": ["base_url", "api_token"], "properties": {
-                    "base_url": {"type": "string", "example": "https://public-api.zenqms.com"}, "api_token": {"type": "string"}}}), true)}),
+                    "base_url": {"type": "string", "pattern": "\\S", "example": "https://public-api.zenqms.com", "description": "https:// (http:// only on a loopback address), without credentials, query or fragment"},
+                    "api_token": {"type": "string", "pattern": "\\S"}}}), true)}),
                 json!({"200": ok("Saved and in force", schema_ref("Connection"))}), &["400", "422", "502"])},
         "/api/v1/role-mappings": {
             "get": op("role-mappings", "Every group→role mapping with its status", Some("read"), json!({}),
@@ -339,7 +349,7 @@ fn paths() -> Value {
             json!({"200": ok("Groups", json!({"type": "object", "properties": {"groups": {"type": "array", "items": schema_ref("Group")}, "total": {"type": "integer"}, "next_after": nullable(json!({"type": "string"}))}}))}), &["400"])},
         "/api/v1/zenqms/roles": {"get": op("editor", "ZenQMS roles (cached; read from ZenQMS when asked, or when never read)", Some("read"),
             json!({"parameters": [query("refresh", json!({"type": "boolean"}), "read the list from ZenQMS first (needs the `admin` scope)")]}),
-            json!({"200": ok("Roles", schema_ref("Roles"))}), &["409", "502", "503"])},
+            json!({"200": ok("Roles", schema_ref("Roles"))}), &["400", "409", "502", "503"])},
         "/api/v1/zenqms/roles/refresh": {"post": op("editor", "Read the role list from ZenQMS now: renamed roles follow, missing ones flag their mappings role_missing, reappearing ones apply again", Some("admin"), json!({}),
             json!({"200": ok("Roles", schema_ref("Roles"))}), &["409", "502", "503"])}
     })
@@ -353,7 +363,7 @@ pub fn build() -> Value {
         "info": {
             "title": "zenqms-bridge admin API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Administration of zenqms-bridge: service-account tokens, the audit trail, sync status and control, the ZenQMS connection, and the group→role mappings that decide ZenQMS roles from Okta groups. Every answer is JSON; errors are {\"error\": code, \"message\": text}; a method a path does not answer is 405 with `Allow`. Send `Authorization: Bearer <token>`."
+            "description": "Administration of zenqms-bridge: service-account tokens, the audit trail, sync status and control, the ZenQMS connection, and the group→role mappings that decide ZenQMS roles from Okta groups. Every answer is JSON; errors are {\"error\": code, \"message\": text}; a method a path does not answer is 405 with `Allow`. Send `Authorization: Bearer <token>`: it is checked before any body is read. No string, query parameter or path may contain a NUL character (400; 404 in a path); bodies are at most 1 MiB (413)."
         },
         "servers": [{"url": "/"}],
         "tags": [

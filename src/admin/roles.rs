@@ -25,7 +25,9 @@ pub async fn list(
             "`refresh=true` calls ZenQMS and needs a token with the `admin` scope; without it the cached list is returned".into(),
         ));
     }
-    let view = mappings.roles(&who.0.name, q.refresh).await?;
+    // A `read` token never calls ZenQMS (nor writes the cache a call would refresh).
+    let may_call = who.0.scope.grants(Scope::Admin);
+    let view = mappings.roles(&who.0.name, q.refresh, may_call).await?;
     Ok(HttpResponse::Ok().json(view))
 }
 
@@ -33,6 +35,6 @@ pub async fn refresh(
     who: AdminPrincipal,
     mappings: web::Data<Mappings>,
 ) -> Result<HttpResponse, AdminError> {
-    let view = mappings.roles(&who.0.name, true).await?;
+    let view = mappings.roles(&who.0.name, true, true).await?;
     Ok(HttpResponse::Ok().json(view))
 }

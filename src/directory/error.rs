@@ -29,6 +29,8 @@ pub enum Reason {
     Mutability,
     InvalidSyntax,
     InvalidFilter,
+    /// More than a documented bound allows (RFC 7644 §3.12 `tooMany`).
+    TooMany,
 }
 
 /// A refused value, with a detail the administrator can act on.
@@ -54,6 +56,9 @@ impl Rejection {
     }
     pub fn invalid_filter(detail: impl Into<String>) -> Rejection {
         Self::new(Reason::InvalidFilter, detail)
+    }
+    pub fn too_many(detail: impl Into<String>) -> Rejection {
+        Self::new(Reason::TooMany, detail)
     }
 }
 

@@ -193,7 +193,9 @@ pub fn remove_where(
         .bind(Bind::Text(group_id.to_string()))
         .push(" AND ");
     query::member_filter(&mut sql, filter)?;
-    sql.push(" RETURNING m.user_id");
+    // Unqualified: SQLite's RETURNING cannot name the table's alias ("no such column:
+    // m.user_id"); PostgreSQL takes either.
+    sql.push(" RETURNING user_id");
     let rows: Vec<UserIdRow> = sql.load(conn)?;
     Ok(rows.into_iter().map(|r| r.user_id).collect())
 }

@@ -377,11 +377,17 @@ fn insert_emails(conn: &mut DbConn, id: &str, emails: &[EmailRow]) -> Result<(),
             )
         })
         .collect();
-    db_run!(conn, |c| diesel::insert_into(scim_user_emails::table)
-        .values(&rows)
-        .execute(c))?;
+    // Six parameters a row: chunks keep a statement far below SQLite's 32,766 bound
+    // parameters, whatever the SCIM layer's cap on values per attribute.
+    for chunk in rows.chunks(EMAIL_INSERT_CHUNK) {
+        db_run!(conn, |c| diesel::insert_into(scim_user_emails::table)
+            .values(chunk)
+            .execute(c))?;
+    }
     Ok(())
 }
+
+const EMAIL_INSERT_CHUNK: usize = 1000;
 
 /// The document as stored: `active` is always explicit.
 fn complete(mut doc: Document, fields: &Fields) -> Document {

@@ -129,6 +129,8 @@ pub struct CreateOutcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct RolesView {
     pub roles: Vec<RoleView>,
+    /// The list was never read completely from ZenQMS: what is shown may be incomplete.
+    pub stale: bool,
     /// When the list was last read completely from ZenQMS; `null`: never.
     #[serde(serialize_with = "crate::time::serialize_opt_rfc3339")]
     pub refreshed_at: Option<chrono::NaiveDateTime>,

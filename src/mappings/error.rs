@@ -71,6 +71,9 @@ pub enum MappingError {
     Invalid(String),
     #[error("ZenQMS has no role with id {} (checked against GET /v2/roles just now); GET /api/v1/zenqms/roles lists the roles", list(.0))]
     UnknownRoles(Vec<String>),
+    /// A `read` caller named a role the cache does not hold; it never calls ZenQMS to check.
+    #[error("role id {} is not in the cached role list, and a `read` token never calls ZenQMS to check; an `admin` may read the list again (POST /api/v1/zenqms/roles/refresh), GET /api/v1/zenqms/roles shows what is cached", list(.0))]
+    NotCached(Vec<String>),
     #[error("{} no longer in ZenQMS ({}); GET /api/v1/zenqms/roles lists the roles that exist", if .0.len() == 1 { "this role is" } else { "these roles are" }, .0.iter().map(|r| format!("`{}` {} missing since {}", r.id, r.name, r.missing_since)).collect::<Vec<_>>().join(", "))]
     MissingRoles(Vec<MissingRole>),
     #[error("role id `{id}` is ambiguous: ZenQMS has roles {} whose ids read the same; send the id as a JSON number or string exactly as GET /api/v1/zenqms/roles shows it", .forms.join(" and "))]

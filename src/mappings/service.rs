@@ -34,6 +34,9 @@ fn list_of(values: &[Value]) -> String {
         .join(", ")
 }
 
+/// The longest `name` or `after` of a group listing (a group name is at most 1,024 bytes).
+const MAX_GROUP_QUERY_BYTES: usize = 1024;
+
 impl Mappings {
     pub fn new(pool: Pool, wakeup: Wakeup, zenqms: Arc<dyn RoleSource>) -> Mappings {
         Mappings {
@@ -81,7 +84,7 @@ impl Mappings {
         body: MappingBody,
     ) -> Result<CreateOutcome, MappingError> {
         let req = body.into_create()?;
-        let roles = self.checked_roles(actor, &req.role_ids).await?;
+        let roles = self.checked_roles(actor, &req.role_ids, true).await?;
         let actor_name = actor.to_string();
         let done = self
             .write(move |c| {
@@ -107,11 +110,15 @@ impl Mappings {
 
     /// What a create or a deletion would change; writes nothing (a role id unknown to the
     /// cache is checked against ZenQMS, as for a create).
+    ///
+    /// `may_call` is the caller's right to call ZenQMS (an `admin`): a `read` caller is
+    /// answered from the cache only, and told when a role is not in it.
     pub async fn preview(
         &self,
         actor: &str,
         body: MappingBody,
         limit: Option<i64>,
+        may_call: bool,
     ) -> Result<Preview, MappingError> {
         let limit = limit.unwrap_or(DEFAULT_LISTED);
         if !(0..=1000).contains(&limit) {
@@ -121,7 +128,7 @@ impl Mappings {
         }
         let req = body.into_preview()?;
         let roles = match &req {
-            PreviewRequest::Create(c) => self.checked_roles(actor, &c.role_ids).await?,
+            PreviewRequest::Create(c) => self.checked_roles(actor, &c.role_ids, may_call).await?,
             PreviewRequest::Delete(_) => Vec::new(),
         };
         self.read(move |c| preview::compute(c, req, roles, limit))
@@ -141,6 +148,16 @@ impl Mappings {
                 "`limit` must be between 1 and 1000".into(),
             ));
         }
+        // Bounded like a SCIM `co` value (SQLite refuses LIKE patterns over 50,000 bytes;
+        // PostgreSQL's text cannot hold a NUL), so every accepted query runs on both.
+        for (what, v) in [("name", &name), ("after", &after)] {
+            let Some(v) = v else { continue };
+            if v.len() > MAX_GROUP_QUERY_BYTES || v.contains('\0') {
+                return Err(MappingError::Invalid(format!(
+                    "`{what}` must be at most {MAX_GROUP_QUERY_BYTES} bytes, without NUL characters"
+                )));
+            }
+        }
         let q = editor::GroupQuery { name, after, limit };
         self.read(move |c| Ok(editor::groups(c, &q)?)).await
     }
@@ -153,11 +170,24 @@ impl Mappings {
 
     /// The cached roles; read from ZenQMS first when `refresh` is asked, or when the list
     /// was never read and ZenQMS can be asked (then a failure is reported beside the cache).
-    pub async fn roles(&self, actor: &str, refresh: bool) -> Result<RolesView, MappingError> {
+    /// `may_call` is the caller's right to call ZenQMS (an `admin`): a `read` caller gets the
+    /// cache as it is, marked `stale` when it was never read.
+    pub async fn roles(
+        &self,
+        actor: &str,
+        refresh: bool,
+        may_call: bool,
+    ) -> Result<RolesView, MappingError> {
         let mut view_refresh = None;
         let mut problem = None;
-        if refresh {
+        if refresh && may_call {
             view_refresh = Some(self.refresh_roles(actor).await?);
+        } else if !may_call {
+            if self.roles_refreshed_at().await?.is_none() {
+                problem = Some(
+                    "the role list was never read from ZenQMS, and a `read` token never calls ZenQMS; an `admin` may read it (POST /api/v1/zenqms/roles/refresh)".to_string(),
+                );
+            }
         } else if self.roles_refreshed_at().await?.is_none() && self.zenqms.available() {
             match self.refresh_roles(actor).await {
                 Ok(r) => view_refresh = Some(r),
@@ -170,6 +200,7 @@ impl Mappings {
             .await?;
         Ok(RolesView {
             roles,
+            stale: refreshed_at.is_none(),
             refreshed_at,
             refresh: view_refresh,
             refresh_problem: problem,
@@ -203,10 +234,24 @@ impl Mappings {
         &self,
         actor: &str,
         wanted: &[Value],
+        may_call: bool,
     ) -> Result<Vec<CachedRole>, MappingError> {
         let w = wanted.to_vec();
         let first = self.read(move |c| Ok(roles::resolve(c, &w)?)).await?;
         if first.iter().all(Resolution::is_found) {
+            return roles::require_found(first);
+        }
+        if !may_call {
+            let not_cached: Vec<String> = first
+                .iter()
+                .filter_map(|r| match r {
+                    Resolution::Unknown(id) => Some(id.clone()),
+                    _ => None,
+                })
+                .collect();
+            if !not_cached.is_empty() {
+                return Err(MappingError::NotCached(not_cached));
+            }
             return roles::require_found(first);
         }
         let unresolved: Vec<Value> = wanted
@@ -251,7 +296,7 @@ impl Mappings {
         let roles = if values.is_empty() {
             Vec::new()
         } else {
-            self.checked_roles(actor, &values).await?
+            self.checked_roles(actor, &values, true).await?
         };
         let (actor, source) = (actor.to_string(), source.to_string());
         if dry_run {

@@ -6,12 +6,12 @@ use actix_web::http::StatusCode;
 use actix_web::{middleware, web, HttpResponse};
 use serde_json::Value;
 
-use super::render;
 use super::schema::{
     ENTERPRISE_SCHEMA_JSON, GROUP_SCHEMA_JSON, RESOURCE_TYPES_JSON, SERVICE_PROVIDER_CONFIG_JSON,
     USER_SCHEMA_JSON,
 };
 use super::{guard, method_not_allowed, Ctx, ScimError};
+use super::{limits, render};
 
 type Query = web::Query<Vec<(String, String)>>;
 type Answer = Result<HttpResponse, ScimError>;
@@ -80,6 +80,14 @@ async fn service_provider_config(ctx: Ctx, q: Query) -> Answer {
     let mut v = locate(parse(SERVICE_PROVIDER_CONFIG_JSON)?, &ctx.base);
     if let Some(max) = v.pointer_mut("/filter/maxResults") {
         *max = Value::from(ctx.max_page);
+    }
+    // RFC 7643 §5 has no field for the bounds of `limits.rs`: they are advertised in an
+    // extension block of this service's own (each is also named by the 400 that enforces it).
+    if let Some(obj) = v.as_object_mut() {
+        if let Some(Value::Array(schemas)) = obj.get_mut("schemas") {
+            schemas.push(Value::from(limits::LIMITS_URN));
+        }
+        obj.insert(limits::LIMITS_URN.to_string(), limits::advertised());
     }
     Ok(render::json(StatusCode::OK, &v))
 }

@@ -14,6 +14,7 @@
 
 use serde_json::{Map, Value};
 
+use super::limits;
 use super::schema::{AttrDef, AttrType, Mutability, ResourceSchema};
 use crate::directory::{Document, Rejection};
 
@@ -104,10 +105,17 @@ pub fn attribute(def: &AttrDef, v: &Value, path: &str) -> Result<Option<Value>, 
         Value::Array(a) => a.iter().collect(),
         other => vec![other],
     };
+    // Bounded before any work per value (40,000 phone numbers once took seconds).
+    if items.len() > limits::MAX_VALUES_PER_ATTRIBUTE {
+        return Err(limits::too_many_values(path, items.len()));
+    }
     let mut out = Vec::with_capacity(items.len());
+    let mut seen = std::collections::HashSet::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         if let Some(v) = single(def, item, &format!("{path}[{i}]"))? {
-            if !out.contains(&v) {
+            // Linear de-duplication over a canonical text of each value (serde_json's maps
+            // are ordered, so equal values print equally).
+            if seen.insert(canonical(&v)) {
                 out.push(v);
             }
         }
@@ -123,6 +131,11 @@ pub fn attribute(def: &AttrDef, v: &Value, path: &str) -> Result<Option<Value>, 
         ));
     }
     Ok((!out.is_empty()).then_some(Value::Array(out)))
+}
+
+/// A value's canonical text, the key of linear de-duplication: equal values, equal texts.
+pub fn canonical(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
 }
 
 /// What an attribute of the core schema is, for writing.
@@ -193,9 +206,24 @@ pub fn normalize(
             ));
         }
     }
+    let group = schema.resource_type == "Group";
     let mut doc = Document::new();
     for (key, value) in input {
         if key.eq_ignore_ascii_case("schemas") || schema.is_core_urn(key) {
+            continue;
+        }
+        // RFC 7643 §3.3: `<core URN>:<attribute>` is the core attribute under its full name
+        // (any case). Resolved here so that it follows every rule of the short name —
+        // `password` dropped above all — instead of being kept as an unknown extension.
+        let key = match core_attribute_name(schema, key) {
+            Some(short) => short,
+            // Another resource's core schema (`…:core:2.0:User:password` in a group) is not an
+            // extension to keep verbatim: ignored like any unknown attribute.
+            None if is_core_namespace(key) => continue,
+            None => key.as_str(),
+        };
+        // A group's members are read by `member_ids`, never as document values.
+        if group && key.eq_ignore_ascii_case("members") {
             continue;
         }
         if let Some(ext) = schema.extension(key) {
@@ -207,7 +235,7 @@ pub fn normalize(
         if key.contains(':') {
             // An extension this service does not know (e.g. an Okta custom schema): verbatim.
             if !value.is_null() {
-                doc.insert(key.clone(), value.clone());
+                doc.insert(key.to_string(), value.clone());
             }
             continue;
         }
@@ -221,7 +249,24 @@ pub fn normalize(
             Writable::ReadOnly(_) | Writable::Dropped | Writable::Unknown => {}
         }
     }
+    limits::check_document(&doc, group)?;
     Ok(doc)
+}
+
+/// Whether a key is under RFC 7643's core schema namespace (any resource type, any case).
+pub fn is_core_namespace(key: &str) -> bool {
+    const CORE: &str = "urn:ietf:params:scim:schemas:core:";
+    key.get(..CORE.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(CORE))
+}
+
+/// `urn:ietf:params:scim:schemas:core:2.0:User:password` → `password` (the prefix in any
+/// case); `None` for any other key.
+pub fn core_attribute_name<'k>(schema: &ResourceSchema, key: &'k str) -> Option<&'k str> {
+    let urn_len = schema.core.id.len();
+    let (head, rest) = (key.get(..urn_len)?, key.get(urn_len..)?);
+    let name = rest.strip_prefix(':')?;
+    (schema.is_core_urn(head) && !name.is_empty()).then_some(name)
 }
 
 /// The schema URNs a document uses: the core one, then each extension block present.
@@ -243,6 +288,13 @@ pub fn member_ids(v: Option<&Value>) -> Result<Vec<String>, Rejection> {
         Some(Value::Array(a)) => a.iter().collect(),
         Some(other) => vec![other],
     };
+    if items.len() > limits::MAX_MEMBERS_PER_REQUEST {
+        return Err(Rejection::invalid_value(format!(
+            "members: {} values; at most {} members are accepted per request",
+            items.len(),
+            limits::MAX_MEMBERS_PER_REQUEST
+        )));
+    }
     let mut ids = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let (value, kind) = match item {
@@ -273,6 +325,11 @@ pub fn member_ids(v: Option<&Value>) -> Result<Vec<String>, Rejection> {
                 ))
             }
         }
+        limits::check_text(
+            &format!("members[{i}].value"),
+            value,
+            limits::MAX_IDENTIFIER_BYTES,
+        )?;
         ids.push(value.to_string());
     }
     Ok(ids)

@@ -223,6 +223,7 @@ impl From<Rejection> for ScimError {
             Reason::Mutability => ScimType::Mutability,
             Reason::InvalidSyntax => ScimType::InvalidSyntax,
             Reason::InvalidFilter => ScimType::InvalidFilter,
+            Reason::TooMany => ScimType::TooMany,
         };
         ScimError::bad(scim_type, r.detail)
     }

@@ -7,7 +7,7 @@
 
 use scim_v2::filter::{AttrExp, AttrPath, CompValue, CompareOp, Filter, ValFilter};
 
-use super::schema;
+use super::{limits, schema};
 use crate::directory::query::{
     Cond, EmailAttr, Expr, GroupAttr, GroupFilter, GroupLeaf, MemberAttr, MemberFilter, Op,
     Operand, UserAttr, UserFilter, UserLeaf,
@@ -83,8 +83,66 @@ fn cond<A: Copy>(p: &AttrPath, a: A, ty: Ty, e: &AttrExp) -> Result<Expr<Cond<A>
                 "\"{p}\" can only be compared with null by eq or ne"
             )))
         }
-        AttrExp::Comparison(_, o, v) => Expr::Leaf(Cond::Compare(a, op(o), operand(p, ty, v)?)),
+        AttrExp::Comparison(_, o, v) => {
+            bounded(p, o, v)?;
+            Expr::Leaf(Cond::Compare(a, op(o), operand(p, ty, v)?))
+        }
     })
+}
+
+/// A comparison value every backend can run (`crate::scim::limits`): no NUL, and a pattern
+/// (`co`/`sw`/`ew`) no longer than SQLite's LIKE accepts with room to spare.
+fn bounded(p: &AttrPath, o: &CompareOp, v: &CompValue) -> Result<(), Rejection> {
+    let CompValue::Str(s) = v else {
+        return Ok(());
+    };
+    let (bound, what) = match o {
+        CompareOp::Co | CompareOp::Sw | CompareOp::Ew => {
+            (limits::MAX_PATTERN_BYTES, "a co/sw/ew value")
+        }
+        _ => (limits::MAX_STRING_BYTES, "a comparison value"),
+    };
+    if s.contains('\0') {
+        return Err(Rejection::invalid_filter(format!(
+            "\"{p}\": a NUL character (\\u0000) is not accepted in a filter"
+        )));
+    }
+    if s.len() > bound {
+        return Err(Rejection::invalid_filter(format!(
+            "\"{p}\": {what} is {} bytes; at most {bound} are accepted",
+            s.len()
+        )));
+    }
+    Ok(())
+}
+
+/// The comparisons of a filter (`a eq 1 or emails[type eq "w" and value co "x"]` has three),
+/// bounded by [`limits::MAX_FILTER_TERMS`] so that the SQL it becomes stays well inside
+/// SQLite's expression depth.
+pub fn check_terms(f: &Filter) -> Result<(), Rejection> {
+    fn val(f: &ValFilter) -> usize {
+        match f {
+            ValFilter::Attr(_) => 1,
+            ValFilter::Not(inner) => val(inner),
+            ValFilter::And(items) | ValFilter::Or(items) => items.iter().map(val).sum(),
+        }
+    }
+    fn count(f: &Filter) -> usize {
+        match f {
+            Filter::Attr(_) => 1,
+            Filter::ValuePath(vp) => val(&vp.filter),
+            Filter::Not(inner) => count(inner),
+            Filter::And(items) | Filter::Or(items) => items.iter().map(count).sum(),
+        }
+    }
+    let n = count(f);
+    if n > limits::MAX_FILTER_TERMS {
+        return Err(Rejection::invalid_filter(format!(
+            "the filter has {n} comparisons; at most {} are accepted",
+            limits::MAX_FILTER_TERMS
+        )));
+    }
+    Ok(())
 }
 
 /// The attribute path without a core-schema URN prefix, lower-cased: `(name, sub)`.

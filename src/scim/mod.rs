@@ -13,11 +13,13 @@ pub mod error;
 pub mod filter;
 pub mod groups;
 pub mod guard;
+pub mod limits;
 pub mod patch;
 pub mod projection;
 pub mod render;
 pub mod request;
 pub mod schema;
+pub mod search;
 pub mod users;
 
 use actix_web::{dev, middleware, web, FromRequest, HttpMessage, HttpRequest};
@@ -61,8 +63,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(users::routes)
             .configure(groups::routes)
             .configure(discovery::routes)
+            .configure(search::routes)
             .default_service(web::to(unknown_route)),
     );
+}
+
+/// CPU work on a request body (normalising it, parsing a PATCH) runs on the blocking pool, not
+/// on the async worker: a worker thread serves many connections, and one body must not hold
+/// them (issue 13 §3 — 40,000 values once kept a worker busy for seconds; the bounds of
+/// [`limits`] make the work linear in a body of at most `SCIM_MAX_BODY_BYTES`, and this keeps
+/// even that off the workers).
+pub async fn off_worker<T, E, F>(f: F) -> Result<T, ScimError>
+where
+    F: FnOnce() -> Result<T, E> + Send + 'static,
+    T: Send + 'static,
+    E: Into<ScimError> + Send + 'static,
+{
+    match web::block(f).await {
+        Ok(r) => r.map_err(Into::into),
+        Err(e) => Err(ScimError::Internal(format!(
+            "the blocking pool failed: {e}"
+        ))),
+    }
 }
 
 /// Unknown routes are SCIM `404`s, never an HTML or empty answer.

@@ -83,14 +83,19 @@ impl FromRequest for ScimBody {
                 }
                 body.extend_from_slice(&chunk);
             }
-            match serde_json::from_slice::<Value>(&body) {
-                Ok(Value::Object(map)) => Ok(ScimBody(map)),
-                Ok(_) => Err(ScimError::invalid_syntax("the body must be a JSON object")),
-                Err(e) if body.iter().all(u8::is_ascii_whitespace) => {
-                    let _ = e;
-                    Err(ScimError::invalid_syntax("the request needs a JSON body"))
-                }
-                Err(e) => Err(ScimError::invalid_syntax(format!(
+            // Parsed on the blocking pool, like every CPU step on a body (`super::off_worker`).
+            let body = body.freeze();
+            let parsed = web::block(move || {
+                let blank = body.iter().all(u8::is_ascii_whitespace);
+                (serde_json::from_slice::<Value>(&body), blank)
+            })
+            .await
+            .map_err(|e| ScimError::Internal(format!("the blocking pool failed: {e}")))?;
+            match parsed {
+                (Ok(Value::Object(map)), _) => Ok(ScimBody(map)),
+                (Ok(_), _) => Err(ScimError::invalid_syntax("the body must be a JSON object")),
+                (Err(_), true) => Err(ScimError::invalid_syntax("the request needs a JSON body")),
+                (Err(e), false) => Err(ScimError::invalid_syntax(format!(
                     "the body is not valid JSON: {e}"
                 ))),
             }
@@ -204,9 +209,20 @@ impl ListParams {
     fn parsed_filter(&self) -> Result<Option<Filter>, ScimError> {
         match self.filter.as_deref().map(str::trim) {
             None | Some("") => Ok(None),
-            Some(f) => f.parse::<Filter>().map(Some).map_err(|e| {
-                ScimError::invalid_filter(format!("the filter {f:?} is invalid: {e}"))
-            }),
+            Some(f) if f.len() > super::limits::MAX_FILTER_BYTES => {
+                Err(ScimError::invalid_filter(format!(
+                    "the filter is {} bytes; at most {} are accepted",
+                    f.len(),
+                    super::limits::MAX_FILTER_BYTES
+                )))
+            }
+            Some(f) => {
+                let parsed = f.parse::<Filter>().map_err(|e| {
+                    ScimError::invalid_filter(format!("the filter {f:?} is invalid: {e}"))
+                })?;
+                filter::check_terms(&parsed)?;
+                Ok(Some(parsed))
+            }
         }
     }
 

@@ -163,15 +163,32 @@ fn watch_for_lost_connection(event: InstrumentationEvent<'_>) {
 }
 
 fn redact_password(url: &str) -> String {
-    // postgres://user:password@host/db → postgres://user:***@host/db
-    if let Some((scheme, rest)) = url.split_once("://") {
+    // libpq takes a password in the authority (postgres://user:password@host/db) and as a
+    // query parameter (…/db?password=…); both become ***.
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let mut out = base.to_string();
+    if let Some((scheme, rest)) = base.split_once("://") {
         if let Some((creds, host)) = rest.rsplit_once('@') {
             if let Some((user, _)) = creds.split_once(':') {
-                return format!("{scheme}://{user}:***@{host}");
+                out = format!("{scheme}://{user}:***@{host}");
             }
         }
     }
-    url.to_string()
+    if let Some(q) = query {
+        let params: Vec<String> = q
+            .split('&')
+            .map(|p| match p.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => p.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
 }
 
 /// r2d2 manager that opens the backend named by the URL.
@@ -232,5 +249,11 @@ mod tests {
         let url = DatabaseUrl::parse("postgres://bob:s3cret@db:5432/app").unwrap();
         assert_eq!(url.redacted(), "postgres://bob:***@db:5432/app");
         assert!(!format!("{url:?}").contains("s3cret"));
+        let url =
+            DatabaseUrl::parse("postgres://bob@db/app?sslmode=require&PASSWORD=s3cret").unwrap();
+        assert_eq!(
+            url.redacted(),
+            "postgres://bob@db/app?sslmode=require&PASSWORD=***"
+        );
     }
 }

@@ -96,10 +96,12 @@ impl StoreError {
 pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Pool, StoreError> {
     if let DatabaseUrl::Sqlite(path) = url {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
+            private_dir(dir).map_err(|e| {
                 StoreError::Connect(format!("cannot create directory {}: {e}", dir.display()))
             })?;
         }
+        private_database_files(path)
+            .map_err(|e| StoreError::Connect(format!("cannot secure {}: {e}", path.display())))?;
     }
     // Fail fast with the real cause: r2d2 would otherwise retry until its timeout and
     // report only "timed out waiting for connection".
@@ -112,6 +114,48 @@ pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Pool, StoreError> {
         .test_on_check_out(false)
         .build(connection::ConnectionManager::new(url.clone()))
         .map_err(StoreError::from)
+}
+
+/// Creates a directory (and its missing parents) readable by this user only (0700): it holds
+/// the database and the secret key.
+pub fn private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// The SQLite database, created empty with mode 0600 before SQLite opens it (SQLite gives its
+/// `-wal` and `-shm` files the mode of the database), or brought to 0600 with those files when
+/// they already exist: the directory's users, tokens' hashes and audit are this user's only.
+fn private_database_files(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if path.as_os_str() == ":memory:" {
+        return Ok(());
+    }
+    if !path.exists() {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            // Another process created it first: secured below like any existing file.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let file = std::path::Path::new(&name);
+        if file.exists() {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 /// Applies every pending migration of the connection's backend; returns how many ran.

@@ -99,7 +99,7 @@ impl std::fmt::Debug for ZenqmsClient {
 #[derive(Debug, thiserror::Error)]
 pub enum SettingsError {
     #[error(
-        "`base_url` must be an http:// or https:// URL, such as https://public-api.zenqms.com"
+        "`base_url` must be an https:// URL without credentials, query or fragment, such as https://public-api.zenqms.com (http:// only for a loopback address: a simulator or a local proxy)"
     )]
     BadUrl,
     #[error("`api_token` must not be empty and must be printable ASCII")]
@@ -116,10 +116,7 @@ impl ZenqmsClient {
         crate::install_crypto_provider();
         let trimmed = settings.base_url.trim().trim_end_matches('/');
         let base = Url::parse(&format!("{trimmed}/")).map_err(|_| SettingsError::BadUrl)?;
-        if !matches!(base.scheme(), "http" | "https")
-            || base.host().is_none()
-            || base.cannot_be_a_base()
-        {
+        if !acceptable_base(&base) {
             return Err(SettingsError::BadUrl);
         }
         let token = settings.api_token.expose().trim();
@@ -130,6 +127,9 @@ impl ZenqmsClient {
             .map_err(|_| SettingsError::BadToken)?;
         authorization.set_sensitive(true);
         let http = reqwest::Client::builder()
+            // The ZenQMS API never redirects; following one would send the token on to
+            // wherever the answer points.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(settings.connect_timeout)
             .timeout(settings.request_timeout)
             .user_agent(concat!("zenqms-bridge/", env!("CARGO_PKG_VERSION")))
@@ -364,6 +364,26 @@ impl ZenqmsClient {
     }
 }
 
+/// A base URL the token may be sent to: `https://`, or `http://` on a loopback address only
+/// (the simulator, a local TLS-terminating proxy) — a token never crosses a network in clear;
+/// no credentials, query or fragment (they would be stored and shown with the URL).
+pub fn acceptable_base(base: &Url) -> bool {
+    let host = base.host_str().unwrap_or("");
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    let scheme_ok = base.scheme() == "https" || (base.scheme() == "http" && loopback);
+    scheme_ok
+        && base.host().is_some()
+        && !base.cannot_be_a_base()
+        && base.username().is_empty()
+        && base.password().is_none()
+        && base.query().is_none()
+        && base.fragment().is_none()
+}
+
 /// The spec's error table, status first, then the body's `code`.
 fn error_from(
     endpoint: Endpoint,
@@ -374,13 +394,16 @@ fn error_from(
 ) -> ZenqmsError {
     let body: contract::ErrorBody = serde_json::from_str(text).unwrap_or_default();
     let err = body.error;
-    let message = err.message.clone().unwrap_or_else(|| {
-        text.chars()
-            .take(200)
-            .collect::<String>()
-            .trim()
-            .to_string()
-    });
+    // Only the API's own error message, and only so much of it: an answer that is not a
+    // ZenQMS error body is never echoed (a base URL pointed at an internal service must not
+    // turn the admin API into a way to read that service).
+    let message = match &err.message {
+        Some(m) => m.chars().take(200).collect::<String>().trim().to_string(),
+        None => format!(
+            "HTTP {status} without a ZenQMS error body ({} bytes not shown)",
+            text.len()
+        ),
+    };
     match status {
         429 => ZenqmsError::RateLimited {
             retry_after: contract::parse_retry_after(retry_after),

@@ -30,6 +30,7 @@ async fn health_readiness_and_metrics() {
 
     let text = app
         .raw(Method::GET, "/metrics")
+        .bearer_auth(&app.admin_token)
         .send()
         .await
         .unwrap()

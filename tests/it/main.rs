@@ -21,6 +21,8 @@ mod scim_groups;
 mod scim_replay;
 mod scim_support;
 mod scim_users;
+mod security_scim;
+mod security_server;
 mod sim_support;
 mod sync_bench;
 mod sync_budget;

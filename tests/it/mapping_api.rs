@@ -66,6 +66,10 @@ async fn errors_name_what_is_wrong() {
     )
     .await;
     assert_eq!(s, 200);
+    // A reader is answered from the cached role list (it never calls ZenQMS): an admin
+    // reads the list first.
+    let (s, body) = send(app.admin(Method::POST, "/zenqms/roles/refresh")).await;
+    assert_eq!(s, 200, "{body}");
     let (s, body) = send(
         app.raw(Method::POST, "/api/v1/role-mappings/preview")
             .bearer_auth(&reader)

@@ -88,6 +88,28 @@ async fn the_demo_prints_urls_tokens_and_a_walkthrough_that_works() {
     .await;
     // The seeded tenant is there too.
     assert!(sh(walkthrough[1]).contains("Document Approver"));
+    // Issue 13 §7: a fresh directory of this demo only — not named after the pid, which
+    // anyone could have prepared in advance — readable by this user only, and so its database.
+    let running_dir = lines[1]
+        .split(" in ")
+        .nth(1)
+        .and_then(|r| r.split(" and ").next())
+        .unwrap_or_default()
+        .to_string();
+    assert_ne!(
+        running_dir,
+        std::env::temp_dir()
+            .join(format!("zenqms-bridge-demo-{}", child.id()))
+            .display()
+            .to_string()
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let dir = std::path::Path::new(&running_dir);
+        assert_eq!(mode(dir), 0o700, "{running_dir}");
+        assert_eq!(mode(&dir.join("zenqms-bridge.db")), 0o600);
+    }
 
     let status = Command::new("kill")
         .arg("-TERM")

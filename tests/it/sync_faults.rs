@@ -248,6 +248,7 @@ async fn without_a_connection_scim_queues_and_a_verified_connection_drains_it() 
     assert!(!audit.to_string().contains(SIM_TOKEN));
     let text = app
         .raw(Method::GET, "/metrics")
+        .bearer_auth(&app.admin_token)
         .send()
         .await
         .unwrap()
@@ -300,6 +301,7 @@ async fn errors_and_hangs_past_the_timeout_are_retried_until_everyone_converges(
     }
     let text = app
         .raw(Method::GET, "/metrics")
+        .bearer_auth(&app.admin_token)
         .send()
         .await
         .unwrap()

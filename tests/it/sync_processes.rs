@@ -224,6 +224,7 @@ async fn two_processes_on_one_postgresql_share_the_backlog() {
     for bin in [&a, &b] {
         let text = client
             .get(format!("{}/metrics", bin.base))
+            .bearer_auth(&token)
             .send()
             .await
             .unwrap()

@@ -1,14 +1,16 @@
 //! Applying resolved steps, in order, to the locked document; the result is normalised again
 //! and checked for removed required attributes.
 
+use std::collections::HashSet;
+
 use scim_v2::filter::ValFilter;
 use serde_json::{Map, Value};
 
 use crate::directory::{Document, Edit, Reason, Rejection};
-use crate::scim::document;
 use crate::scim::schema::{AttrDef, AttrType};
+use crate::scim::{document, limits};
 
-use super::matching::{element_matches, equality_seed, same_value};
+use super::matching::{element_matches, equality_seed};
 use super::path::{Block, Step, Target};
 use super::{DocEdit, OpKind};
 
@@ -64,6 +66,7 @@ fn merge(into: &mut Map<String, Value>, from: Map<String, Value>) {
 
 /// RFC 7644 §3.5.2: a value added or set with `"primary": true` makes the others non-primary.
 fn demote_others(list: &mut [Value], keep: &[usize]) {
+    let keep: HashSet<usize> = keep.iter().copied().collect();
     for (i, item) in list.iter_mut().enumerate() {
         if !keep.contains(&i) {
             if let Some(obj) = item.as_object_mut() {
@@ -72,6 +75,33 @@ fn demote_others(list: &mut [Value], keep: &[usize]) {
                 }
             }
         }
+    }
+}
+
+/// The values a `remove` lists, for linear look-ups. Two values of a multi-valued attribute
+/// are the same value when equal, or when their `value` sub-attributes are (Entra's remove
+/// lists carry only `value`).
+struct ValueSet {
+    whole: HashSet<String>,
+    by_value: HashSet<String>,
+}
+
+impl ValueSet {
+    fn of(values: &[Value]) -> ValueSet {
+        ValueSet {
+            whole: values.iter().map(document::canonical).collect(),
+            by_value: values
+                .iter()
+                .filter_map(|v| v.get("value").map(document::canonical))
+                .collect(),
+        }
+    }
+
+    fn holds(&self, item: &Value) -> bool {
+        self.whole.contains(&document::canonical(item))
+            || item
+                .get("value")
+                .is_some_and(|v| self.by_value.contains(&document::canonical(v)))
     }
 }
 
@@ -115,9 +145,10 @@ fn apply_attr(
                         let drop = document::attribute(def, v, name)?
                             .and_then(|v| v.as_array().cloned())
                             .unwrap_or_default();
+                        let drop = ValueSet::of(&drop);
                         let list: Vec<Value> = take_list(map, name)
                             .into_iter()
-                            .filter(|item| !drop.iter().any(|d| same_value(d, item)))
+                            .filter(|item| !drop.holds(item))
                             .collect();
                         set_list(map, name, list);
                     }
@@ -153,10 +184,14 @@ fn apply_attr(
                     };
                     let new_primary = new_items.iter().any(is_primary);
                     let start = list.len();
+                    let mut seen: HashSet<String> = list.iter().map(document::canonical).collect();
                     for item in new_items {
-                        if !list.contains(&item) {
+                        if seen.insert(document::canonical(&item)) {
                             list.push(item);
                         }
+                    }
+                    if list.len() > limits::MAX_VALUES_PER_ATTRIBUTE {
+                        return Err(limits::too_many_values(name, list.len()));
                     }
                     if new_primary {
                         let keep: Vec<usize> = (start..list.len())
@@ -252,9 +287,10 @@ fn apply_select(
             OpKind::Remove => {
                 match sub {
                     None => {
+                        let gone: HashSet<usize> = matched.iter().copied().collect();
                         let mut i = 0;
                         list.retain(|_| {
-                            let keep = !matched.contains(&i);
+                            let keep = !gone.contains(&i);
                             i += 1;
                             keep
                         });

@@ -121,12 +121,6 @@ fn compare(sub: &AttrDef, actual: &Value, op: &CompareOp, expected: &CompValue) 
     }
 }
 
-/// Two values of a multi-valued attribute are the same value when equal, or when their
-/// `value` sub-attributes are (Entra's remove lists carry only `value`).
-pub(super) fn same_value(a: &Value, b: &Value) -> bool {
-    a == b || matches!((a.get("value"), b.get("value")), (Some(x), Some(y)) if x == y)
-}
-
 /// The sub-attribute values an equality-only filter (`type eq "work"`, `a eq 1 and b eq 2`)
 /// pins down, to create the element it describes.
 pub(super) fn equality_seed(def: &AttrDef, f: &ValFilter) -> Option<Map<String, Value>> {

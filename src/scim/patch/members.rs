@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use crate::directory::membership::{GroupOp, MemberOp};
 use crate::directory::Rejection;
 use crate::scim::schema::{self, ResourceSchema};
-use crate::scim::{document, filter};
+use crate::scim::{document, filter, limits};
 
 use super::parse::syntax;
 use super::{DocEdit, OpKind, RawOp};
@@ -129,6 +129,24 @@ pub fn group_ops(raw: &[RawOp]) -> Result<Vec<GroupOp>, Rejection> {
             }
             Some(_) => push_edit(&mut ops, schema, op)?,
         }
+    }
+    let named: usize = ops
+        .iter()
+        .map(|op| match op {
+            GroupOp::Members(
+                MemberOp::Add(ids)
+                | MemberOp::Remove(ids)
+                | MemberOp::Replace(ids)
+                | MemberOp::ReplaceWhere(_, ids),
+            ) => ids.len(),
+            _ => 0,
+        })
+        .sum();
+    if named > limits::MAX_MEMBERS_PER_REQUEST {
+        return Err(Rejection::invalid_value(format!(
+            "the PATCH names {named} members; at most {} are accepted per request",
+            limits::MAX_MEMBERS_PER_REQUEST
+        )));
     }
     Ok(ops)
 }

@@ -5,7 +5,7 @@ use scim_v2::filter::PatchPath;
 use serde_json::{Map, Value};
 
 use crate::directory::{Reason, Rejection};
-use crate::scim::schema;
+use crate::scim::{limits, schema};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpKind {
@@ -48,6 +48,13 @@ pub fn parse(body: &Map<String, Value>) -> Result<Vec<RawOp>, Rejection> {
     let ops = get_ci(body, "Operations")
         .and_then(Value::as_array)
         .ok_or_else(|| syntax("a PATCH body needs an \"Operations\" array"))?;
+    if ops.len() > limits::MAX_OPERATIONS {
+        return Err(Rejection::too_many(format!(
+            "the PATCH has {} operations; at most {} are accepted per request",
+            ops.len(),
+            limits::MAX_OPERATIONS
+        )));
+    }
     let mut out = Vec::with_capacity(ops.len());
     for (i, op) in ops.iter().enumerate() {
         let obj = op
@@ -67,6 +74,13 @@ pub fn parse(body: &Map<String, Value>) -> Result<Vec<RawOp>, Rejection> {
         let path = match get_ci(obj, "path") {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if s.trim().is_empty() => None,
+            Some(Value::String(s)) if s.len() > limits::MAX_FILTER_BYTES => {
+                return Err(Rejection::invalid_path(format!(
+                    "Operations[{i}].path is {} bytes; at most {} are accepted",
+                    s.len(),
+                    limits::MAX_FILTER_BYTES
+                )))
+            }
             Some(Value::String(s)) => Some(s.parse::<PatchPath>().map_err(|e| {
                 Rejection::invalid_path(format!(
                     "Operations[{i}].path \"{s}\" is not a valid path: {e}"
