@@ -96,7 +96,7 @@ settings! {
     DB_POOL_SIZE: Key<u32> = "8", secret: false, "Database connections in the pool; bounds concurrent database work.";
     LOG_FORMAT: Key<LogFormat> = "pretty", secret: false, "pretty (human) or json (one object per line).";
     RUST_LOG: Key<String> = "info", secret: false, "Log filter, e.g. info or zenqms_bridge=debug,info.";
-    SECRET_KEY: Optional<Secret> = "generated into DATA_DIR/secret.key (mode 0600)", secret: true, "64 hex characters (32 bytes): key that encrypts secrets at rest (the ZenQMS API token).";
+    SECRET_KEY: Optional<Secret> = "generated into DATA_DIR/secret.key (mode 0600)", secret: true, "64 hex characters (32 bytes): key that encrypts secrets at rest (the ZenQMS API token, the Okta client secret and tokens), each bound to what it is for.";
     SCIM_MAX_BODY_BYTES: Key<usize> = "1048576", secret: false, "Largest request body accepted; larger bodies get 413.";
     SCIM_MAX_PAGE_SIZE: Key<u32> = "1000", secret: false, "Largest `count` a list request may ask for (advertised as filter.maxResults).";
     ZENQMS_BASE_URL: Optional<String> = "unset", secret: false, "ZenQMS API base URL, e.g. https://public-api.zenqms.com (or set it at run time over the admin API); unset: not configured.";

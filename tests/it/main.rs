@@ -20,6 +20,7 @@ mod scim_groups;
 mod scim_replay;
 mod scim_support;
 mod scim_users;
+mod secrets_at_rest;
 mod sim_support;
 mod sync_bench;
 mod sync_demo;
