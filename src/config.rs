@@ -110,6 +110,8 @@ settings! {
     SYNC_DRIFT_SWEEP_SECS: Key<u64> = "3600", secret: false, "How often every ZenQMS user is read (POST /v2/users/search, 100 a call) and compared with what the bridge last saw, so changes made by hand in ZenQMS are corrected; once across processes. 0 turns automatic sweeps off (POST /api/v1/sync/sweep still runs one).";
     SYNC_LEASE_SECS: Key<u64> = "60", secret: false, "How long a worker holds a claimed job before another process may take it (renewed while the run lasts).";
     DEFAULT_TITLE: Optional<String> = "unset", secret: false, "ZenQMS title for users whose SCIM title is empty; unset: such users are skipped.";
+    OKTA_CONNECT_TIMEOUT_MS: Key<u64> = "5000", secret: false, "Connect timeout for calls to the Okta org (OAuth and the Users/Groups APIs).";
+    OKTA_REQUEST_TIMEOUT_MS: Key<u64> = "30000", secret: false, "Whole-request timeout for calls to the Okta org.";
 }
 
 /// How a setting's text becomes its typed value; the error is the message that follows the
@@ -216,6 +218,8 @@ pub struct Config {
     /// `None`: no automatic drift sweep (periodic or after a role becomes managed).
     pub sync_drift_sweep: Option<Duration>,
     pub default_title: Option<String>,
+    pub okta_connect_timeout: Duration,
+    pub okta_request_timeout: Duration,
 }
 
 /// Where values are read from: the process environment by default, a map in tests.
@@ -329,6 +333,8 @@ impl Config {
             ));
         }
         let default_title = r.optional(&DEFAULT_TITLE)?;
+        let okta_connect_ms = r.get(&OKTA_CONNECT_TIMEOUT_MS)?;
+        let okta_request_ms = r.get(&OKTA_REQUEST_TIMEOUT_MS)?;
         Ok(Config {
             bind_addr,
             public_url,
@@ -352,6 +358,8 @@ impl Config {
             sync_lease: Duration::from_secs(lease_secs),
             sync_drift_sweep: (drift_sweep_secs > 0).then(|| Duration::from_secs(drift_sweep_secs)),
             default_title,
+            okta_connect_timeout: Duration::from_millis(okta_connect_ms.max(1)),
+            okta_request_timeout: Duration::from_millis(okta_request_ms.max(1)),
         })
     }
 

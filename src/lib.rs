@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod demo;
 pub mod directory;
 pub mod mappings;
+pub mod okta_api;
 pub mod outbox;
 pub mod scim;
 pub mod server;
