@@ -237,6 +237,21 @@ impl OktaClient {
         self.page(access_token, url).await
     }
 
+    /// One object (`/api/v1/groups/{id}`).
+    pub async fn get_one<T: DeserializeOwned>(
+        &self,
+        access_token: &Secret,
+        path: &str,
+    ) -> Result<T, OktaApiError> {
+        let url = self.url(path)?;
+        let auth = bearer(access_token)?;
+        let answer = self
+            .call(Method::GET, url, Some(&auth), Body::None, None)
+            .await?;
+        serde_json::from_str(&answer.body)
+            .map_err(|e| OktaApiError::Unexpected(format!("an object: {e}")))
+    }
+
     /// The page a `rel="next"` link names, followed verbatim — but only on the org itself:
     /// the bearer token goes nowhere else.
     pub async fn next_page<T: DeserializeOwned>(

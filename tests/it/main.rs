@@ -12,6 +12,8 @@ mod mapping_enforce;
 mod mapping_preview;
 mod mapping_roles;
 mod mapping_support;
+mod okta_connect;
+mod okta_support;
 mod outbox;
 mod scim_discovery;
 mod scim_errors;

@@ -1,0 +1,1 @@
+//! Importing an org snapshot into the directory (step 4; see reader.rs).
