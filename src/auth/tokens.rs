@@ -232,4 +232,3 @@ mod tests {
         assert!(!valid_name(&"x".repeat(65)));
     }
 }
-

@@ -14,6 +14,7 @@ mod mapping_roles;
 mod mapping_support;
 mod okta_connect;
 mod okta_support;
+mod okta_tokens;
 mod outbox;
 mod scim_discovery;
 mod scim_errors;
