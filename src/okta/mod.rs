@@ -2,14 +2,12 @@
 //! S256, the id_token validated against the org's JWKS), the tokens — sealed at rest, bound to
 //! the org URL and client id (`crypto.rs`), refreshed before they expire and once on a `401`,
 //! one refresh at a time across every process on the database —, the calls' audit, and the
-//! reading of the org for the initial sync (`reader.rs`) and its import into the directory
-//! (`import.rs`). A service: front doors call it (`admin/okta.rs`, `okta_callback.rs`); it
-//! calls the Okta client (`okta_api`), the store and the directory. `docs/okta-api.md`.
+//! reading of the org for the initial sync (`reader.rs`). A service: front doors call it (`admin/okta.rs`, `okta_callback.rs`); it
+//! calls the Okta client (`okta_api`) and the store. `docs/okta-api.md`.
 
 pub mod authorize;
 pub mod calls;
 pub mod id_token;
-pub mod import;
 pub mod org_url;
 pub mod reader;
 pub mod store;

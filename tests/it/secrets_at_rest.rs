@@ -137,3 +137,93 @@ async fn a_token_sealed_before_binding_still_opens_and_is_resealed_bound() {
     app.stop().await;
     sim.stop().await;
 }
+
+#[actix_web::test]
+async fn okta_secrets_and_tokens_never_appear_in_clear_in_the_database() {
+    use crate::okta_support::*;
+    use zenqms_bridge::store::schema::{audit_log, okta_authorizations, okta_connection};
+
+    let sim = start_sim(okta_sim::SimConfig::default()).await;
+    let app = TestApp::start_with(&[("SECRET_KEY", SECRET_KEY)]).await;
+    let mut client = client_for(&app);
+    client.refresh_rotation = true;
+    register(&sim, client);
+    connect(&app, &sim).await;
+    age_access_token(&app);
+    app.state
+        .okta
+        .read_org(|_| {})
+        .await
+        .expect("a read after a refresh");
+    let mut conn = app.state.pool.get().expect("conn");
+    let (secret, refresh, access): (String, Option<String>, Option<String>) =
+        okta_connection::table
+            .select((
+                okta_connection::client_secret_sealed,
+                okta_connection::refresh_token_sealed,
+                okta_connection::access_token_sealed,
+            ))
+            .first(&mut *conn)
+            .expect("the connection");
+    let key = Key::from_hex(SECRET_KEY).expect("key");
+    let bound = format!("http://{} {CLIENT_ID}", sim.addr);
+    let open = |purpose: &str, sealed: &str| {
+        key.open(purpose, &bound, sealed)
+            .expect("opens for its org and client")
+            .plaintext
+    };
+    let clear = [
+        open("okta.client_secret", &secret),
+        open(
+            "okta.refresh_token",
+            refresh.as_deref().expect("refresh token"),
+        ),
+        open(
+            "okta.access_token",
+            access.as_deref().expect("access token"),
+        ),
+    ];
+    assert_eq!(clear[0], CLIENT_SECRET);
+    // Every text the database holds about Okta and its trail.
+    let mut dump: Vec<String> = vec![
+        secret,
+        refresh.unwrap_or_default(),
+        access.unwrap_or_default(),
+    ];
+    dump.extend(
+        audit_log::table
+            .select(audit_log::detail)
+            .load::<String>(&mut *conn)
+            .expect("audit"),
+    );
+    dump.extend(
+        okta_authorizations::table
+            .select((
+                okta_authorizations::state_hash,
+                okta_authorizations::nonce,
+                okta_authorizations::verifier_sealed,
+            ))
+            .load::<(String, String, String)>(&mut *conn)
+            .expect("authorizations")
+            .into_iter()
+            .map(|(a, b, c)| format!("{a} {b} {c}")),
+    );
+    let text = dump.join("\n");
+    for value in &clear {
+        assert!(
+            !text.contains(value.as_str()),
+            "a secret in clear in the database"
+        );
+    }
+    // Bound to their org and client: another org does not open them.
+    assert!(key
+        .open(
+            "okta.refresh_token",
+            &format!("https://evil.example {CLIENT_ID}"),
+            &dump[1]
+        )
+        .is_err());
+    drop(conn);
+    app.stop().await;
+    sim.stop().await;
+}

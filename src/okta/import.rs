@@ -1,1 +1,0 @@
-//! Importing an org snapshot into the directory (step 4; see reader.rs).
