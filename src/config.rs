@@ -97,7 +97,7 @@ settings! {
     DB_POOL_SIZE: Key<u32> = "8", secret: false, "Database connections in the pool; bounds concurrent database work.";
     LOG_FORMAT: Key<LogFormat> = "pretty", secret: false, "pretty (human) or json (one object per line).";
     RUST_LOG: Key<String> = "info", secret: false, "Log filter, e.g. info or zenqms_bridge=debug,info.";
-    SECRET_KEY: Optional<Secret> = "generated into DATA_DIR/secret.key (mode 0600)", secret: true, "64 hex characters (32 bytes): key that encrypts secrets at rest (the ZenQMS API token).";
+    SECRET_KEY: Optional<Secret> = "generated into DATA_DIR/secret.key (mode 0600)", secret: true, "64 hex characters (32 bytes): key that encrypts secrets at rest (the ZenQMS API token, the Okta client secret and tokens), each bound to what it is for.";
     SCIM_MAX_BODY_BYTES: Key<usize> = "1048576", secret: false, "Largest request body accepted; larger bodies get 413.";
     SCIM_MAX_PAGE_SIZE: Key<u32> = "1000", secret: false, "Largest `count` a list request may ask for (advertised as filter.maxResults).";
     ZENQMS_BASE_URL: Optional<String> = "unset", secret: false, "ZenQMS API base URL, e.g. https://public-api.zenqms.com (or set it at run time over the admin API); unset: not configured.";
@@ -111,6 +111,8 @@ settings! {
     SYNC_DRIFT_SWEEP_SECS: Key<u64> = "3600", secret: false, "How often every ZenQMS user is read (POST /v2/users/search, 100 a call) and compared with what the bridge last saw, so changes made by hand in ZenQMS are corrected; once across processes. 0 turns automatic sweeps off (POST /api/v1/sync/sweep still runs one).";
     SYNC_LEASE_SECS: Key<u64> = "60", secret: false, "How long a worker holds a claimed job before another process may take it (renewed while the run lasts).";
     DEFAULT_TITLE: Optional<String> = "unset", secret: false, "ZenQMS title for users whose SCIM title is empty; unset: such users are skipped.";
+    OKTA_CONNECT_TIMEOUT_MS: Key<u64> = "5000", secret: false, "Connect timeout for calls to the Okta org (OAuth and the Users/Groups APIs).";
+    OKTA_REQUEST_TIMEOUT_MS: Key<u64> = "30000", secret: false, "Whole-request timeout for calls to the Okta org.";
 }
 
 /// How a setting's text becomes its typed value; the error is the message that follows the
@@ -219,6 +221,8 @@ pub struct Config {
     /// `None`: no automatic drift sweep (periodic or after a role becomes managed).
     pub sync_drift_sweep: Option<Duration>,
     pub default_title: Option<String>,
+    pub okta_connect_timeout: Duration,
+    pub okta_request_timeout: Duration,
 }
 
 /// Where values are read from: the process environment by default, a map in tests.
@@ -342,6 +346,8 @@ impl Config {
             ));
         }
         let default_title = r.optional(&DEFAULT_TITLE)?;
+        let okta_connect_ms = r.get(&OKTA_CONNECT_TIMEOUT_MS)?;
+        let okta_request_ms = r.get(&OKTA_REQUEST_TIMEOUT_MS)?;
         Ok(Config {
             bind_addr,
             metrics_bind_addr,
@@ -366,6 +372,8 @@ impl Config {
             sync_lease: Duration::from_secs(lease_secs),
             sync_drift_sweep: (drift_sweep_secs > 0).then(|| Duration::from_secs(drift_sweep_secs)),
             default_title,
+            okta_connect_timeout: Duration::from_millis(okta_connect_ms.max(1)),
+            okta_request_timeout: Duration::from_millis(okta_request_ms.max(1)),
         })
     }
 

@@ -1,14 +1,47 @@
-//! Secrets the bridge holds for others (the ZenQMS API token) are encrypted at rest with
-//! XChaCha20-Poly1305 under a key from `SECRET_KEY` or from `DATA_DIR/secret.key` (0600).
+//! Secrets the bridge holds for others (the ZenQMS API token, the Okta client secret and
+//! tokens) are encrypted at rest with XChaCha20-Poly1305 under a key from `SECRET_KEY` or from
+//! `DATA_DIR/secret.key` (0600).
+//!
+//! Each value is **bound to what it is for** through the AEAD's associated data (RFC 8439
+//! §2.8): [`Key::seal`] takes a purpose (`zenqms.api_token`) and the thing the secret is bound
+//! to (the ZenQMS base URL; the Okta org URL and client id), and [`Key::open`] opens the
+//! value only with the same two. So someone who can write the database but not read the key
+//! cannot point a stored ZenQMS token at a server of their choosing by editing the base URL
+//! next to it, nor swap an Okta refresh token into the client-secret column: the value stops
+//! opening, and the bridge asks for it to be entered again instead of sending it.
+//!
+//! Formats: `v2:` + base64(nonce ‖ ciphertext) sealed with associated data; `v1:` the same
+//! without associated data (before binding). A `v1:` value still opens — [`Opened::legacy`]
+//! tells the caller to seal it again bound (migration-free upgrade).
 
 use std::path::Path;
 
 use base64::Engine;
-use chacha20poly1305::aead::{Aead, KeyInit};
+use chacha20poly1305::aead::{Aead, KeyInit, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 use rand::RngCore;
 
+/// Sealed without associated data (before secrets were bound to their purpose).
 const PREFIX: &str = "v1:";
+/// Sealed with associated data: the purpose and what the secret is bound to.
+const PREFIX_BOUND: &str = "v2:";
+
+/// A value opened by [`Key::open`].
+#[derive(PartialEq, Eq)]
+pub struct Opened {
+    pub plaintext: String,
+    /// Sealed the old way (`v1:`, unbound): seal it again with [`Key::seal`] and store that.
+    pub legacy: bool,
+}
+
+impl std::fmt::Debug for Opened {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Opened")
+            .field("plaintext", &"***")
+            .field("legacy", &self.legacy)
+            .finish()
+    }
+}
 
 #[derive(Clone)]
 pub struct Key([u8; 32]);
@@ -25,6 +58,10 @@ pub enum CryptoError {
     KeyFile { path: String, message: String },
     #[error("a stored secret cannot be decrypted (was SECRET_KEY or secret.key changed?)")]
     Decrypt,
+    /// A bound value that does not open with this purpose and target: the key changed, or
+    /// what it is bound to (a base URL, an org URL, a client id) was changed beside it.
+    #[error("a stored secret no longer matches what it was saved for (its URL or client id was changed, or the key was): it must be entered again")]
+    Unbound,
 }
 
 impl Key {
@@ -90,19 +127,75 @@ impl Key {
 
     pub fn decrypt(&self, stored: &str) -> Result<String, CryptoError> {
         let b64 = stored.strip_prefix(PREFIX).ok_or(CryptoError::Decrypt)?;
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|_| CryptoError::Decrypt)?;
+        self.open_raw(b64, b"").ok_or(CryptoError::Decrypt)
+    }
+
+    /// Encrypts `plaintext` bound to `purpose` and `bound_to` (see the module docs).
+    pub fn seal(&self, purpose: &str, bound_to: &str, plaintext: &str) -> String {
+        let cipher = XChaCha20Poly1305::new((&self.0).into());
+        let mut nonce = [0u8; 24];
+        rand::rng().fill_bytes(&mut nonce);
+        let aad = associated_data(purpose, bound_to);
+        // Encryption with a fresh nonce and an in-memory buffer cannot fail.
+        let sealed = cipher
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: plaintext.as_bytes(),
+                    aad: &aad,
+                },
+            )
+            .unwrap_or_default();
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&sealed);
+        format!(
+            "{PREFIX_BOUND}{}",
+            base64::engine::general_purpose::STANDARD.encode(out)
+        )
+    }
+
+    /// Opens a value sealed by [`Key::seal`] with the same `purpose` and `bound_to`, or an
+    /// older unbound one (`legacy`: re-seal it).
+    pub fn open(&self, purpose: &str, bound_to: &str, stored: &str) -> Result<Opened, CryptoError> {
+        if let Some(b64) = stored.strip_prefix(PREFIX_BOUND) {
+            let aad = associated_data(purpose, bound_to);
+            return self
+                .open_raw(b64, &aad)
+                .map(|plaintext| Opened {
+                    plaintext,
+                    legacy: false,
+                })
+                .ok_or(CryptoError::Unbound);
+        }
+        self.decrypt(stored).map(|plaintext| Opened {
+            plaintext,
+            legacy: true,
+        })
+    }
+
+    fn open_raw(&self, b64: &str, aad: &[u8]) -> Option<String> {
+        let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
         if raw.len() < 24 {
-            return Err(CryptoError::Decrypt);
+            return None;
         }
         let (nonce, sealed) = raw.split_at(24);
         let cipher = XChaCha20Poly1305::new((&self.0).into());
         let plain = cipher
-            .decrypt(XNonce::from_slice(nonce), sealed)
-            .map_err(|_| CryptoError::Decrypt)?;
-        String::from_utf8(plain).map_err(|_| CryptoError::Decrypt)
+            .decrypt(XNonce::from_slice(nonce), Payload { msg: sealed, aad })
+            .ok()?;
+        String::from_utf8(plain).ok()
     }
+}
+
+/// The associated data of a bound value: length-prefixed so that no two (purpose, target)
+/// pairs give the same bytes (`a` + `b:c` is not `a:b` + `c`).
+fn associated_data(purpose: &str, bound_to: &str) -> Vec<u8> {
+    let mut aad = b"zenqms-bridge/v2".to_vec();
+    for part in [purpose, bound_to] {
+        aad.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        aad.extend_from_slice(part.as_bytes());
+    }
+    aad
 }
 
 /// Creates `path` with `content`, atomically: the content goes to a private file of its own
@@ -155,6 +248,40 @@ mod tests {
         assert!(keys.iter().all(|k| k.0 == keys[0].0));
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(left.len(), 1, "no temporary file is left behind");
+    }
+
+    #[test]
+    fn bound_values_open_only_for_their_purpose_and_target() {
+        let key = Key::from_hex(&"22".repeat(32)).unwrap();
+        let sealed = key.seal("zenqms.api_token", "https://a.example", "zq_token");
+        assert!(sealed.starts_with("v2:") && !sealed.contains("zq_token"));
+        let opened = key
+            .open("zenqms.api_token", "https://a.example", &sealed)
+            .unwrap();
+        assert_eq!(
+            (opened.plaintext.as_str(), opened.legacy),
+            ("zq_token", false)
+        );
+        for (purpose, target) in [
+            ("zenqms.api_token", "https://evil.example"),
+            ("okta.client_secret", "https://a.example"),
+            ("zenqms.api_tokenhttps://a", ".example"),
+        ] {
+            assert!(matches!(
+                key.open(purpose, target, &sealed),
+                Err(CryptoError::Unbound)
+            ));
+        }
+        // A value sealed before binding opens anywhere, marked for re-sealing.
+        let old = key.encrypt("zq_token");
+        let opened = key
+            .open("zenqms.api_token", "https://b.example", &old)
+            .unwrap();
+        assert_eq!(
+            (opened.plaintext.as_str(), opened.legacy),
+            ("zq_token", true)
+        );
+        assert!(format!("{opened:?}").contains("***"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::crypto::Key;
 use crate::directory::Directory;
 use crate::mappings::{self, Mappings};
+use crate::okta::Okta;
 use crate::outbox::Wakeup;
 use crate::store::{self, DbConn, Pool, StoreError};
 use crate::sync::{self, Engine};
@@ -39,6 +40,7 @@ pub struct Services {
     pub directory: Directory,
     pub mappings: Mappings,
     pub sync: Engine,
+    pub okta: Okta,
     pub audit: AuditLog,
     /// How often the sync tasks look for work on their own, besides wake-ups.
     pub polling: sync::Polling,
@@ -113,6 +115,7 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
     let config = Arc::new(config);
     let metrics = Metrics::new();
     let wakeup = Wakeup::new();
+    let okta = Okta::new(pool.clone(), key.clone(), metrics.clone(), &config);
     let sync = Engine::new(
         pool.clone(),
         config.clone(),
@@ -127,6 +130,7 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         authenticator: Authenticator::new(pool.clone()),
         audit: AuditLog::new(pool.clone()),
         sync,
+        okta,
         metrics,
         config,
         pool,
@@ -204,6 +208,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         web::Data::new(services.metrics.clone()),
         web::Data::new(scim),
         web::Data::new(probe),
+        web::Data::new(services.okta.clone()),
     );
     move |cfg| {
         cfg.app_data(data.0)
@@ -214,11 +219,13 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(data.5)
             .app_data(data.6)
             .app_data(data.7)
+            .app_data(data.8)
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics));
         crate::scim::configure(cfg);
         crate::admin::configure(cfg);
+        crate::okta_callback::configure(cfg);
     }
 }
 

@@ -72,6 +72,8 @@ pub struct Metrics {
     pool: Family<PoolLabels, Gauge>,
     /// ZenQMS calls by endpoint template and outcome (`ok`, `rate_limited`, `retryable`, …).
     pub zenqms_calls: Family<CallLabels, Counter>,
+    /// Okta calls by method and endpoint template and outcome (`ok`, `rate_limited`, …).
+    pub okta_calls: Family<CallLabels, Counter>,
     /// Sync jobs waiting, refreshed at scrape time.
     pub sync_queue_depth: Gauge,
     /// Users per sync state, refreshed at scrape time.
@@ -103,6 +105,7 @@ impl Metrics {
         );
         let pool = Family::<PoolLabels, Gauge>::default();
         let zenqms_calls = Family::<CallLabels, Counter>::default();
+        let okta_calls = Family::<CallLabels, Counter>::default();
         let sync_queue_depth = Gauge::default();
         let sync_users = Family::<StateLabels, Gauge>::default();
         registry.register(
@@ -126,6 +129,11 @@ impl Metrics {
             zenqms_calls.clone(),
         );
         registry.register(
+            "okta_calls",
+            "Calls made to the Okta org by endpoint and outcome",
+            okta_calls.clone(),
+        );
+        registry.register(
             "sync_queue_depth",
             "Sync jobs waiting to run",
             sync_queue_depth.clone(),
@@ -141,6 +149,7 @@ impl Metrics {
             latency,
             pool,
             zenqms_calls,
+            okta_calls,
             sync_queue_depth,
             sync_users,
             gauges_read: Default::default(),
@@ -162,6 +171,15 @@ impl Metrics {
 
     pub fn record_zenqms_call(&self, endpoint: &str, outcome: &str) {
         self.zenqms_calls
+            .get_or_create(&CallLabels {
+                endpoint: endpoint.to_string(),
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    pub fn record_okta_call(&self, endpoint: &str, outcome: &str) {
+        self.okta_calls
             .get_or_create(&CallLabels {
                 endpoint: endpoint.to_string(),
                 outcome: outcome.to_string(),

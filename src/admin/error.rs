@@ -228,3 +228,19 @@ pub fn path_error(
 ) -> actix_web::Error {
     AdminError::BadRequest(format!("invalid path: {err}")).into()
 }
+
+impl From<crate::okta::OktaError> for AdminError {
+    fn from(e: crate::okta::OktaError) -> Self {
+        use crate::okta::OktaError;
+        match e {
+            OktaError::Store(s) => s.into(),
+            OktaError::NotConfigured => AdminError::NotFound(e.to_string()),
+            OktaError::Invalid(m) => AdminError::BadRequest(m),
+            OktaError::NeedsAuthorization | OktaError::ReauthorizationNeeded(_) => {
+                AdminError::Conflict(e.to_string())
+            }
+            OktaError::Busy => AdminError::Unavailable(e.to_string()),
+            OktaError::Okta(_) => AdminError::BadGateway(e.to_string()),
+        }
+    }
+}

@@ -5,6 +5,7 @@ pub mod error;
 pub mod groups;
 pub mod guard;
 pub mod mappings;
+pub mod okta;
 pub mod openapi;
 pub mod principal;
 pub mod roles;
@@ -45,6 +46,10 @@ api_routes! {
     post "/sync/resume" => sync::resume;
     get "/settings/zenqms" => settings::get_zenqms;
     put "/settings/zenqms" => settings::put_zenqms;
+    get "/settings/okta" => okta::get_settings;
+    put "/settings/okta" => okta::put_settings;
+    delete "/settings/okta" => okta::delete_settings;
+    post "/okta/authorize" => okta::authorize;
     get "/role-mappings" => mappings::list;
     post "/role-mappings" => mappings::create;
     post "/role-mappings/preview" => mappings::preview;

@@ -157,6 +157,7 @@ fn schemas() -> Value {
             "detail": {"type": "object", "description": "before/after, request and outcome details"},
             "outcome": {"type": "string", "enum": ["success", "failure"]}}},
         "SyncStatus": {"type": "object", "properties": {
+            "okta": {"type": "object", "description": "the Okta connection (GET /api/v1/settings/okta)", "properties": {"state": {"type": "string"}, "problem": nullable(json!({"type": "string"}))}},
             "configured": {"type": "boolean"}, "paused": {"type": "boolean"},
             "zenqms": {"type": "object", "properties": {
                 "state": {"type": "string", "enum": ["configured", "not configured"]},
@@ -184,6 +185,17 @@ fn schemas() -> Value {
             "state": {"type": "string", "enum": ["synced", "pending", "skipped", "failed"]},
             "reason": nullable(json!({"type": "string"})), "attempts": {"type": "integer"},
             "last_attempt_at": nullable(ts()), "next_attempt_at": nullable(ts()), "synced_at": nullable(ts())}},
+        "OktaConnection": {"type": "object", "properties": {
+            "org_url": nullable(json!({"type": "string", "example": "https://acme.okta.com"})),
+            "client_id": nullable(json!({"type": "string"})),
+            "redirect_uri": {"type": "string", "description": "<PUBLIC_URL>/oauth/okta/callback: register it as the OIDC app's sign-in redirect URI"},
+            "state": {"type": "string", "enum": ["not_configured", "needs_authorization", "connected", "reauthorization_needed"]},
+            "scopes": {"type": "array", "items": {"type": "string"}, "description": "the scopes Okta granted"},
+            "scope_group_ids": {"type": "array", "items": {"type": "string"}, "description": "the initial sync reads the members of these groups; empty: every user not deactivated"},
+            "authorized_by": nullable(json!({"type": "string"})), "authorized_at": nullable(ts()),
+            "access_token_expires_at": nullable(ts()),
+            "problem": nullable(json!({"type": "string", "description": "what went wrong last, and what to fix in Okta"}))},
+            "description": "The client secret and the tokens are never returned."},
         "Connection": {"type": "object", "properties": {
             "configured": {"type": "boolean"}, "base_url": nullable(json!({"type": "string"})),
             "source": nullable(json!({"type": "string", "enum": ["environment", "settings"]})),
@@ -350,6 +362,21 @@ fn paths() -> Value {
         "/api/v1/zenqms/roles": {"get": op("editor", "ZenQMS roles (cached; read from ZenQMS when asked, or when never read)", Some("read"),
             json!({"parameters": [query("refresh", json!({"type": "boolean"}), "read the list from ZenQMS first (needs the `admin` scope)")]}),
             json!({"200": ok("Roles", schema_ref("Roles"))}), &["400", "409", "502", "503"])},
+        "/api/v1/settings/okta": {
+            "get": op("okta", "The Okta connection: settings, state, who authorized, granted scopes (never the secret or a token)", Some("read"), json!({}),
+                json!({"200": ok("Connection", schema_ref("OktaConnection"))}), &[]),
+            "put": op("okta", "Set the Okta org and OIDC web app (client secret encrypted at rest); a new org or client needs authorizing again", Some("admin"),
+                json!({"requestBody": body(json!({"type": "object", "additionalProperties": false, "required": ["org_url", "client_id"], "properties": {
+                    "org_url": {"type": "string", "example": "acme.okta.com", "description": "acme.okta.com or https://acme.okta.com; HTTPS only (http:// for loopback hosts)"},
+                    "client_id": {"type": "string"},
+                    "client_secret": {"type": "string", "description": "required unless org_url and client_id are unchanged"},
+                    "scope_group_ids": {"type": "array", "items": {"type": "string"}, "description": "Okta group ids the initial sync reads the members of; absent: unchanged; empty: the whole org"}}}), true)}),
+                json!({"200": ok("Saved", schema_ref("OktaConnection"))}), &["400"]),
+            "delete": op("okta", "Disconnect: revoke the refresh token at Okta and forget the tokens (the settings stay)", Some("admin"), json!({}),
+                json!({"200": ok("Disconnected", schema_ref("OktaConnection"))}), &["404"])},
+        "/api/v1/okta/authorize": {"post": op("okta", "Start authorizing the connection: the URL an Okta admin opens (state single use for 10 minutes, bound to this admin; nonce; PKCE S256)", Some("admin"), json!({
+                "description": "The browser comes back to GET /oauth/okta/callback, which exchanges the code, validates the id_token against the org's JWKS and stores the tokens encrypted; it answers a small HTML page, and any failure is also in GET /api/v1/settings/okta's `problem`."}),
+            json!({"200": ok("Authorize URL", json!({"type": "object", "properties": {"authorize_url": {"type": "string"}}}))}), &["404", "502"])},
         "/api/v1/zenqms/roles/refresh": {"post": op("editor", "Read the role list from ZenQMS now: renamed roles follow, missing ones flag their mappings role_missing, reappearing ones apply again", Some("admin"), json!({}),
             json!({"200": ok("Roles", schema_ref("Roles"))}), &["409", "502", "503"])}
     })

@@ -13,8 +13,19 @@ const MAX_LIMIT: i64 = 1000;
 pub async fn status(
     _who: ReadPrincipal,
     sync: web::Data<Engine>,
+    okta: web::Data<crate::okta::Okta>,
 ) -> Result<HttpResponse, AdminError> {
-    Ok(HttpResponse::Ok().json(sync.status().await?))
+    let mut body = serde_json::to_value(sync.status().await?)
+        .map_err(|e| AdminError::Internal(e.to_string()))?;
+    // The Okta connection's state: `reauthorization_needed` shows here (and SCIM still works).
+    let view = okta.view().await?;
+    if let Some(map) = body.as_object_mut() {
+        map.insert(
+            "okta".into(),
+            serde_json::json!({"state": view.state, "problem": view.problem}),
+        );
+    }
+    Ok(HttpResponse::Ok().json(body))
 }
 
 #[derive(Deserialize)]

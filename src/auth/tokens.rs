@@ -197,6 +197,18 @@ pub fn authenticate(conn: &mut DbConn, token: &str) -> Result<Option<Principal>,
     Ok(Some(Principal { name, scope }))
 }
 
+/// Whether `name` is a service account that holds the `admin` scope and is not revoked (an
+/// authorization an admin started is honoured only while that admin still is one).
+pub fn is_active_admin(conn: &mut DbConn, name: &str) -> Result<bool, StoreError> {
+    let scope: Option<String> = service_accounts::table
+        .filter(service_accounts::name.eq(name))
+        .filter(service_accounts::revoked_at.is_null())
+        .select(service_accounts::scope)
+        .first(conn)
+        .optional()?;
+    Ok(scope.as_deref() == Some(Scope::Admin.as_str()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

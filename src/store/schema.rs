@@ -153,6 +153,39 @@ diesel::table! {
 
 diesel::joinable!(scim_user_emails -> scim_users (user_id));
 diesel::joinable!(group_members -> scim_groups (group_id));
+diesel::table! {
+    okta_connection (id) {
+        id -> Integer,
+        org_url -> Text,
+        client_id -> Text,
+        client_secret_sealed -> Text,
+        scope_group_ids -> Text,
+        state -> Text,
+        problem -> Nullable<Text>,
+        refresh_token_sealed -> Nullable<Text>,
+        access_token_sealed -> Nullable<Text>,
+        access_token_expires_at -> Nullable<Timestamp>,
+        scopes -> Nullable<Text>,
+        authorized_by -> Nullable<Text>,
+        authorized_at -> Nullable<Timestamp>,
+        token_generation -> BigInt,
+        refresh_lease_owner -> Nullable<Text>,
+        refresh_lease_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    okta_authorizations (state_hash) {
+        state_hash -> Text,
+        principal -> Text,
+        nonce -> Text,
+        verifier_sealed -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(group_members -> scim_users (user_id));
 diesel::joinable!(sync_users -> scim_users (user_id));
 diesel::joinable!(role_mappings -> scim_groups (group_id));
@@ -172,4 +205,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     zenqms_roles,
     role_mappings,
     zenqms_user_roles,
+    okta_connection,
+    okta_authorizations,
 );

@@ -194,7 +194,7 @@ impl Engine {
             *loaded = Some(version);
         }
         let next = match stored {
-            Some((s, at)) => match self.inner.key.decrypt(&s.api_token_encrypted) {
+            Some((s, at)) => match self.open_token(&s).await {
                 Ok(token) => match self.client_for(&s.base_url, Secret::new(token)) {
                     Ok(client) => Conn::Ready(Arc::new(Connected {
                         client,
@@ -205,6 +205,8 @@ impl Engine {
                     })),
                     Err(e) => Conn::Broken { base_url: Some(s.base_url), message: e.to_string() },
                 },
+                // Never sent anywhere: a token that no longer opens for this base URL (the URL
+                // was changed beside it) must be entered again with the URL it is for.
                 Err(e) => Conn::Broken {
                     base_url: Some(s.base_url),
                     message: format!("{e}: enter the ZenQMS token again with PUT /api/v1/settings/zenqms"),
@@ -244,6 +246,41 @@ impl Engine {
         Ok(())
     }
 
+    /// The stored token, opened for its base URL (`crypto.rs`). One sealed before tokens were
+    /// bound is re-sealed bound and written back (if the row is still as read), so the
+    /// upgrade needs no migration.
+    async fn open_token(&self, s: &StoredConnection) -> Result<String, crate::crypto::CryptoError> {
+        let opened =
+            self.inner
+                .key
+                .open(settings::TOKEN_PURPOSE, &s.base_url, &s.api_token_encrypted)?;
+        if opened.legacy {
+            let next = StoredConnection {
+                api_token_encrypted: self.inner.key.seal(
+                    settings::TOKEN_PURPOSE,
+                    &s.base_url,
+                    &opened.plaintext,
+                ),
+                ..s.clone()
+            };
+            let expected = s.clone();
+            let resealed = store::run(&self.inner.pool, move |c| {
+                settings::reseal_connection(c, &expected, &next)
+            })
+            .await;
+            match resealed {
+                Ok(true) => {
+                    tracing::info!("the stored ZenQMS token was re-sealed bound to its base URL")
+                }
+                Ok(false) => {}
+                Err::<_, StoreError>(e) => {
+                    tracing::warn!(error = %e, "could not re-seal the stored ZenQMS token; it stays as it was")
+                }
+            }
+        }
+        Ok(opened.plaintext)
+    }
+
     /// Verifies a connection with one `GET /v2/roles`, then saves it (token encrypted) and
     /// puts it in force. Jobs waiting out a backoff become due at once: the usual reason
     /// for a new connection is that the old one failed.
@@ -276,7 +313,11 @@ impl Engine {
             .map_err(|e| SyncError::InvalidConnection(e.to_string()))?;
         let stored = StoredConnection {
             base_url: base_url.clone(),
-            api_token_encrypted: self.inner.key.encrypt(api_token.trim()),
+            api_token_encrypted: self.inner.key.seal(
+                settings::TOKEN_PURPOSE,
+                &base_url,
+                api_token.trim(),
+            ),
             updated_by: actor.to_string(),
         };
         let _ordered = self.inner.settings_lock.lock().await;

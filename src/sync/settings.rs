@@ -21,7 +21,8 @@ const DRIFT_SWEEP: &str = "sync.drift_sweep";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredConnection {
     pub base_url: String,
-    /// `Key::encrypt` of the API token.
+    /// `Key::seal(TOKEN_PURPOSE, base_url, token)` (or, saved by an older version, the
+    /// unbound `Key::encrypt`, re-sealed bound when next loaded).
     pub api_token_encrypted: String,
     pub updated_by: String,
 }
@@ -44,6 +45,36 @@ pub fn save_connection(
 ) -> Result<NaiveDateTime, StoreError> {
     let text = serde_json::to_string(c).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     put(conn, CONNECTION, &text)
+}
+
+/// The purpose the API token is sealed for (`crypto.rs`); it is bound to the base URL.
+pub const TOKEN_PURPOSE: &str = "zenqms.api_token";
+
+/// Replaces the stored connection with `next` only if it still is `expected`, keeping its
+/// version (`updated_at`): re-sealing a token changes how it is stored, not the connection.
+pub fn reseal_connection(
+    conn: &mut DbConn,
+    expected: &StoredConnection,
+    next: &StoredConnection,
+) -> Result<bool, StoreError> {
+    let text = serde_json::to_string(next).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    crate::store::tx::write(conn, |c| {
+        let Some((raw, _)) = get(c, CONNECTION)? else {
+            return Ok(false);
+        };
+        if serde_json::from_str::<StoredConnection>(&raw).ok().as_ref() != Some(expected) {
+            return Ok(false);
+        }
+        // Conditional on the text read: a connection saved meanwhile is never overwritten.
+        let n = diesel::update(
+            settings::table
+                .filter(settings::key.eq(CONNECTION))
+                .filter(settings::value.eq(&raw)),
+        )
+        .set(settings::value.eq(&text))
+        .execute(c)?;
+        Ok(n == 1)
+    })
 }
 
 pub fn load_paused(conn: &mut DbConn) -> Result<bool, StoreError> {

@@ -53,6 +53,17 @@ impl TestDb {
         }
     }
 
+    /// Another handle on the same database, as a second bridge process has: it never drops
+    /// the database (this one does). Its data directory is its own, so both bridges need the
+    /// same `SECRET_KEY`.
+    pub fn share(&self) -> TestDb {
+        TestDb {
+            url: self.url.clone(),
+            pg: None,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.pg.is_some()
     }

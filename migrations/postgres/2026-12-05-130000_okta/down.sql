@@ -1,0 +1,2 @@
+DROP TABLE okta_authorizations;
+DROP TABLE okta_connection;

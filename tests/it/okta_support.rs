@@ -1,0 +1,120 @@
+//! Helpers for the Okta tests: okta-sim in-process with an OIDC client whose redirect URI is
+//! the test bridge's callback, the settings PUT, and the authorize dance completed without a
+//! browser — the simulator answers `/authorize` at once with a redirect, which is followed to
+//! the bridge like a browser would.
+
+#![allow(dead_code)]
+
+use diesel::prelude::*;
+use okta_sim::{OAuthClient, RunningSim, SimConfig};
+use reqwest::Method;
+use serde_json::{json, Value};
+use zenqms_bridge::store::schema::okta_connection;
+
+use crate::harness::{send, TestApp};
+
+pub const CLIENT_ID: &str = "0oatestclient0000001";
+pub const CLIENT_SECRET: &str = "okta-test-client-secret-0123456789";
+/// A fixed key, so that several bridges on one database open each other's secrets.
+pub const SECRET_KEY: &str = "5f3c1a9e7b2d4f6081a3c5e7092b4d6f8a1c3e5079b2d4f6a8c0e2b4d6f8a0c2";
+
+pub async fn start_sim(cfg: SimConfig) -> RunningSim {
+    okta_sim::start(cfg, "127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("okta-sim starts")
+}
+
+/// The OIDC web app in the simulator, its redirect URI at `app`'s callback.
+pub fn client_for(app: &TestApp) -> OAuthClient {
+    OAuthClient::new(
+        CLIENT_ID,
+        CLIENT_SECRET,
+        &format!("{}/oauth/okta/callback", app.base),
+    )
+}
+
+/// Registers `client` (already pointed at the bridge) in the simulator.
+pub fn register(sim: &RunningSim, client: OAuthClient) {
+    sim.sim.set_client(client).expect("client accepted");
+}
+
+/// `PUT /api/v1/settings/okta` with the simulator's org URL.
+pub async fn put_settings(app: &TestApp, sim: &RunningSim, secret: &str) -> Value {
+    let (s, body) = send(app.admin(Method::PUT, "/settings/okta").json(&json!({
+        // The address it serves on (its `base_url` is what it calls itself, maybe another).
+        "org_url": format!("http://{}/", sim.addr),
+        "client_id": CLIENT_ID,
+        "client_secret": secret,
+    })))
+    .await;
+    assert_eq!(s, 200, "{body}");
+    body
+}
+
+/// `POST /api/v1/okta/authorize` → the URL.
+pub async fn authorize_url(app: &TestApp) -> String {
+    let (s, body) = send(app.admin(Method::POST, "/okta/authorize")).await;
+    assert_eq!(s, 200, "{body}");
+    body["authorize_url"]
+        .as_str()
+        .expect("authorize_url")
+        .to_string()
+}
+
+/// Opens `url` like a browser: the simulator's redirect is followed to the bridge's
+/// callback, whose status and page are returned (with the callback URL, to replay it).
+pub async fn open(url: &str) -> (u16, String, String) {
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let res = browser.get(url).send().await.expect("authorize answered");
+    assert_eq!(res.status().as_u16(), 302, "the simulator redirects back");
+    let location = res
+        .headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .expect("Location")
+        .to_string();
+    let (status, page) = callback(&location).await;
+    (status, page, location)
+}
+
+/// `GET` of a callback URL.
+pub async fn callback(location: &str) -> (u16, String) {
+    let res = reqwest::get(location).await.expect("callback answered");
+    let status = res.status().as_u16();
+    (status, res.text().await.unwrap_or_default())
+}
+
+/// Settings, authorize, and the callback: the connection is `connected`.
+pub async fn connect(app: &TestApp, sim: &RunningSim) -> Value {
+    put_settings(app, sim, CLIENT_SECRET).await;
+    let url = authorize_url(app).await;
+    let (status, page, _) = open(&url).await;
+    assert_eq!(status, 200, "{page}");
+    let view = settings(app).await;
+    assert_eq!(view["state"], "connected", "{view}");
+    view
+}
+
+pub async fn settings(app: &TestApp) -> Value {
+    let (s, body) = send(app.admin(Method::GET, "/settings/okta")).await;
+    assert_eq!(s, 200, "{body}");
+    body
+}
+
+/// Makes the stored access token look about to expire (the next use refreshes it first).
+pub fn age_access_token(app: &TestApp) {
+    let mut conn = app.state.pool.get().expect("conn");
+    diesel::update(okta_connection::table)
+        .set(okta_connection::access_token_expires_at.eq(chrono::Utc::now().naive_utc()))
+        .execute(&mut *conn)
+        .expect("aged");
+}
+
+/// The number of refresh-token grants the simulator answered (its call log does not
+/// distinguish grants: the token endpoint's calls minus the code exchanges).
+pub fn token_calls(sim: &RunningSim) -> u64 {
+    sim.sim.calls().count("POST /oauth2/v1/token")
+}
