@@ -17,6 +17,7 @@ use crate::auth::{tokens, Authenticator, Scope};
 use crate::config::Config;
 use crate::crypto::Key;
 use crate::directory::Directory;
+use crate::initial_sync::InitialSync;
 use crate::mappings::{self, Mappings};
 use crate::outbox::Wakeup;
 use crate::store::{self, DbConn, Pool, StoreError};
@@ -39,6 +40,7 @@ pub struct Services {
     pub directory: Directory,
     pub mappings: Mappings,
     pub sync: Engine,
+    pub initial_sync: InitialSync,
     pub audit: AuditLog,
     /// How often the sync tasks look for work on their own, besides wake-ups.
     pub polling: sync::Polling,
@@ -119,7 +121,11 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         wakeup.clone(),
         Arc::new(MappingRoles),
     );
+    // The Okta org port (`initial_sync::OktaOrg`) is plugged in here once the Okta
+    // connection exists; without it the initial sync runs over the SCIM source.
+    let initial_sync = InitialSync::new(pool.clone(), sync.clone(), metrics.clone(), None);
     Ok(Services {
+        initial_sync,
         mappings: Mappings::new(pool.clone(), wakeup.clone(), Arc::new(sync.clone())),
         directory: Directory::new(pool.clone(), wakeup),
         authenticator: Authenticator::new(pool.clone()),
@@ -166,6 +172,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         pool: services.pool.clone(),
         metrics: services.metrics.clone(),
         sync: services.sync.clone(),
+        initial_sync: services.initial_sync.clone(),
     };
     let data = (
         web::Data::new(services.authenticator.clone()),
@@ -176,6 +183,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         web::Data::new(services.metrics.clone()),
         web::Data::new(scim),
         web::Data::new(probe),
+        web::Data::new(services.initial_sync.clone()),
     );
     move |cfg| {
         cfg.app_data(data.0)
@@ -186,6 +194,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(data.5)
             .app_data(data.6)
             .app_data(data.7)
+            .app_data(data.8)
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics));
@@ -199,6 +208,7 @@ struct Probe {
     pool: Pool,
     metrics: Metrics,
     sync: Engine,
+    initial_sync: InitialSync,
 }
 
 async fn healthz() -> HttpResponse {
@@ -219,6 +229,7 @@ async fn readyz(probe: web::Data<Probe>) -> HttpResponse {
 
 async fn metrics(probe: web::Data<Probe>) -> HttpResponse {
     probe.sync.refresh_gauges().await;
+    probe.initial_sync.refresh_gauges().await;
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
         .body(probe.metrics.render(&probe.pool))
@@ -232,7 +243,7 @@ async fn not_found() -> HttpResponse {
 }
 
 /// The background tasks of a process: the sync housekeeping, `SYNC_WORKERS` workers, the
-/// drift sweeper, and the mappings' housekeeping.
+/// drift sweeper, the mappings' housekeeping, and the initial sync's runner.
 struct Background {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -263,8 +274,9 @@ impl Background {
         tasks.push(tokio::spawn(mappings::periodic::run(
             services.mappings.clone(),
             services.config.zenqms_role_refresh,
-            rx,
+            rx.clone(),
         )));
+        tasks.push(tokio::spawn(services.initial_sync.clone().run_pending(rx)));
         Background {
             stop,
             tasks,

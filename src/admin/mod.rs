@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod error;
 pub mod groups;
+pub mod initial_sync;
 pub mod mappings;
 pub mod openapi;
 pub mod principal;
@@ -51,6 +52,12 @@ api_routes! {
     get "/groups" => groups::list;
     get "/zenqms/roles" => roles::list;
     post "/zenqms/roles/refresh" => roles::refresh;
+    post "/zenqms/unlink" => initial_sync::unlink;
+    get "/initial-sync" => initial_sync::list;
+    post "/initial-sync" => initial_sync::start;
+    get "/initial-sync/{id}" => initial_sync::get;
+    get "/initial-sync/{id}/items" => initial_sync::items;
+    post "/initial-sync/{id}/cancel" => initial_sync::cancel;
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
