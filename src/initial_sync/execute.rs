@@ -222,6 +222,10 @@ async fn plan_run(svc: &InitialSync, run: &RunRow) -> Result<bool, Halt> {
     set_state(svc, id, State::ReadingZenqms).await?;
     let zenqms = read_zenqms(svc, id).await?;
     check_cancel(svc, id).await?;
+    let zenqms_by_id: HashMap<String, RemoteUser> = zenqms
+        .iter()
+        .map(|r| (r.id.json_text(), r.clone()))
+        .collect();
     let items = match mode {
         Mode::Standard => {
             let owners = store::run(&svc.inner.pool, |c| {
@@ -241,7 +245,7 @@ async fn plan_run(svc: &InitialSync, run: &RunRow) -> Result<bool, Halt> {
         }
         Mode::Full => {
             let inputs = full_inputs(svc, &users).await?;
-            let snapshot = SnapshotApi::new(zenqms);
+            let snapshot = SnapshotApi::new(zenqms.clone());
             let links = DbLinks {
                 pool: &svc.inner.pool,
             };
@@ -256,6 +260,11 @@ async fn plan_run(svc: &InitialSync, run: &RunRow) -> Result<bool, Halt> {
         }
     };
     let scope: Vec<String> = users.iter().filter_map(|u| u.user_id.clone()).collect();
+    let held_states = if mode == Mode::Standard && !run.dry_run {
+        held_records(id, &items, &zenqms_by_id)
+    } else {
+        Vec::new()
+    };
     let (rid, dry) = (id.to_string(), run.dry_run);
     let actor = actor_of(id);
     store::run(&svc.inner.pool, move |c| {
@@ -266,7 +275,14 @@ async fn plan_run(svc: &InitialSync, run: &RunRow) -> Result<bool, Halt> {
             if !dry {
                 match mode {
                     // Linked users are not touched again until Okta changes them.
-                    Mode::Standard => held = crate::outbox::hold_users(c, &scope, &rid)?,
+                    Mode::Standard => {
+                        held = crate::outbox::hold_users(c, &scope, &rid)?;
+                        for (uid, rec) in &held_states {
+                            if state::load_link(c, uid)?.is_none() {
+                                state::save(c, uid, rec)?;
+                            }
+                        }
+                    }
                     Mode::Full => released = crate::outbox::release_holds(c, &scope)?,
                 }
             }
@@ -296,6 +312,47 @@ async fn plan_run(svc: &InitialSync, run: &RunRow) -> Result<bool, Halt> {
         return Ok(true);
     }
     Ok(false)
+}
+
+/// What the sync state of a held user says until Okta changes it (Standard): a user already
+/// linked in ZenQMS is `synced` with that link; one that was not linked says why. Written
+/// only for users with no link of their own yet (links are written as they are applied).
+fn held_records(
+    run_id: &str,
+    items: &[plan::Item],
+    zenqms: &HashMap<String, RemoteUser>,
+) -> Vec<(String, Record)> {
+    items
+        .iter()
+        .filter_map(|i| {
+            let uid = i.user_id.clone()?;
+            let why = i.reason.clone().unwrap_or_default();
+            let (state, link) = match i.outcome {
+                Outcome::Unchanged => (
+                    SyncState::Synced,
+                    i.zenqms_id.as_ref().map(|z| reconcile::Link {
+                        id: z.clone(),
+                        seen: zenqms.get(&z.json_text()).cloned(),
+                    }),
+                ),
+                Outcome::Skip => (SyncState::Skipped, None),
+                Outcome::Conflict => (SyncState::Failed, None),
+                _ => return None,
+            };
+            Some((
+                uid,
+                Record {
+                    state,
+                    reason: Some(format!(
+                        "held by initial sync {run_id} until Okta changes the user: {why}"
+                    )),
+                    attempts: 0,
+                    next_attempt_at: None,
+                    link,
+                },
+            ))
+        })
+        .collect()
 }
 
 async fn read_source(svc: &InitialSync, run: &RunRow) -> Result<Vec<SourceUser>, Halt> {

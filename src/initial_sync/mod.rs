@@ -155,11 +155,7 @@ impl InitialSync {
         let (rid, a) = (id.clone(), actor.clone());
         let started = store::run(&self.inner.pool, move |c| {
             store::tx::write(c, |c| {
-                if !runs::insert(c, &rid, mode, dry_run, source.as_str(), &a)? {
-                    return Ok::<_, StoreError>(Err(runs::active(c)?
-                        .map(|r| r.id)
-                        .unwrap_or_default()));
-                }
+                runs::insert(c, &rid, mode, dry_run, source.as_str(), &a)?;
                 audit::record(
                     c,
                     &audit::Entry {
@@ -171,12 +167,20 @@ impl InitialSync {
                         outcome: audit::Outcome::Success,
                     },
                 )?;
-                Ok(Ok(()))
+                Ok::<_, StoreError>(())
             })
         })
-        .await?;
-        if let Err(other) = started {
-            return Err(InitialSyncError::Busy(other));
+        .await;
+        // Another unfinished run holds the slot (its unique index); the transaction is
+        // over, so the run in the way can be read.
+        if let Err(e) = started {
+            if !e.is_unique_violation() {
+                return Err(e.into());
+            }
+            let other = store::run(&self.inner.pool, runs::active).await?;
+            return Err(InitialSyncError::Busy(
+                other.map(|r| r.id).unwrap_or_default(),
+            ));
         }
         tracing::info!(run = %id, mode = mode.as_str(), dry_run, source = source.as_str(), %actor, "initial sync started");
         self.inner.kick.notify_one();

@@ -361,9 +361,14 @@ pub fn outcome_of<A>(
         RunOutcome::Retry { .. } => None,
         RunOutcome::Synced { note } => {
             let writes = rec.writes.lock().map(|w| w.clone()).unwrap_or_default();
+            // A ZenQMS user found by email and given its `external_id` is a link (even when
+            // its profile was updated on the way); one that already carried it, an update.
+            let linked = writes.contains(&Write::Update {
+                sets_external_id: true,
+            });
             let outcome = if writes.contains(&Write::Create) {
                 Outcome::Create
-            } else if !had_link && run.link.is_some() {
+            } else if linked && !had_link {
                 Outcome::Link
             } else if writes.is_empty() {
                 Outcome::Unchanged

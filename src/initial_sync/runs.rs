@@ -99,7 +99,9 @@ impl RunRow {
     }
 }
 
-/// Inserts a new run in its first state; `Ok(false)` when another run is unfinished.
+/// Inserts a new run in its first state. Another unfinished run makes this fail with a
+/// unique violation (`StoreError::is_unique_violation`), which aborts the caller's
+/// transaction on PostgreSQL.
 pub fn insert(
     conn: &mut DbConn,
     id: &str,
@@ -107,8 +109,8 @@ pub fn insert(
     dry_run: bool,
     source: &str,
     requested_by: &str,
-) -> Result<bool, StoreError> {
-    let inserted = diesel::insert_into(initial_sync_runs::table)
+) -> Result<(), StoreError> {
+    diesel::insert_into(initial_sync_runs::table)
         .values((
             initial_sync_runs::id.eq(id),
             initial_sync_runs::mode.eq(mode.as_str()),
@@ -120,12 +122,8 @@ pub fn insert(
             initial_sync_runs::cancel_requested.eq(false),
             initial_sync_runs::started_at.eq(store::now()),
         ))
-        .execute(conn);
-    match inserted.map_err(StoreError::from) {
-        Ok(_) => Ok(true),
-        Err(e) if e.is_unique_violation() => Ok(false),
-        Err(e) => Err(e),
-    }
+        .execute(conn)?;
+    Ok(())
 }
 
 pub fn get(conn: &mut DbConn, id: &str) -> Result<Option<RunRow>, StoreError> {

@@ -5,6 +5,9 @@ mod harness;
 
 mod architecture;
 mod foundation;
+mod initial_sync_modes;
+mod initial_sync_runs;
+mod initial_sync_support;
 mod mapping_api;
 mod mapping_bench;
 mod mapping_document;
