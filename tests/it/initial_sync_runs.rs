@@ -259,3 +259,43 @@ async fn a_bridge_killed_mid_run_is_resumed_without_a_duplicate_call() {
         assert_eq!(u.external_id.as_deref(), Some(want.as_str()), "{}", u.email);
     }
 }
+
+#[tokio::test]
+async fn the_command_runs_a_dry_run_and_prints_the_summary() {
+    let sim = tenant_sim().await;
+    let app = bridge(&sim, &[("SYNC_DRIFT_SWEEP_SECS", "0")]).await;
+    push_paused(&app, &sim).await;
+    let before = sim_picture(&sim);
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_zenqms-bridge"));
+    cmd.args(["initial-sync", "--mode", "standard", "--dry-run"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &app.db.url)
+        .env("DATA_DIR", app.db.dir.path())
+        .current_dir(app.db.dir.path());
+    for (k, v) in bridge_settings(&sim) {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(T, cmd.output())
+        .await
+        .expect("the command ends")
+        .expect("runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(": done (standard, dry run"), "{stdout}");
+    assert!(stdout.contains("link       2"), "{stdout}");
+    assert!(stdout.contains("conflict   3"), "{stdout}");
+    assert!(
+        !stdout.contains('\u{1b}'),
+        "no progress bar when stdout is not a terminal"
+    );
+    assert_eq!(sim_picture(&sim), before, "a dry run changes nothing");
+    let (s, body) = send(app.admin(Method::GET, "/initial-sync")).await;
+    assert_eq!(s, 200);
+    assert_eq!(body["runs"][0]["dry_run"], true, "{body}");
+    app.stop().await;
+}
