@@ -179,3 +179,58 @@ pub fn from_snapshot(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn org_user(id: &str, status: &str) -> OrgUser {
+        OrgUser {
+            okta_id: id.into(),
+            login: format!("{id}@example.com"),
+            email: Some(format!("{id}@example.com")),
+            first_name: Some("F".into()),
+            last_name: Some("L".into()),
+            title: None,
+            status: status.into(),
+        }
+    }
+
+    #[test]
+    fn okta_statuses_map_to_active_or_disabled() {
+        for s in [
+            "ACTIVE",
+            "PROVISIONED",
+            "STAGED",
+            "RECOVERY",
+            "PASSWORD_EXPIRED",
+            "LOCKED_OUT",
+        ] {
+            assert!(org_user("x", s).active(), "{s}");
+        }
+        for s in ["SUSPENDED", "DEPROVISIONED"] {
+            assert!(!org_user("x", s).active(), "{s}");
+        }
+    }
+
+    #[test]
+    fn a_snapshot_user_is_the_directory_user_okta_would_push() {
+        let snap = OrgSnapshot {
+            users: vec![org_user("00u1", "ACTIVE"), org_user("00u2", "SUSPENDED")],
+            ..OrgSnapshot::default()
+        };
+        let dry = from_snapshot(&snap, None);
+        assert_eq!(dry[0].user_id, None, "a dry run writes no directory user");
+        assert_eq!(dry[0].okta_id.as_deref(), Some("00u1"));
+        assert_eq!(
+            dry[0].user.external_id.as_deref(),
+            Some("00u1"),
+            "the Okta id is the externalId"
+        );
+        assert!(!dry[1].user.active);
+        let ids = HashMap::from([("00u1".to_string(), "dir-1".to_string())]);
+        let written = from_snapshot(&snap, Some(&ids));
+        assert_eq!(written[0].user_id.as_deref(), Some("dir-1"));
+        assert_eq!(written[0].user.id, "dir-1");
+    }
+}

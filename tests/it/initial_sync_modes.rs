@@ -233,6 +233,46 @@ async fn after_standard_resuming_sync_touches_nobody_until_okta_changes_them() {
         "nobody created, no profile changed"
     );
 
+    // A change made by hand in ZenQMS to a held user: the drift sweep leaves it alone too.
+    let a = zenqms_user(&sim, "a@example.com").expect("a");
+    let res = reqwest::Client::new()
+        .patch(format!("{}/v2/users/{}", sim.base_url, a.id))
+        .bearer_auth(SIM_TOKEN)
+        .json(&json!({"title": "Edited by hand"}))
+        .send()
+        .await
+        .expect("sim call");
+    assert_eq!(res.status().as_u16(), 200);
+    let (s, started) = send(app.admin(Method::POST, "/sync/sweep")).await;
+    assert_eq!(s, 202, "{started}");
+    let at = started["started_at"].clone();
+    eventually(T, || async {
+        let sw = status(&app).await["drift_sweep"].clone();
+        sw["running"] == false && sw["last_started_at"] == at && sw["last_finished_at"].is_string()
+    })
+    .await;
+    settled(&app, T).await;
+    assert!(
+        calls(&sim, "POST /v2/users/search") >= 1,
+        "the sweep read ZenQMS"
+    );
+    assert_eq!(
+        calls(&sim, "PATCH /v2/users/{id}"),
+        1,
+        "only the edit by hand"
+    );
+    let a = zenqms_user(&sim, "a@example.com").expect("a");
+    assert_eq!(a.title, "Edited by hand", "held: not restored");
+    let (_, audit) = send(app.admin(Method::GET, "/audit?limit=1000")).await;
+    assert!(
+        !audit["entries"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|e| e["action"] == "sync.drift"),
+        "the sweep does not even record drift of a held user"
+    );
+
     // Okta changes a held user: the full rules apply to it (and only to it).
     let mut e = pushed.people.remove("e").expect("e");
     e.title = Some("Head of QA".into());
