@@ -36,12 +36,18 @@ enum Halt {
     Cancelled,
     /// The process is stopping (or lost the lease): the run stays for the next holder.
     Stopping,
+    /// The database was unreachable or busy: the lease is given back and the run is taken up
+    /// again (by this process's runner or another) from what was persisted.
+    Interrupted(String),
     /// The run cannot go on: it ends `failed` with this.
     Failed(String),
 }
 
 impl From<StoreError> for Halt {
     fn from(e: StoreError) -> Self {
+        if e.is_unavailable() || e.is_contention() {
+            return Halt::Interrupted(e.to_string());
+        }
         Halt::Failed(format!("database: {e}"))
     }
 }
@@ -75,10 +81,14 @@ pub(super) async fn drive(svc: &InitialSync, id: &str, stop: &mut watch::Receive
     };
     let end = match result {
         Ok(()) => None,
-        Err(Halt::Stopping) => {
+        Err(halt @ (Halt::Stopping | Halt::Interrupted(_))) => {
             let (rid, o) = (id.to_string(), inner.owner.clone());
             let _ = store::run(&inner.pool, move |c| runs::release(c, &rid, &o)).await;
-            tracing::info!(run = %id, "initial sync interrupted; the next process resumes it");
+            let why = match halt {
+                Halt::Interrupted(why) => why,
+                _ => "the process is stopping".into(),
+            };
+            tracing::info!(run = %id, why, "initial sync interrupted; it resumes from its saved progress");
             return;
         }
         Err(Halt::Cancelled) => Some((State::Cancelled, None)),
