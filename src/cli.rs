@@ -1,4 +1,5 @@
-//! The command line: `serve`, `migrate`, `token create|list|revoke`, `mapping export|import`.
+//! The command line: `serve`, `migrate`, `token create|list|revoke`, `mapping export|import`,
+//! `initial-sync`.
 
 use std::process::ExitCode;
 
@@ -40,6 +41,16 @@ enum Command {
     Mapping {
         #[command(subcommand)]
         command: MappingCommand,
+    },
+    /// Link (standard) or provision (full) the identity provider's users in ZenQMS once; with
+    /// --dry-run, report what it would do and change nothing (docs/initial-sync.md). Runs in
+    /// this process against the same database as the service (a running service resumes the
+    /// run if this command is interrupted); prints the summary at the end.
+    InitialSync {
+        #[arg(long, value_parser = ["standard", "full"], default_value = "standard")]
+        mode: String,
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -99,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Migrate => migrate(config),
         Command::Token { command } => token(config, command),
         Command::Mapping { command } => mapping(config, command),
+        Command::InitialSync { mode, dry_run } => initial_sync(config, &mode, dry_run),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -304,4 +316,86 @@ fn print_import(r: &crate::mappings::ImportReport, source: &str) {
         r.unchanged.len(),
         r.users_enqueued
     );
+}
+
+fn initial_sync(mut config: Config, mode: &str, dry_run: bool) -> Result<(), String> {
+    use crate::initial_sync::{Mode, State};
+    use std::io::IsTerminal;
+    let mode = Mode::parse(mode).ok_or_else(|| format!("unknown mode `{mode}`"))?;
+    config.db_pool_size = config.db_pool_size.min(4);
+    runtime()?.block_on(async move {
+        let services = server::prepare(config).map_err(|e| e.to_string())?;
+        // The connection in force (environment or stored settings).
+        services.sync.refresh().await.map_err(|e| e.to_string())?;
+        let svc = services.initial_sync;
+        let run = svc
+            .start("cli", mode, dry_run)
+            .await
+            .map_err(|e| e.to_string())?;
+        eprintln!(
+            "initial sync {} started ({}{}, source: {})",
+            run.id,
+            run.mode,
+            if dry_run { ", dry run" } else { "" },
+            run.source
+        );
+        // A progress bar only on a terminal; logs and pipes get the summary alone.
+        let bar = std::io::stdout().is_terminal().then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{spinner} {msg:<16} [{bar:40}] {pos}/{len} ({eta})",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar
+        });
+        let watch = async {
+            let Some(bar) = &bar else {
+                return std::future::pending::<()>().await;
+            };
+            loop {
+                if let Ok(v) = svc.get(&run.id).await {
+                    bar.set_length(v.progress.total.max(0) as u64);
+                    bar.set_position(v.progress.done.max(0) as u64);
+                    bar.set_message(v.state);
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        };
+        let end = tokio::select! {
+            r = svc.run_to_end(&run.id) => r.map_err(|e| e.to_string())?,
+            _ = watch => return Err("the progress display stopped".into()),
+        };
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        println!(
+            "initial sync {}: {} ({}{}, source: {}); {}/{} users",
+            end.id,
+            end.state,
+            end.mode,
+            if end.dry_run {
+                ", dry run: nothing was changed"
+            } else {
+                ""
+            },
+            end.source,
+            end.progress.done,
+            end.progress.total
+        );
+        for (outcome, n) in &end.counts {
+            println!("  {outcome:<10} {n}");
+        }
+        if let Some(e) = &end.error {
+            println!("error: {e}");
+        }
+        println!(
+            "report: GET /api/v1/initial-sync/{}/items (format=csv for a spreadsheet)",
+            end.id
+        );
+        match State::parse(end.state) {
+            Some(State::Done) => Ok(()),
+            _ => Err(format!("the run ended {}", end.state)),
+        }
+    })
 }

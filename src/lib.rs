@@ -12,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod directory;
+pub mod initial_sync;
 pub mod mappings;
 pub mod okta;
 pub mod okta_api;

@@ -202,3 +202,82 @@ pub fn request_sweep(conn: &mut DbConn, why: &str) -> Result<(), StoreError> {
 pub fn sweep_request(conn: &mut DbConn) -> Result<Option<(String, NaiveDateTime)>, StoreError> {
     store::settings::get(conn, DRIFT_SWEEP_REQUESTED)
 }
+
+// ---- holds: users a Standard initial sync linked (docs/initial-sync.md) ------------------
+
+/// Puts these users on hold for `run_id` and drops their pending jobs, in the caller's
+/// transaction: a Standard initial sync links them and changes nothing else, so the
+/// reconciler and the drift sweep must leave them alone until the identity provider changes
+/// them ([`enqueue_changed_users`] releases the hold). Returns how many are held.
+pub fn hold_users(
+    conn: &mut DbConn,
+    user_ids: &[String],
+    run_id: &str,
+) -> Result<usize, StoreError> {
+    use crate::store::schema::sync_holds;
+    let now = store::now();
+    let mut held = 0;
+    for chunk in user_ids.chunks(1000) {
+        diesel::delete(sync_holds::table.filter(sync_holds::user_id.eq_any(chunk)))
+            .execute(conn)?;
+        diesel::delete(sync_jobs::table.filter(sync_jobs::user_id.eq_any(chunk))).execute(conn)?;
+        let existing: Vec<String> = scim_users::table
+            .filter(scim_users::id.eq_any(chunk))
+            .select(scim_users::id)
+            .load(conn)?;
+        let rows: Vec<_> = existing
+            .iter()
+            .map(|id| {
+                (
+                    sync_holds::user_id.eq(id),
+                    sync_holds::run_id.eq(run_id),
+                    sync_holds::held_at.eq(now),
+                )
+            })
+            .collect();
+        // Batch inserts are per backend on the multi-backend connection (`db_run!`).
+        held += store::db_run!(conn, |c| diesel::insert_into(sync_holds::table)
+            .values(&rows)
+            .execute(c))?;
+    }
+    Ok(held)
+}
+
+/// Releases the holds of these users (a Full run over them, or a change from a front door).
+pub fn release_holds(conn: &mut DbConn, user_ids: &[String]) -> Result<usize, StoreError> {
+    use crate::store::schema::sync_holds;
+    let mut n = 0;
+    for chunk in user_ids.chunks(1000) {
+        n += diesel::delete(sync_holds::table.filter(sync_holds::user_id.eq_any(chunk)))
+            .execute(conn)?;
+    }
+    Ok(n)
+}
+
+/// Which of these users are on hold.
+pub fn held_among(conn: &mut DbConn, user_ids: &[String]) -> Result<Vec<String>, StoreError> {
+    use crate::store::schema::sync_holds;
+    let mut out = Vec::new();
+    for chunk in user_ids.chunks(1000) {
+        out.extend(
+            sync_holds::table
+                .filter(sync_holds::user_id.eq_any(chunk))
+                .select(sync_holds::user_id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// Whether this user is on hold.
+pub fn is_held(conn: &mut DbConn, user_id: &str) -> Result<bool, StoreError> {
+    Ok(!held_among(conn, &[user_id.to_string()])?.is_empty())
+}
+
+/// What a front door calls when the identity provider changed these users (a SCIM write; next,
+/// an Okta event): releases any hold and enqueues them, in the caller's transaction — "linked
+/// users are not touched again until Okta changes them (then the full rules apply)".
+pub fn enqueue_changed_users(conn: &mut DbConn, user_ids: &[String]) -> Result<usize, StoreError> {
+    release_holds(conn, user_ids)?;
+    enqueue_users(conn, user_ids)
+}

@@ -17,6 +17,7 @@ use crate::auth::{tokens, Authenticator, Scope};
 use crate::config::Config;
 use crate::crypto::Key;
 use crate::directory::Directory;
+use crate::initial_sync::InitialSync;
 use crate::mappings::{self, Mappings};
 use crate::okta::Okta;
 use crate::outbox::Wakeup;
@@ -41,6 +42,7 @@ pub struct Services {
     pub mappings: Mappings,
     pub sync: Engine,
     pub okta: Okta,
+    pub initial_sync: InitialSync,
     pub audit: AuditLog,
     /// How often the sync tasks look for work on their own, besides wake-ups.
     pub polling: sync::Polling,
@@ -124,7 +126,11 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         wakeup.clone(),
         Arc::new(MappingRoles),
     );
+    // The Okta org port (`initial_sync::OktaOrg`) is plugged in here once the Okta
+    // connection exists; without it the initial sync runs over the SCIM source.
+    let initial_sync = InitialSync::new(pool.clone(), sync.clone(), metrics.clone(), None);
     Ok(Services {
+        initial_sync,
         mappings: Mappings::new(pool.clone(), wakeup.clone(), Arc::new(sync.clone())),
         directory: Directory::new(pool.clone(), wakeup),
         authenticator: Authenticator::new(pool.clone()),
@@ -198,6 +204,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         pool: services.pool.clone(),
         metrics: services.metrics.clone(),
         sync: services.sync.clone(),
+        initial_sync: services.initial_sync.clone(),
     };
     let data = (
         web::Data::new(services.authenticator.clone()),
@@ -209,6 +216,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         web::Data::new(scim),
         web::Data::new(probe),
         web::Data::new(services.okta.clone()),
+        web::Data::new(services.initial_sync.clone()),
     );
     move |cfg| {
         cfg.app_data(data.0)
@@ -234,6 +242,7 @@ struct Probe {
     pool: Pool,
     metrics: Metrics,
     sync: Engine,
+    initial_sync: InitialSync,
 }
 
 async fn healthz() -> HttpResponse {
@@ -268,6 +277,7 @@ async fn render_metrics(probe: &Probe) -> HttpResponse {
     // whoever scrapes and however often.
     if probe.metrics.claim_refresh(crate::telemetry::GAUGE_MAX_AGE) {
         probe.sync.refresh_gauges().await;
+        probe.initial_sync.refresh_gauges().await;
     }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -284,6 +294,7 @@ fn start_metrics_server(
         pool: services.pool.clone(),
         metrics: services.metrics.clone(),
         sync: services.sync.clone(),
+        initial_sync: services.initial_sync.clone(),
     });
     let server = HttpServer::new(move || {
         App::new()
@@ -308,7 +319,7 @@ async fn not_found() -> HttpResponse {
 }
 
 /// The background tasks of a process: the sync housekeeping, `SYNC_WORKERS` workers, the
-/// drift sweeper, and the mappings' housekeeping.
+/// drift sweeper, the mappings' housekeeping, and the initial sync's runner.
 struct Background {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -339,8 +350,9 @@ impl Background {
         tasks.push(tokio::spawn(mappings::periodic::run(
             services.mappings.clone(),
             services.config.zenqms_role_refresh,
-            rx,
+            rx.clone(),
         )));
+        tasks.push(tokio::spawn(services.initial_sync.clone().run_pending(rx)));
         Background {
             stop,
             tasks,

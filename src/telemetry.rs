@@ -63,6 +63,11 @@ pub struct StateLabels {
     pub state: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabels {
+    pub outcome: String,
+}
+
 /// Every metric the process exports. Cheap to clone (shared handles).
 #[derive(Clone)]
 pub struct Metrics {
@@ -80,6 +85,11 @@ pub struct Metrics {
     pub sync_users: Family<StateLabels, Gauge>,
     /// When the sync gauges were last read from the database (see [`Metrics::claim_refresh`]).
     gauges_read: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
+    /// The latest initial sync: users by outcome, done, total, and whether it runs.
+    initial_sync_items: Family<OutcomeLabels, Gauge>,
+    initial_sync_done: Gauge,
+    initial_sync_total: Gauge,
+    initial_sync_running: Gauge,
 }
 
 /// How old the sync gauges may be when a scrape renders them: a scrape reads the database at
@@ -108,6 +118,29 @@ impl Metrics {
         let okta_calls = Family::<CallLabels, Counter>::default();
         let sync_queue_depth = Gauge::default();
         let sync_users = Family::<StateLabels, Gauge>::default();
+        let initial_sync_items = Family::<OutcomeLabels, Gauge>::default();
+        let (initial_sync_done, initial_sync_total, initial_sync_running) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register(
+            "initial_sync_items",
+            "Users of the latest initial sync run by outcome (link, create, update, unchanged, skip, conflict)",
+            initial_sync_items.clone(),
+        );
+        registry.register(
+            "initial_sync_done",
+            "Users of the latest initial sync run already applied",
+            initial_sync_done.clone(),
+        );
+        registry.register(
+            "initial_sync_total",
+            "Users in the scope of the latest initial sync run",
+            initial_sync_total.clone(),
+        );
+        registry.register(
+            "initial_sync_running",
+            "1 while an initial sync run is unfinished",
+            initial_sync_running.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route template, method and status",
@@ -153,6 +186,30 @@ impl Metrics {
             sync_queue_depth,
             sync_users,
             gauges_read: Default::default(),
+            initial_sync_items,
+            initial_sync_done,
+            initial_sync_total,
+            initial_sync_running,
+        }
+    }
+
+    /// The gauges of the latest initial sync run (refreshed at scrape time).
+    pub fn set_initial_sync(
+        &self,
+        running: bool,
+        done: i64,
+        total: i64,
+        by_outcome: &std::collections::BTreeMap<&'static str, i64>,
+    ) {
+        self.initial_sync_running.set(i64::from(running));
+        self.initial_sync_done.set(done);
+        self.initial_sync_total.set(total);
+        for (outcome, n) in by_outcome {
+            self.initial_sync_items
+                .get_or_create(&OutcomeLabels {
+                    outcome: outcome.to_string(),
+                })
+                .set(*n);
         }
     }
 

@@ -195,6 +195,21 @@ impl From<crate::mappings::MappingError> for AdminError {
     }
 }
 
+impl From<crate::initial_sync::InitialSyncError> for AdminError {
+    fn from(e: crate::initial_sync::InitialSyncError) -> Self {
+        use crate::initial_sync::InitialSyncError;
+        match e {
+            InitialSyncError::Store(s) => s.into(),
+            InitialSyncError::NotFound(_) => AdminError::NotFound(e.to_string()),
+            // The bridge's state prevents it: the admin must wait, cancel or configure.
+            InitialSyncError::Busy(_)
+            | InitialSyncError::NotConfigured
+            | InitialSyncError::Finished(_) => AdminError::Conflict(e.to_string()),
+            InitialSyncError::Sync(s) => s.into(),
+        }
+    }
+}
+
 /// Body/query/path extraction failures, in the admin error shape.
 pub fn json_error(
     err: actix_web::error::JsonPayloadError,

@@ -4,6 +4,7 @@ pub mod audit;
 pub mod error;
 pub mod groups;
 pub mod guard;
+pub mod initial_sync;
 pub mod mappings;
 pub mod okta;
 pub mod openapi;
@@ -57,6 +58,12 @@ api_routes! {
     get "/groups" => groups::list;
     get "/zenqms/roles" => roles::list;
     post "/zenqms/roles/refresh" => roles::refresh;
+    post "/zenqms/unlink" => initial_sync::unlink;
+    get "/initial-sync" => initial_sync::list;
+    post "/initial-sync" => initial_sync::start;
+    get "/initial-sync/{id}" => initial_sync::get;
+    get "/initial-sync/{id}/items" => initial_sync::items;
+    post "/initial-sync/{id}/cancel" => initial_sync::cancel;
 }
 
 /// Routes that take a body but change nothing, open to a `read` token (every other route

@@ -382,9 +382,73 @@ fn paths() -> Value {
     })
 }
 
+/// The initial sync and unlink (docs/initial-sync.md).
+fn initial_sync_schemas() -> Value {
+    let outcomes = json!({"type": "string", "enum": ["link", "create", "update", "unchanged", "skip", "conflict"]});
+    let count = json!({"type": "integer"});
+    json!({
+        "InitialSyncRun": {"type": "object", "properties": {
+            "id": {"type": "string"}, "mode": {"type": "string", "enum": ["standard", "full"]},
+            "dry_run": {"type": "boolean"}, "source": {"type": "string", "enum": ["scim", "okta"], "description": "okta: the connected Okta org; scim: the users Okta pushed over SCIM (their Okta id is their externalId)"},
+            "state": {"type": "string", "enum": ["reading_okta", "reading_zenqms", "applying", "done", "failed", "cancelled"]},
+            "progress": {"type": "object", "properties": {"done": count, "total": count}},
+            "counts": {"type": "object", "properties": {"link": count, "create": count, "update": count, "unchanged": count, "skip": count, "conflict": count}},
+            "started_at": ts(), "finished_at": nullable(ts()), "error": nullable(json!({"type": "string"}))}},
+        "InitialSyncItem": {"type": "object", "properties": {
+            "seq": {"type": "integer", "description": "position in the report (the paging cursor)"},
+            "okta_id": nullable(json!({"type": "string"})), "email": nullable(json!({"type": "string"})),
+            "outcome": outcomes, "zenqms_id": nullable(json!({"type": "string"})),
+            "reason": nullable(json!({"type": "string"})), "user_id": nullable(json!({"type": "string"})),
+            "status": {"type": "string", "enum": ["planned", "in_flight", "done"]}}},
+        "UnlinkReport": {"type": "object", "properties": {
+            "dry_run": {"type": "boolean"}, "cleared": count, "failed": count,
+            "users": {"type": "array", "items": {"type": "object", "properties": {
+                "user_id": {"type": "string"}, "user_name": {"type": "string"}, "zenqms_id": {"type": "string"},
+                "result": {"type": "string", "enum": ["cleared", "would_clear", "failed"]}, "reason": nullable(json!({"type": "string"}))}}}}}
+    })
+}
+
+fn initial_sync_paths() -> Value {
+    let id = path_param("id", "the run's id");
+    json!({
+        "/api/v1/initial-sync": {
+            "get": op("initial-sync", "Initial sync runs, newest first", Some("read"),
+                json!({"parameters": [query("limit", json!({"type": "integer", "minimum": 1, "maximum": 1000}), "runs (default 50)")]}),
+                json!({"200": ok("Runs", json!({"type": "object", "properties": {"runs": {"type": "array", "items": schema_ref("InitialSyncRun")}}}))}), &["400"]),
+            "post": op("initial-sync", "Start an initial sync: Standard links existing ZenQMS users by email (sets external_id, nothing else); Full applies every rule (create, update, disable, mapped roles)", Some("admin"),
+                json!({"description": "One run at a time (409 while one is unfinished, or when ZenQMS is not configured). A dry run writes nothing anywhere and reports what the real run would do. Runs while sync is paused.",
+                    "requestBody": body(json!({"type": "object", "additionalProperties": false, "properties": {
+                    "mode": {"type": "string", "enum": ["standard", "full"], "default": "standard"}, "dry_run": {"type": "boolean", "default": false}}}), true)}),
+                json!({"202": ok("Started", schema_ref("InitialSyncRun"))}), &["400", "409"])},
+        "/api/v1/initial-sync/{id}": {"get": op("initial-sync", "A run: state, progress and counts", Some("read"),
+            json!({"parameters": [id.clone()]}), json!({"200": ok("Run", schema_ref("InitialSyncRun"))}), &["404"])},
+        "/api/v1/initial-sync/{id}/items": {"get": op("initial-sync", "A run's report, one line per user, a page at a time (JSON, or CSV with format=csv)", Some("read"),
+            json!({"parameters": [id.clone(),
+                query("outcome", json!({"type": "string", "enum": ["link", "create", "update", "unchanged", "skip", "conflict"]}), "only lines with this outcome"),
+                query("after", json!({"type": "integer"}), "cursor: the `next_after` of the previous page (CSV: the X-Next-After header)"),
+                query("limit", json!({"type": "integer", "minimum": 1, "maximum": 1000}), "lines per page (default 100)"),
+                query("format", json!({"type": "string", "enum": ["json", "csv"]}), "csv: okta_id,email,outcome,zenqms_id,reason,user_id")]}),
+            json!({"200": {"description": "Lines", "content": {
+                "application/json": {"schema": {"type": "object", "properties": {"items": {"type": "array", "items": schema_ref("InitialSyncItem")}, "next_after": nullable(json!({"type": "integer"}))}}},
+                "text/csv": {"schema": {"type": "string"}}}}}), &["400", "404"])},
+        "/api/v1/initial-sync/{id}/cancel": {"post": op("initial-sync", "Cancel a run; it stops after the user under way (users already linked stay linked)", Some("admin"),
+            json!({"parameters": [id]}), json!({"202": ok("Cancelling", schema_ref("InitialSyncRun"))}), &["404", "409"])},
+        "/api/v1/zenqms/unlink": {"post": op("initial-sync", "Clear external_id in ZenQMS for every user the bridge linked (what ZenQMS does when its own integration is removed)", Some("admin"),
+            json!({"requestBody": body(json!({"type": "object", "additionalProperties": false, "properties": {"dry_run": {"type": "boolean", "default": false}}}), true)}),
+            json!({"200": ok("Each user and what was done", schema_ref("UnlinkReport"))}), &["400", "409"])}
+    })
+}
+
 pub fn build() -> Value {
     let mut schemas = schemas();
     schemas["DriftSweep"] = drift_sweep_schema();
+    if let (Value::Object(all), Value::Object(more)) = (&mut schemas, initial_sync_schemas()) {
+        all.extend(more);
+    }
+    let mut paths = paths();
+    if let (Value::Object(all), Value::Object(more)) = (&mut paths, initial_sync_paths()) {
+        all.extend(more);
+    }
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -396,9 +460,9 @@ pub fn build() -> Value {
         "tags": [
             {"name": "role-mappings", "description": "Okta groups → ZenQMS roles"},
             {"name": "editor", "description": "What the mapping editor lists"},
-            {"name": "sync"}, {"name": "settings"}, {"name": "tokens"}, {"name": "audit"}, {"name": "meta"}
+            {"name": "sync"}, {"name": "initial-sync", "description": "Link or provision the users of the identity provider once (docs/initial-sync.md)"}, {"name": "settings"}, {"name": "tokens"}, {"name": "audit"}, {"name": "meta"}
         ],
-        "paths": paths(),
+        "paths": paths,
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "a service-account token (`zenqms-bridge token create`)"}},
             "schemas": schemas,

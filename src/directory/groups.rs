@@ -238,7 +238,7 @@ pub fn create(
         }
         // Members may gain roles; pending mappings of this name bind to the group (and may
         // make a role managed, enqueuing its holders).
-        let enqueued = outbox::enqueue_users(c, &added)?
+        let enqueued = outbox::enqueue_changed_users(c, &added)?
             + mappings::on_group_named(c, actor.name, &id, &fields.display_name)?;
         audit::record(
             c,
@@ -310,7 +310,7 @@ fn store_update(
             .map_err(|e| map_unique(e, &fields.display_name))?;
         // Whoever joined or left may gain or lose a ZenQMS role; a renamed group may map
         // differently, so then every member is re-evaluated (one statement either way).
-        enqueued += outbox::enqueue_users(conn, &delta.affected())?;
+        enqueued += outbox::enqueue_changed_users(conn, &delta.affected())?;
         if renamed {
             enqueued += outbox::enqueue_group_members(conn, &group.id)?;
             enqueued +=

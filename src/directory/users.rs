@@ -435,7 +435,7 @@ pub fn create(
             .execute(c)
             .map_err(|e| map_unique(e, &fields.user_name))?;
         insert_emails(c, &id, &fields.emails)?;
-        outbox::enqueue_users(c, std::slice::from_ref(&id))?;
+        outbox::enqueue_changed_users(c, std::slice::from_ref(&id))?;
         audit::record(
             c,
             &audit::Entry {
@@ -544,7 +544,7 @@ fn store_update(
             .execute(conn)?;
         insert_emails(conn, &current.id, &fields.emails)?;
     }
-    let enqueued = outbox::enqueue_users(conn, std::slice::from_ref(&current.id))?;
+    let enqueued = outbox::enqueue_changed_users(conn, std::slice::from_ref(&current.id))?;
     audit::record(
         conn,
         &audit::Entry {
@@ -629,7 +629,7 @@ pub fn delete(
         let current = lock(c, id)?;
         pre.check(Kind::User, current.meta.version)?;
         let now = store::now();
-        let enqueued = outbox::enqueue_users(c, std::slice::from_ref(&current.id))?;
+        let enqueued = outbox::enqueue_changed_users(c, std::slice::from_ref(&current.id))?;
         let left: Vec<String> =
             diesel::delete(group_members::table.filter(group_members::user_id.eq(&current.id)))
                 .returning(group_members::group_id)

@@ -151,6 +151,47 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    initial_sync_runs (id) {
+        id -> Text,
+        mode -> Text,
+        dry_run -> Bool,
+        source -> Text,
+        state -> Text,
+        active_slot -> Nullable<Text>,
+        requested_by -> Text,
+        cancel_requested -> Bool,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        error -> Nullable<Text>,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    initial_sync_items (run_id, seq) {
+        run_id -> Text,
+        seq -> BigInt,
+        user_id -> Nullable<Text>,
+        okta_id -> Nullable<Text>,
+        email -> Nullable<Text>,
+        outcome -> Text,
+        zenqms_id -> Nullable<Text>,
+        zenqms_id_json -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        status -> Text,
+    }
+}
+
+diesel::table! {
+    sync_holds (user_id) {
+        user_id -> Text,
+        run_id -> Text,
+        held_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(scim_user_emails -> scim_users (user_id));
 diesel::joinable!(group_members -> scim_groups (group_id));
 diesel::table! {
@@ -207,4 +248,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     zenqms_user_roles,
     okta_connection,
     okta_authorizations,
+    initial_sync_runs,
+    initial_sync_items,
+    sync_holds,
 );

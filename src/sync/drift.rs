@@ -175,6 +175,11 @@ pub fn apply_page(
         .map(|l| (l.zenqms_id_json.clone(), l))
         .collect();
     let managed: HashSet<&str> = managed.iter().map(String::as_str).collect();
+    // Users a Standard initial sync holds are left as they are (`outbox::hold_users`).
+    let linked_ids: Vec<String> = linked.values().map(|l| l.user_id.clone()).collect();
+    let held: HashSet<String> = crate::outbox::held_among(conn, &linked_ids)?
+        .into_iter()
+        .collect();
     let mut out = PageOutcome::default();
     let mut enqueue = Vec::new();
     let mut candidates = Vec::new();
@@ -197,6 +202,9 @@ pub fn apply_page(
             }
             continue;
         };
+        if held.contains(&row.user_id) {
+            continue;
+        }
         out.linked += 1;
         if row.has_job || row.updated_at >= fetched_at {
             out.busy += 1;

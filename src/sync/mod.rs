@@ -22,7 +22,7 @@ pub mod roles;
 pub mod settings;
 pub mod state;
 pub mod sweep;
-mod throttle;
+pub(crate) mod throttle;
 pub mod worker;
 
 pub use engine::{ConnectionView, Engine, StatusView};

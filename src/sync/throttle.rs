@@ -169,3 +169,14 @@ impl Links for DbLinks<'_> {
         Ok(store::run(self.pool, move |c| state::owner_of(c, &id, &except)).await?)
     }
 }
+
+impl Throttled<'_> {
+    /// `PATCH /v2/users/{id}` `{"external_id": null}` (the initial sync's unlink).
+    pub async fn clear_external_id(
+        &self,
+        ctx: CallCtx<'_>,
+        id: &ZenqmsId,
+    ) -> Result<RemoteUser, SyncError> {
+        self.call(|| self.client.clear_external_id(ctx, id)).await
+    }
+}

@@ -131,16 +131,20 @@ async fn reconcile_job(
 ) -> Result<(), SyncError> {
     let uid = job.user_id.clone();
     let roles = engine.inner.roles.clone();
-    let (user, link, plan) = store::run(&engine.inner.pool, move |c| {
+    let (user, link, plan, held) = store::run(&engine.inner.pool, move |c| {
         Ok::<_, StoreError>((
             directory_view::load(c, &uid)?,
             state::load_link(c, &uid)?,
             roles.plan_for(c, &uid)?,
+            crate::outbox::is_held(c, &uid)?,
         ))
     })
     .await?;
+    let user = user.filter(|_| !held);
     let Some(user) = user else {
-        // The directory row is gone entirely (not a SCIM delete, which keeps it).
+        // The directory row is gone entirely (not a SCIM delete, which keeps it), or a
+        // Standard initial sync holds the user (`outbox::hold_users`): nothing to do until
+        // the identity provider changes it, which releases the hold and enqueues it again.
         let (j, o) = (job.clone(), owner.to_string());
         store::run(&engine.inner.pool, move |c| queue::complete(c, &j, &o)).await?;
         return Ok(());

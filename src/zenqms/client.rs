@@ -198,6 +198,19 @@ impl ZenqmsClient {
             .await
     }
 
+    /// `PATCH /v2/users/{id}` with `{"external_id": null}`: unlinks a ZenQMS user from its
+    /// Okta account (what ZenQMS does when its own integration is removed). `UserPatch`
+    /// cannot say `null` (an absent field leaves ZenQMS's value), hence its own call.
+    pub async fn clear_external_id(
+        &self,
+        ctx: CallCtx<'_>,
+        id: &ZenqmsId,
+    ) -> Result<RemoteUser, ZenqmsError> {
+        let body = serde_json::json!({"external_id": null});
+        self.exec(ctx, Endpoint::UpdateUser, Some(id), &[], Some(body))
+            .await
+    }
+
     pub async fn add_roles(
         &self,
         ctx: CallCtx<'_>,

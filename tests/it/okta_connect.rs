@@ -101,6 +101,7 @@ async fn the_whole_dance_connects_and_records_who_authorized() {
     // Calls are counted in /metrics.
     let metrics = app
         .raw(Method::GET, "/metrics")
+        .bearer_auth(&app.admin_token)
         .send()
         .await
         .unwrap()

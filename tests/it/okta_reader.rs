@@ -160,6 +160,7 @@ async fn a_429_is_waited_out_until_reset() {
     assert!((1..=2).contains(&refused), "{refused} refusals: {users:?}");
     let metrics = app
         .raw(Method::GET, "/metrics")
+        .bearer_auth(&app.admin_token)
         .send()
         .await
         .unwrap()

@@ -1,0 +1,3 @@
+DROP TABLE sync_holds;
+DROP TABLE initial_sync_items;
+DROP TABLE initial_sync_runs;
