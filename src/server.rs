@@ -228,6 +228,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(data.6)
             .app_data(data.7)
             .app_data(data.8)
+            .app_data(data.9)
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics));
