@@ -192,10 +192,12 @@ async fn two_processes_on_one_postgresql_share_the_backlog() {
     let b = spawn(&db, &sim, &patient);
     a.wait_ready(&client).await;
     b.wait_ready(&client).await;
-    // Pushed to one process, some changes to the other: the database is the only channel.
+    // Pushed to both processes in turn (each wakes its own workers, so both take part even on
+    // a loaded machine), then changes to one of them: the database is the only channel.
     let mut people: Vec<Person> = (0..300).map(|i| Person::new(&format!("two{i}"))).collect();
-    for p in people.iter_mut() {
-        push_to(&client, &a.base, &scim, p).await;
+    for (i, p) in people.iter_mut().enumerate() {
+        let to = if i % 2 == 0 { &a.base } else { &b.base };
+        push_to(&client, to, &scim, p).await;
     }
     for p in people.iter_mut().step_by(4) {
         p.title = Some("Changed Elsewhere".into());
