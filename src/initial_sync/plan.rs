@@ -480,17 +480,7 @@ impl Api for SnapshotApi {
         Ok(self
             .users()?
             .iter()
-            .filter(|u| f.id.as_ref().is_none_or(|i| *i == u.id))
-            .filter(|u| {
-                f.email
-                    .as_ref()
-                    .is_none_or(|e| e.eq_ignore_ascii_case(&u.email))
-            })
-            .filter(|u| {
-                f.external_id
-                    .as_ref()
-                    .is_none_or(|x| Some(x) == u.external_id.as_ref())
-            })
+            .filter(|u| f.matches(u))
             .take(1)
             .cloned()
             .collect())

@@ -293,6 +293,22 @@ pub struct SearchFilters {
     pub external_id: Option<String>,
 }
 
+impl SearchFilters {
+    /// Whether `u` answers this search as ZenQMS does: every given field matches, the email
+    /// without regard to case (docs/zenqms-api.md, `POST /v2/users/search`).
+    pub fn matches(&self, u: &RemoteUser) -> bool {
+        self.id.as_ref().is_none_or(|i| *i == u.id)
+            && self
+                .email
+                .as_ref()
+                .is_none_or(|e| e.eq_ignore_ascii_case(&u.email))
+            && self
+                .external_id
+                .as_ref()
+                .is_none_or(|x| Some(x) == u.external_id.as_ref())
+    }
+}
+
 pub fn search_body(filters: &SearchFilters, page: u32, page_size: u32) -> Value {
     serde_json::json!({"filters": filters, "page": page, "page_size": page_size.min(MAX_PAGE_SIZE)})
 }
