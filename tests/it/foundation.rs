@@ -443,6 +443,12 @@ async fn first_serve_prints_an_admin_token_and_sigterm_loses_no_accepted_write()
     let client = reqwest::Client::new();
     let bin = BinaryApp::spawn(&db, &[]);
     bin.wait_ready(&client).await;
+    // The banner may reach the log file after the listener answers: wait for its last line.
+    eventually(Duration::from_secs(30), || async {
+        let stderr = bin.stderr();
+        stderr.lines().any(|l| l.starts_with("zqb_")) && stderr.contains("/scim/v2")
+    })
+    .await;
     let stderr = bin.stderr();
     assert!(stderr.contains("one-time ADMIN token"), "{stderr}");
     let token = stderr
