@@ -4,6 +4,7 @@
 mod harness;
 
 mod architecture;
+mod directory_external;
 mod foundation;
 mod initial_sync_modes;
 mod initial_sync_runs;
