@@ -70,8 +70,13 @@ compare_create() {
     echo "-- pgbench comparison skipped: pgbench is not installed (apt-get install postgresql-client)"
     return
   fi
-  tps=$(pgbench -n -M prepared -c "$conns" -j 2 -T "$secs" -f loadgen/pgbench-create.sql "$db" 2>/dev/null |
-    sed -nE 's/^tps = ([0-9.]+) \(without initial connection time\)/\1/p')
+  local out
+  out=$(pgbench -n -M prepared -c "$conns" -j 2 -T "$secs" -f loadgen/pgbench-create.sql "$db" 2>&1) || true
+  tps=$(sed -nE 's/^tps = ([0-9.]+) \(without initial connection time\)/\1/p' <<<"$out")
+  if [ -z "$tps" ]; then
+    echo "-- pgbench failed:"; tail -n 5 <<<"$out"
+    return
+  fi
   echo "PGBENCH_CREATE tps=$tps"
   awk -v r="$rps" -v p="$p99" -v t="$tps" 'BEGIN {
     printf "== creates side by side: bridge %.0f/s (p99 %.1f ms, wrk) | pgbench %.0f tps | ratio %.2f x\n", r, p, t, r / t }'
