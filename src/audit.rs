@@ -7,6 +7,7 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use crate::store::schema::audit_log;
+use crate::store::sql::{Bind, Sql};
 use crate::store::{self, DbConn, Pool, StoreError};
 
 /// Who caused an entry: a service account's name, or the bridge itself.
@@ -49,6 +50,34 @@ struct NewRow<'a> {
     target_id: Option<&'a str>,
     detail: String,
     outcome: &'a str,
+}
+
+/// The audit row of `entry` as the tail of an `INSERT … SELECT` over `from` (the `RETURNING`
+/// rows of an earlier part of the same statement), the target's id read from `target_id_sql`:
+/// for a writer that makes its change and the trail of it in one statement, so both still
+/// commit together (`directory/users/pg_create.rs`). `entry.target_id` is not used.
+pub(crate) fn push_insert_select(
+    sql: &mut Sql,
+    entry: &Entry<'_>,
+    at: NaiveDateTime,
+    from: &str,
+    target_id_sql: &str,
+) {
+    sql.push(
+        "INSERT INTO audit_log (at, actor, action, target_type, target_id, detail, outcome) SELECT ",
+    )
+    .bind(Bind::Time(at))
+    .push(", ")
+    .bind(Bind::Text(entry.actor.to_string()))
+    .push(", ")
+    .bind(Bind::Text(entry.action.to_string()))
+    .push(", ")
+    .bind(Bind::Text(entry.target_type.to_string()))
+    .push(&format!(", {target_id_sql}, "))
+    .bind(Bind::Text(entry.detail.to_string()))
+    .push(", ")
+    .bind(Bind::Text(entry.outcome.as_str().to_string()))
+    .push(&format!(" FROM {from}"));
 }
 
 pub fn record(conn: &mut DbConn, entry: &Entry<'_>) -> Result<(), StoreError> {

@@ -10,6 +10,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
+mod pg_create;
+
 use super::query::{self, UserQuery};
 use super::{
     tx, Actor, DirectoryError, Document, Edit, Kind, Meta, Page, Precondition, Rejection, Written,
@@ -18,7 +20,7 @@ use crate::audit::{self, Outcome};
 use crate::outbox;
 use crate::store::schema::{group_members, scim_groups, scim_user_emails, scim_users};
 use crate::store::sql::{CountRow, Sql};
-use crate::store::{self, db_run, lock_rows, DbConn, StoreError};
+use crate::store::{self, db_run, lock_rows, Backend, DbConn, StoreError};
 
 /// A user as the SCIM layer renders it.
 #[derive(Debug, Clone)]
@@ -413,66 +415,95 @@ pub fn create(
     let fields = Fields::of(doc)?;
     let doc = complete(doc.clone(), &fields);
     let attributes = Value::Object(doc.clone()).to_string();
-    let user = tx::write(conn, |c| {
-        let id = uuid::Uuid::now_v7().to_string();
-        let now = store::now();
-        diesel::insert_into(scim_users::table)
-            .values((
-                scim_users::id.eq(&id),
-                scim_users::user_name.eq(&fields.user_name),
-                scim_users::user_name_lower.eq(fields.user_name.to_lowercase()),
-                scim_users::external_id.eq(fields.external_id.as_deref()),
-                scim_users::display_name.eq(fields.display_name.as_deref()),
-                scim_users::given_name.eq(fields.given_name.as_deref()),
-                scim_users::family_name.eq(fields.family_name.as_deref()),
-                scim_users::title.eq(fields.title.as_deref()),
-                scim_users::active.eq(fields.active),
-                scim_users::attributes.eq(&attributes),
-                scim_users::version.eq(1i64),
-                scim_users::created_at.eq(now),
-                scim_users::updated_at.eq(now),
-            ))
-            .execute(c)
-            .map_err(|e| map_unique(e, &fields.user_name))?;
-        insert_emails(c, &id, &fields.emails)?;
-        outbox::enqueue_changed_users(c, std::slice::from_ref(&id))?;
-        audit::record(
-            c,
-            &audit::Entry {
-                actor: actor.name,
-                action: &actor.action("user.create"),
-                target_type: "user",
-                target_id: Some(&id),
-                detail: json!({
-                    "userName": fields.user_name,
-                    "externalId": fields.external_id,
-                    "active": fields.active,
-                    "attributes": doc.keys().collect::<Vec<_>>(),
-                }),
-                outcome: Outcome::Success,
-            },
-        )?;
-        Ok(User {
-            id,
-            active: fields.active,
-            doc: doc.clone(),
-            meta: Meta {
-                version: 1,
-                created: now,
-                last_modified: now,
-            },
-            groups: None,
-        })
-    })?;
-    // A new user belongs to no group yet: nothing to load.
-    let mut user = user;
-    if load_groups {
-        user.groups = Some(Vec::new());
+    let action = actor.action("user.create");
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = store::now();
+    match conn.backend() {
+        // One statement, one round trip (`users/pg_create.rs`).
+        Backend::Postgres => pg_create::insert(
+            conn,
+            &id,
+            now,
+            &fields,
+            &attributes,
+            &created_entry(actor.name, &action, &id, &fields, &doc),
+        )
+        .map_err(|e| map_unique(e, &fields.user_name))?,
+        Backend::Sqlite => tx::write(conn, |c| {
+            insert_user(c, &id, now, &fields, &attributes)?;
+            insert_emails(c, &id, &fields.emails)?;
+            outbox::enqueue_changed_users(c, std::slice::from_ref(&id))?;
+            audit::record(c, &created_entry(actor.name, &action, &id, &fields, &doc))?;
+            Ok(())
+        })?,
     }
+    let user = User {
+        id,
+        active: fields.active,
+        doc,
+        meta: Meta {
+            version: 1,
+            created: now,
+            last_modified: now,
+        },
+        // A new user belongs to no group yet: nothing to load.
+        groups: load_groups.then(Vec::new),
+    };
     Ok(Written {
         value: user,
         enqueued: 1,
     })
+}
+
+/// The audit entry of a create.
+fn created_entry<'a>(
+    actor: &'a str,
+    action: &'a str,
+    id: &'a str,
+    fields: &Fields,
+    doc: &Document,
+) -> audit::Entry<'a> {
+    audit::Entry {
+        actor,
+        action,
+        target_type: "user",
+        target_id: Some(id),
+        detail: json!({
+            "userName": fields.user_name,
+            "externalId": fields.external_id,
+            "active": fields.active,
+            "attributes": doc.keys().collect::<Vec<_>>(),
+        }),
+        outcome: Outcome::Success,
+    }
+}
+
+fn insert_user(
+    conn: &mut DbConn,
+    id: &str,
+    now: NaiveDateTime,
+    fields: &Fields,
+    attributes: &str,
+) -> Result<(), DirectoryError> {
+    diesel::insert_into(scim_users::table)
+        .values((
+            scim_users::id.eq(id),
+            scim_users::user_name.eq(&fields.user_name),
+            scim_users::user_name_lower.eq(fields.user_name.to_lowercase()),
+            scim_users::external_id.eq(fields.external_id.as_deref()),
+            scim_users::display_name.eq(fields.display_name.as_deref()),
+            scim_users::given_name.eq(fields.given_name.as_deref()),
+            scim_users::family_name.eq(fields.family_name.as_deref()),
+            scim_users::title.eq(fields.title.as_deref()),
+            scim_users::active.eq(fields.active),
+            scim_users::attributes.eq(attributes),
+            scim_users::version.eq(1i64),
+            scim_users::created_at.eq(now),
+            scim_users::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map_err(|e| map_unique(e, &fields.user_name))?;
+    Ok(())
 }
 
 /// The top-level attributes that differ, with their values before and after.

@@ -5,6 +5,8 @@ mod harness;
 
 mod architecture;
 mod directory_external;
+mod faults_overload;
+mod faults_postgres;
 mod foundation;
 mod initial_sync_modes;
 mod initial_sync_runs;
