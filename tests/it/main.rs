@@ -4,6 +4,12 @@
 mod harness;
 
 mod architecture;
+mod directory_external;
+mod faults_disk;
+mod faults_overload;
+mod faults_pg_restart;
+mod faults_postgres;
+mod faults_slow;
 mod foundation;
 mod initial_sync_modes;
 mod initial_sync_runs;
@@ -20,6 +26,7 @@ mod okta_reader;
 mod okta_support;
 mod okta_tokens;
 mod outbox;
+mod pg_cluster;
 mod pg_tls;
 mod scim_discovery;
 mod scim_errors;
