@@ -250,12 +250,35 @@ pub async fn full<L: Links>(
         }
         let had_link = input.link.is_some();
         let rec = Recording::new(snapshot);
-        let run =
-            reconcile::reconcile(&rec, links, &u.user, input.link, default_title, input.roles)
-                .await;
+        let plan_links = Planning(links);
+        let run = reconcile::reconcile(
+            &rec,
+            &plan_links,
+            &u.user,
+            input.link,
+            default_title,
+            input.roles,
+        )
+        .await;
         out.push(classify(u, email, had_link, &rec, &run));
     }
     out
+}
+
+/// The stored links, read-only: a plan's create is made against the snapshot, so it must not
+/// be written down as a create sent (`sync::creates`) — that would write to the database in a
+/// dry run, and make the real run look each new user up before creating it (two searches a
+/// user too many).
+struct Planning<'a, L>(&'a L);
+
+impl<L: Links> Links for Planning<'_, L> {
+    async fn owner_of(
+        &self,
+        id: &crate::zenqms::ZenqmsId,
+        except: &str,
+    ) -> Result<Option<reconcile::Owner>, SyncError> {
+        self.0.owner_of(id, except).await
+    }
 }
 
 /// The write calls a reconcile made, to name its outcome.

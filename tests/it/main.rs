@@ -11,6 +11,7 @@ mod faults_pg_restart;
 mod faults_postgres;
 mod faults_slow;
 mod foundation;
+mod initial_sync_bench;
 mod initial_sync_modes;
 mod initial_sync_okta;
 mod initial_sync_runs;
