@@ -44,6 +44,8 @@ pub struct Services {
     pub okta: Okta,
     pub initial_sync: InitialSync,
     pub audit: AuditLog,
+    /// The admin console's browser sessions.
+    pub sessions: crate::auth::sessions::Sessions,
     /// How often the sync tasks look for work on their own, besides wake-ups.
     pub polling: sync::Polling,
 }
@@ -135,6 +137,10 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         directory: Directory::new(pool.clone(), wakeup),
         authenticator: Authenticator::new(pool.clone()),
         audit: AuditLog::new(pool.clone()),
+        sessions: crate::auth::sessions::Sessions::new(
+            pool.clone(),
+            crate::console::Settings::new(&config).limits,
+        ),
         sync,
         okta,
         metrics,
@@ -217,6 +223,8 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         web::Data::new(probe),
         web::Data::new(services.okta.clone()),
         web::Data::new(services.initial_sync.clone()),
+        web::Data::new(crate::console::Settings::new(config)),
+        web::Data::new(services.sessions.clone()),
     );
     move |cfg| {
         cfg.app_data(data.0)
@@ -229,12 +237,15 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(data.7)
             .app_data(data.8)
             .app_data(data.9)
+            .app_data(data.10)
+            .app_data(data.11)
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics));
         crate::scim::configure(cfg);
         crate::admin::configure(cfg);
         crate::okta_callback::configure(cfg);
+        crate::console::configure(cfg);
     }
 }
 

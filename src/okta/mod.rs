@@ -10,6 +10,7 @@ pub mod calls;
 pub mod id_token;
 pub mod org_url;
 pub mod reader;
+pub mod signin;
 pub mod store;
 pub mod tokens;
 

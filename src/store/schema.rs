@@ -252,3 +252,25 @@ diesel::allow_tables_to_appear_in_same_query!(
     initial_sync_items,
     sync_holds,
 );
+
+diesel::table! {
+    console_sessions (id_hash) {
+        id_hash -> Text,
+        principal -> Text,
+        scope -> Text,
+        via -> Text,
+        csrf -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    console_signins (state_hash) {
+        state_hash -> Text,
+        nonce -> Text,
+        verifier_sealed -> Text,
+        expires_at -> Timestamp,
+    }
+}
