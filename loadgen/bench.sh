@@ -2,10 +2,16 @@
 # The SCIM benchmark of issue 3, on a fresh database: `loadgen/bench.sh sqlite` or
 # `loadgen/bench.sh postgres` (PostgreSQL at $PG_ADMIN_URL, default postgres://postgres@127.0.0.1:5432/postgres).
 # BIG=1 also loads 100,000 users and a 100,000-member group and measures again.
+# `loadgen/bench.sh postgres create` runs only the create comparison (issue 14 §3): `wrk` posting
+# creates to the bridge, then `pgbench` doing the database work of a create (a user and its
+# outbox row in one transaction, loadgen/pgbench-create.sql) on the same database with as many
+# clients, and prints both and their ratio. Needs `wrk` (and `pgbench` for PostgreSQL):
+# `apt-get install wrk postgresql-client`.
 # Builds release binaries of the bridge and the load generator (not part of the normal build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 backend=${1:-sqlite}
+scenario=${2:-all}
 conns=${CONNECTIONS:-32}
 secs=${SECONDS_PER_RUN:-10}
 port=${PORT:-18080}
@@ -20,7 +26,7 @@ case "$backend" in
   postgres)
     psql "$pg_admin" -qc "CREATE DATABASE $dbname" >/dev/null
     db="${pg_admin%/*}/$dbname" ;;
-  *) echo "usage: $0 sqlite|postgres" >&2; exit 2 ;;
+  *) echo "usage: $0 sqlite|postgres [all|create]" >&2; exit 2 ;;
 esac
 export DATABASE_URL="$db" DATA_DIR="$dir" BIND_ADDR="127.0.0.1:$port" RUST_LOG=${RUST_LOG:-warn}
 export DB_POOL_SIZE=${DB_POOL_SIZE:-8}
@@ -41,7 +47,47 @@ done
 L() { "$lg" --base "http://127.0.0.1:$port" --token "$token" --connections "$conns" --seconds "$secs" "$@"; }
 echo "== $backend, $conns connections, ${secs}s per run, pool $DB_POOL_SIZE, $(nproc) cores (load generator on the same machine)"
 L seed-users --count 2000 >/dev/null
+
+# Creates measured by wrk, beside what PostgreSQL serves for the same rows (pgbench, same
+# database, same number of clients, right after): the ratio says how much of the database's
+# speed the bridge's create path uses.
+compare_create() {
+  if ! command -v wrk >/dev/null; then
+    echo "-- create comparison skipped: wrk is not installed (apt-get install wrk)"
+    return
+  fi
+  local line rps p99 tps
+  line=$(wrk -t2 -c"$conns" -d"${secs}s" --timeout 10s -s loadgen/wrk-create.lua \
+    "http://127.0.0.1:$port" -- "$token" | grep '^WRK_CREATE')
+  echo "$line"
+  rps=$(sed -E 's/.*rps=([0-9.]+).*/\1/' <<<"$line")
+  p99=$(sed -E 's/.*p99_ms=([0-9.]+).*/\1/' <<<"$line")
+  if [ "$backend" != postgres ]; then
+    echo "== creates: bridge $rps/s, p99 $p99 ms (wrk)"
+    return
+  fi
+  if ! command -v pgbench >/dev/null; then
+    echo "-- pgbench comparison skipped: pgbench is not installed (apt-get install postgresql-client)"
+    return
+  fi
+  local out
+  out=$(pgbench -n -M prepared -c "$conns" -j 2 -T "$secs" -f loadgen/pgbench-create.sql "$db" 2>&1) || true
+  tps=$(sed -nE 's/^tps = ([0-9.]+) \(without initial connection time\)/\1/p' <<<"$out")
+  if [ -z "$tps" ]; then
+    echo "-- pgbench failed:"; tail -n 5 <<<"$out"
+    return
+  fi
+  echo "PGBENCH_CREATE tps=$tps"
+  awk -v r="$rps" -v p="$p99" -v t="$tps" 'BEGIN {
+    printf "== creates side by side: bridge %.0f/s (p99 %.1f ms, wrk) | pgbench %.0f tps | ratio %.2f x\n", r, p, t, r / t }'
+}
+
+if [ "$scenario" = create ]; then
+  compare_create
+  exit 0
+fi
 L create
+compare_create
 L get
 L filter
 L patch-members

@@ -10,6 +10,8 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde_json::{json, Value};
 
+mod pg_create;
+
 use super::query::{self, UserQuery};
 use super::{
     tx, Actor, DirectoryError, Document, Edit, Kind, Meta, Page, Precondition, Rejection, Written,
@@ -18,7 +20,7 @@ use crate::audit::{self, Outcome};
 use crate::outbox;
 use crate::store::schema::{group_members, scim_groups, scim_user_emails, scim_users};
 use crate::store::sql::{CountRow, Sql};
-use crate::store::{self, db_run, lock_rows, DbConn, StoreError};
+use crate::store::{self, db_run, lock_rows, Backend, DbConn, StoreError};
 
 /// A user as the SCIM layer renders it.
 #[derive(Debug, Clone)]
@@ -39,22 +41,22 @@ pub struct GroupRef {
 
 /// The shadow columns of a document.
 #[derive(Debug, Clone, PartialEq)]
-struct Fields {
-    user_name: String,
-    external_id: Option<String>,
-    display_name: Option<String>,
-    given_name: Option<String>,
-    family_name: Option<String>,
-    title: Option<String>,
-    active: bool,
-    emails: Vec<EmailRow>,
+pub(super) struct Fields {
+    pub(super) user_name: String,
+    pub(super) external_id: Option<String>,
+    pub(super) display_name: Option<String>,
+    pub(super) given_name: Option<String>,
+    pub(super) family_name: Option<String>,
+    pub(super) title: Option<String>,
+    pub(super) active: bool,
+    pub(super) emails: Vec<EmailRow>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-struct EmailRow {
-    value: String,
-    email_type: Option<String>,
-    primary: bool,
+pub(super) struct EmailRow {
+    pub(super) value: String,
+    pub(super) email_type: Option<String>,
+    pub(super) primary: bool,
 }
 
 fn text(v: Option<&Value>) -> Option<String> {
@@ -65,7 +67,7 @@ fn text(v: Option<&Value>) -> Option<String> {
 }
 
 impl Fields {
-    fn of(doc: &Document) -> Result<Fields, Rejection> {
+    pub(super) fn of(doc: &Document) -> Result<Fields, Rejection> {
         let user_name = text(doc.get("userName")).ok_or_else(|| {
             Rejection::invalid_value("userName is required and must not be empty")
         })?;
@@ -390,12 +392,12 @@ fn insert_emails(conn: &mut DbConn, id: &str, emails: &[EmailRow]) -> Result<(),
 const EMAIL_INSERT_CHUNK: usize = 1000;
 
 /// The document as stored: `active` is always explicit.
-fn complete(mut doc: Document, fields: &Fields) -> Document {
+pub(super) fn complete(mut doc: Document, fields: &Fields) -> Document {
     doc.insert("active".into(), Value::Bool(fields.active));
     doc
 }
 
-fn map_unique(e: diesel::result::Error, user_name: &str) -> DirectoryError {
+pub(super) fn map_unique(e: diesel::result::Error, user_name: &str) -> DirectoryError {
     let e = DirectoryError::from(e);
     if e.is_unique_violation() {
         conflict(user_name)
@@ -413,66 +415,95 @@ pub fn create(
     let fields = Fields::of(doc)?;
     let doc = complete(doc.clone(), &fields);
     let attributes = Value::Object(doc.clone()).to_string();
-    let user = tx::write(conn, |c| {
-        let id = uuid::Uuid::now_v7().to_string();
-        let now = store::now();
-        diesel::insert_into(scim_users::table)
-            .values((
-                scim_users::id.eq(&id),
-                scim_users::user_name.eq(&fields.user_name),
-                scim_users::user_name_lower.eq(fields.user_name.to_lowercase()),
-                scim_users::external_id.eq(fields.external_id.as_deref()),
-                scim_users::display_name.eq(fields.display_name.as_deref()),
-                scim_users::given_name.eq(fields.given_name.as_deref()),
-                scim_users::family_name.eq(fields.family_name.as_deref()),
-                scim_users::title.eq(fields.title.as_deref()),
-                scim_users::active.eq(fields.active),
-                scim_users::attributes.eq(&attributes),
-                scim_users::version.eq(1i64),
-                scim_users::created_at.eq(now),
-                scim_users::updated_at.eq(now),
-            ))
-            .execute(c)
-            .map_err(|e| map_unique(e, &fields.user_name))?;
-        insert_emails(c, &id, &fields.emails)?;
-        outbox::enqueue_changed_users(c, std::slice::from_ref(&id))?;
-        audit::record(
-            c,
-            &audit::Entry {
-                actor: actor.name,
-                action: &actor.action("user.create"),
-                target_type: "user",
-                target_id: Some(&id),
-                detail: json!({
-                    "userName": fields.user_name,
-                    "externalId": fields.external_id,
-                    "active": fields.active,
-                    "attributes": doc.keys().collect::<Vec<_>>(),
-                }),
-                outcome: Outcome::Success,
-            },
-        )?;
-        Ok(User {
-            id,
-            active: fields.active,
-            doc: doc.clone(),
-            meta: Meta {
-                version: 1,
-                created: now,
-                last_modified: now,
-            },
-            groups: None,
-        })
-    })?;
-    // A new user belongs to no group yet: nothing to load.
-    let mut user = user;
-    if load_groups {
-        user.groups = Some(Vec::new());
+    let action = actor.action("user.create");
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = store::now();
+    match conn.backend() {
+        // One statement, one round trip (`users/pg_create.rs`).
+        Backend::Postgres => pg_create::insert(
+            conn,
+            &id,
+            now,
+            &fields,
+            &attributes,
+            &created_entry(actor.name, &action, &id, &fields, &doc),
+        )
+        .map_err(|e| map_unique(e, &fields.user_name))?,
+        Backend::Sqlite => tx::write(conn, |c| {
+            insert_user(c, &id, now, &fields, &attributes)?;
+            insert_emails(c, &id, &fields.emails)?;
+            outbox::enqueue_changed_users(c, std::slice::from_ref(&id))?;
+            audit::record(c, &created_entry(actor.name, &action, &id, &fields, &doc))?;
+            Ok(())
+        })?,
     }
+    let user = User {
+        id,
+        active: fields.active,
+        doc,
+        meta: Meta {
+            version: 1,
+            created: now,
+            last_modified: now,
+        },
+        // A new user belongs to no group yet: nothing to load.
+        groups: load_groups.then(Vec::new),
+    };
     Ok(Written {
         value: user,
         enqueued: 1,
     })
+}
+
+/// The audit entry of a create.
+fn created_entry<'a>(
+    actor: &'a str,
+    action: &'a str,
+    id: &'a str,
+    fields: &Fields,
+    doc: &Document,
+) -> audit::Entry<'a> {
+    audit::Entry {
+        actor,
+        action,
+        target_type: "user",
+        target_id: Some(id),
+        detail: json!({
+            "userName": fields.user_name,
+            "externalId": fields.external_id,
+            "active": fields.active,
+            "attributes": doc.keys().collect::<Vec<_>>(),
+        }),
+        outcome: Outcome::Success,
+    }
+}
+
+fn insert_user(
+    conn: &mut DbConn,
+    id: &str,
+    now: NaiveDateTime,
+    fields: &Fields,
+    attributes: &str,
+) -> Result<(), DirectoryError> {
+    diesel::insert_into(scim_users::table)
+        .values((
+            scim_users::id.eq(id),
+            scim_users::user_name.eq(&fields.user_name),
+            scim_users::user_name_lower.eq(fields.user_name.to_lowercase()),
+            scim_users::external_id.eq(fields.external_id.as_deref()),
+            scim_users::display_name.eq(fields.display_name.as_deref()),
+            scim_users::given_name.eq(fields.given_name.as_deref()),
+            scim_users::family_name.eq(fields.family_name.as_deref()),
+            scim_users::title.eq(fields.title.as_deref()),
+            scim_users::active.eq(fields.active),
+            scim_users::attributes.eq(attributes),
+            scim_users::version.eq(1i64),
+            scim_users::created_at.eq(now),
+            scim_users::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map_err(|e| map_unique(e, &fields.user_name))?;
+    Ok(())
 }
 
 /// The top-level attributes that differ, with their values before and after.

@@ -20,6 +20,8 @@ use super::{db_run, Backend, DbConn};
 #[derive(Debug, Clone, PartialEq)]
 pub enum Bind {
     Text(String),
+    /// Text or SQL `NULL`.
+    OptText(Option<String>),
     Bool(bool),
     Time(NaiveDateTime),
     Int(i64),
@@ -34,6 +36,8 @@ pub enum Bind {
 pub struct Sql {
     backend: Backend,
     parts: Vec<Part>,
+    /// Cached whatever the number of parameters ([`Sql::fixed_shape`]).
+    fixed: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -50,7 +54,16 @@ impl Sql {
         Sql {
             backend,
             parts: Vec::with_capacity(16),
+            fixed: false,
         }
+    }
+
+    /// Marks a statement whose text never depends on the request (only its parameters do), so
+    /// its prepared statement is kept however many parameters it has: one round trip per
+    /// execution instead of a prepare and an execute (a create on PostgreSQL).
+    pub fn fixed_shape(&mut self) -> &mut Self {
+        self.fixed = true;
+        self
     }
 
     /// The backend the text is for (where the SQL itself must differ, e.g. SQLite's GLOB).
@@ -106,7 +119,7 @@ impl Sql {
     where
         T: QueryableByName<Sqlite> + QueryableByName<Pg> + 'static,
     {
-        let cacheable = self.binds().len() <= CACHED_MAX_BINDS;
+        let cacheable = self.fixed || self.binds().len() <= CACHED_MAX_BINDS;
         let q = Prepared {
             parts: self.parts,
             cacheable,
@@ -140,6 +153,7 @@ where
         + HasSqlType<sql_types::Timestamp>
         + HasSqlType<sql_types::BigInt>,
     String: ToSql<sql_types::Text, DB>,
+    Option<String>: ToSql<sql_types::Nullable<sql_types::Text>, DB>,
     bool: ToSql<sql_types::Bool, DB>,
     NaiveDateTime: ToSql<sql_types::Timestamp, DB>,
     i64: ToSql<sql_types::BigInt, DB>,
@@ -152,6 +166,9 @@ where
             match p {
                 Part::Text(t) => out.push_sql(t),
                 Part::Bind(Bind::Text(v)) => out.push_bind_param::<sql_types::Text, _>(v)?,
+                Part::Bind(Bind::OptText(v)) => {
+                    out.push_bind_param::<sql_types::Nullable<sql_types::Text>, _>(v)?
+                }
                 Part::Bind(Bind::Bool(v)) => out.push_bind_param::<sql_types::Bool, _>(v)?,
                 Part::Bind(Bind::Time(v)) => out.push_bind_param::<sql_types::Timestamp, _>(v)?,
                 Part::Bind(Bind::Int(v)) => out.push_bind_param::<sql_types::BigInt, _>(v)?,

@@ -53,6 +53,15 @@ impl TestDb {
         }
     }
 
+    /// A database the test made and manages itself (a private cluster's): never dropped here.
+    pub fn at(url: String) -> TestDb {
+        TestDb {
+            url,
+            pg: None,
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
     /// Another handle on the same database, as a second bridge process has: it never drops
     /// the database (this one does). Its data directory is its own, so both bridges need the
     /// same `SECRET_KEY`.

@@ -174,5 +174,58 @@ async fn concurrent_creates_of_one_user_name_give_one_201_and_409s() {
     }
     statuses.sort();
     assert_eq!(statuses, vec![201, 409, 409, 409, 409, 409, 409, 409]);
+
+    // A create is one unit (on PostgreSQL one statement, on SQLite one transaction): the
+    // winner's user, email, sync job and audit entry are there, and nothing of the losers.
+    let creates: Vec<_> = audit_entries(&app)
+        .into_iter()
+        .filter(|e| e.1 == "scim.user.create")
+        .collect();
+    assert_eq!(creates.len(), 1, "{creates:?}");
+    let winner = creates[0].2.clone().expect("the create names its user");
+    assert_eq!(
+        creates[0].3["userName"].as_str().map(str::to_lowercase),
+        Some("race@example.com".into())
+    );
+    assert_eq!(job_generation(&app, &winner), Some(1));
+    {
+        use diesel::prelude::*;
+        use zenqms_bridge::store::schema::{scim_user_emails, scim_users, sync_jobs};
+        let mut conn = app.state.pool.get().unwrap();
+        let users: i64 = scim_users::table.count().get_result(&mut *conn).unwrap();
+        let jobs: i64 = sync_jobs::table.count().get_result(&mut *conn).unwrap();
+        let emails: Vec<(String, i32, String, Option<String>, bool)> = scim_user_emails::table
+            .select((
+                scim_user_emails::user_id,
+                scim_user_emails::position,
+                scim_user_emails::value_lower,
+                scim_user_emails::email_type,
+                scim_user_emails::is_primary,
+            ))
+            .load(&mut *conn)
+            .unwrap();
+        assert_eq!((users, jobs), (1, 1));
+        assert_eq!(
+            emails,
+            vec![(
+                winner.clone(),
+                0,
+                "race@example.com".into(),
+                Some("work".into()),
+                true
+            )]
+        );
+    }
+    // The email is found by filter, as the shadow rows serve it.
+    let (s, list) = get(
+        &app,
+        &format!(
+            "/Users?filter={}",
+            enc("emails.value eq \"RACE@EXAMPLE.COM\"")
+        ),
+    )
+    .await;
+    assert_eq!(s, 200, "{list}");
+    assert_eq!(ids(&list), vec![winner]);
     app.stop().await;
 }

@@ -4,9 +4,11 @@
 //! A `/v2` request meets them in this order: latency (and maybe a hang) → outage (`503`)
 //! → token check (`401`) → rate limit (`429`) → permission (`403`) → injected error
 //! (`500`/`503`, before anything is changed) → the endpoint → lost response (the change
-//! is made, then `500` is answered).
+//! is made, then `500` is answered). The token and the rate limit are judged on arrival,
+//! before the latency (a `429` is answered after it, like any answer).
 //!
-//! The rate limit is a sliding one-second window over the requests it let through: with
+//! The rate limit is a sliding one-second window over the requests it let through, counted
+//! at their arrival: with
 //! `rate_limit_rps = n`, a request is refused when `n` others were let through in the
 //! second before it. Refused requests and requests without a valid token do not use up
 //! the budget. `Retry-After` is the whole number of seconds until the window has room

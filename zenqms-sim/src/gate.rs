@@ -40,6 +40,22 @@ async fn pass(
     method: &str,
     endpoint: &str,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
+    // The token and the rate limit are judged when the request arrives, as a tenant's API
+    // gateway counts it, before the latency of the answer: the window holds calls at the
+    // moments the client sent them (the call log's `at_ms`), not at moments shifted by a
+    // latency drawn per call. Outage and the answers themselves come after the latency.
+    let access = {
+        let authorization = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        sim.access(authorization)
+    };
+    let admitted = if access == Access::Denied || sim.outage() {
+        Ok(()) // refused below without using the budget
+    } else {
+        sim.admit()
+    };
     let delay = sim.fault_delay();
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
@@ -47,15 +63,10 @@ async fn pass(
     if sim.outage() {
         return refuse(req, SimError::Outage);
     }
-    let authorization = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    let access = sim.access(authorization);
     if access == Access::Denied {
         return refuse(req, SimError::Unauthorized);
     }
-    if let Err(retry_after_s) = sim.admit() {
+    if let Err(retry_after_s) = admitted {
         return refuse(req, SimError::RateLimited { retry_after_s });
     }
     if access == Access::ReadOnly && is_write(method, endpoint) {
