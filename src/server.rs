@@ -245,12 +245,9 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(data.7)
             .app_data(data.8)
             .app_data(data.9)
-<<<<<<< HEAD
             .app_data(data.10)
             .app_data(data.11)
-=======
             .app_data(admission)
->>>>>>> main
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics));
