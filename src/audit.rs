@@ -95,6 +95,33 @@ pub fn record(conn: &mut DbConn, entry: &Entry<'_>) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Appends many entries with one statement per chunk (a batch import writes one entry per
+/// changed user without one round trip each).
+pub fn record_many(conn: &mut DbConn, entries: &[Entry<'_>]) -> Result<(), StoreError> {
+    let at = store::now();
+    let details: Vec<String> = entries.iter().map(|e| e.detail.to_string()).collect();
+    let rows: Vec<NewRow<'_>> = entries
+        .iter()
+        .zip(&details)
+        .map(|(e, detail)| NewRow {
+            at,
+            actor: e.actor,
+            action: e.action,
+            target_type: e.target_type,
+            target_id: e.target_id,
+            detail: detail.clone(),
+            outcome: e.outcome.as_str(),
+        })
+        .collect();
+    // Seven parameters a row: far below either backend's bound-parameter limit.
+    for chunk in rows.chunks(1000) {
+        store::db_run!(conn, |c| diesel::insert_into(audit_log::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 #[derive(Debug, Clone, Queryable, Serialize)]
 pub struct Record {
     pub id: i64,

@@ -127,7 +127,7 @@ fn with_members(conn: &mut DbConn, mut group: Group, load: bool) -> Result<Group
 
 /// The group, row-locked until commit on PostgreSQL: concurrent writers of one group
 /// serialise here, so member counts and versions stay exact.
-fn lock(conn: &mut DbConn, id: &str) -> Result<(Group, String), DirectoryError> {
+pub(super) fn lock(conn: &mut DbConn, id: &str) -> Result<(Group, String), DirectoryError> {
     let row: Option<Row> = lock_rows!(
         conn,
         for_update,
@@ -197,7 +197,7 @@ pub fn list(
     Ok(Page { total, items })
 }
 
-fn listed(ids: &[String]) -> Value {
+pub(super) fn listed(ids: &[String]) -> Value {
     let shown: Vec<&String> = ids.iter().take(AUDIT_IDS).collect();
     json!({"count": ids.len(), "ids": shown, "truncated": ids.len() > AUDIT_IDS})
 }
@@ -209,74 +209,83 @@ pub fn create(
     members: &[String],
     load_members: bool,
 ) -> Result<Written<Group>, DirectoryError> {
-    let fields = Fields::of(doc)?;
-    let members = membership::dedupe(members);
-    let attributes = Value::Object(doc.clone()).to_string();
-    let group = tx::write(conn, |c| {
-        membership::require_users(c, &members)?;
-        let id = uuid::Uuid::now_v7().to_string();
-        let now = store::now();
-        diesel::insert_into(scim_groups::table)
-            .values((
-                scim_groups::id.eq(&id),
-                scim_groups::display_name.eq(&fields.display_name),
-                scim_groups::display_name_lower.eq(fields.display_name.to_lowercase()),
-                scim_groups::external_id.eq(fields.external_id.as_deref()),
-                scim_groups::attributes.eq(&attributes),
-                scim_groups::member_count.eq(0i64),
-                scim_groups::version.eq(1i64),
-                scim_groups::created_at.eq(now),
-                scim_groups::updated_at.eq(now),
-            ))
-            .execute(c)
-            .map_err(|e| map_unique(e, &fields.display_name))?;
-        let added = membership::add(c, &id, &members)?;
-        if !added.is_empty() {
-            diesel::update(scim_groups::table.filter(scim_groups::id.eq(&id)))
-                .set(scim_groups::member_count.eq(added.len() as i64))
-                .execute(c)?;
-        }
-        // Members may gain roles; pending mappings of this name bind to the group (and may
-        // make a role managed, enqueuing its holders).
-        let enqueued = outbox::enqueue_changed_users(c, &added)?
-            + mappings::on_group_named(c, actor.name, &id, &fields.display_name)?;
-        audit::record(
-            c,
-            &audit::Entry {
-                actor: actor.name,
-                action: &actor.action("group.create"),
-                target_type: "group",
-                target_id: Some(&id),
-                detail: json!({
-                    "displayName": fields.display_name,
-                    "externalId": fields.external_id,
-                    "members_added": listed(&added),
-                }),
-                outcome: Outcome::Success,
-            },
-        )?;
-        Ok(Written {
-            value: Group {
-                id,
-                doc: doc.clone(),
-                meta: Meta {
-                    version: 1,
-                    created: now,
-                    last_modified: now,
-                },
-                member_count: added.len() as i64,
-                members: None,
-            },
-            enqueued,
-        })
-    })?;
+    let group = tx::write(conn, |c| create_in(c, actor, doc, members))?;
     let value = with_members(conn, group.value, load_members)?;
     Ok(Written { value, ..group })
 }
 
+/// The body of [`create`], inside the caller's write transaction (composable with other
+/// writes of the directory: `external.rs`).
+pub(super) fn create_in(
+    c: &mut DbConn,
+    actor: Actor<'_>,
+    doc: &Document,
+    members: &[String],
+) -> Result<Written<Group>, DirectoryError> {
+    let fields = Fields::of(doc)?;
+    let members = membership::dedupe(members);
+    let attributes = Value::Object(doc.clone()).to_string();
+    membership::require_users(c, &members)?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = store::now();
+    diesel::insert_into(scim_groups::table)
+        .values((
+            scim_groups::id.eq(&id),
+            scim_groups::display_name.eq(&fields.display_name),
+            scim_groups::display_name_lower.eq(fields.display_name.to_lowercase()),
+            scim_groups::external_id.eq(fields.external_id.as_deref()),
+            scim_groups::attributes.eq(&attributes),
+            scim_groups::member_count.eq(0i64),
+            scim_groups::version.eq(1i64),
+            scim_groups::created_at.eq(now),
+            scim_groups::updated_at.eq(now),
+        ))
+        .execute(c)
+        .map_err(|e| map_unique(e, &fields.display_name))?;
+    let added = membership::add(c, &id, &members)?;
+    if !added.is_empty() {
+        diesel::update(scim_groups::table.filter(scim_groups::id.eq(&id)))
+            .set(scim_groups::member_count.eq(added.len() as i64))
+            .execute(c)?;
+    }
+    // Members may gain roles; pending mappings of this name bind to the group (and may
+    // make a role managed, enqueuing its holders).
+    let enqueued = outbox::enqueue_changed_users(c, &added)?
+        + mappings::on_group_named(c, actor.name, &id, &fields.display_name)?;
+    audit::record(
+        c,
+        &audit::Entry {
+            actor: actor.name,
+            action: &actor.action("group.create"),
+            target_type: "group",
+            target_id: Some(&id),
+            detail: json!({
+                "displayName": fields.display_name,
+                "externalId": fields.external_id,
+                "members_added": listed(&added),
+            }),
+            outcome: Outcome::Success,
+        },
+    )?;
+    Ok(Written {
+        value: Group {
+            id,
+            doc: doc.clone(),
+            meta: Meta {
+                version: 1,
+                created: now,
+                last_modified: now,
+            },
+            member_count: added.len() as i64,
+            members: None,
+        },
+        enqueued,
+    })
+}
+
 /// Stores the outcome of a replace or patch over the locked group.
 #[allow(clippy::too_many_arguments)]
-fn store_update(
+pub(super) fn store_update(
     conn: &mut DbConn,
     actor: Actor<'_>,
     action: &str,
@@ -411,28 +420,36 @@ pub fn delete(
     id: &str,
     pre: &Precondition,
 ) -> Result<Written<()>, DirectoryError> {
-    tx::write(conn, |c| {
-        let (current, name) = lock(c, id)?;
-        pre.check(Kind::Group, current.meta.version)?;
-        let enqueued = outbox::enqueue_group_members(c, id)?
-            + mappings::on_group_deleted(c, actor.name, id, &name)?;
-        let removed = diesel::delete(group_members::table.filter(group_members::group_id.eq(id)))
-            .execute(c)?;
-        diesel::delete(scim_groups::table.filter(scim_groups::id.eq(id))).execute(c)?;
-        audit::record(
-            c,
-            &audit::Entry {
-                actor: actor.name,
-                action: &actor.action("group.delete"),
-                target_type: "group",
-                target_id: Some(id),
-                detail: json!({"displayName": name, "members_removed": removed}),
-                outcome: Outcome::Success,
-            },
-        )?;
-        Ok(Written {
-            value: (),
-            enqueued,
-        })
+    tx::write(conn, |c| delete_in(c, actor, id, pre))
+}
+
+/// The body of [`delete`], inside the caller's write transaction.
+pub(super) fn delete_in(
+    c: &mut DbConn,
+    actor: Actor<'_>,
+    id: &str,
+    pre: &Precondition,
+) -> Result<Written<()>, DirectoryError> {
+    let (current, name) = lock(c, id)?;
+    pre.check(Kind::Group, current.meta.version)?;
+    let enqueued = outbox::enqueue_group_members(c, id)?
+        + mappings::on_group_deleted(c, actor.name, id, &name)?;
+    let removed =
+        diesel::delete(group_members::table.filter(group_members::group_id.eq(id))).execute(c)?;
+    diesel::delete(scim_groups::table.filter(scim_groups::id.eq(id))).execute(c)?;
+    audit::record(
+        c,
+        &audit::Entry {
+            actor: actor.name,
+            action: &actor.action("group.delete"),
+            target_type: "group",
+            target_id: Some(id),
+            detail: json!({"displayName": name, "members_removed": removed}),
+            outcome: Outcome::Success,
+        },
+    )?;
+    Ok(Written {
+        value: (),
+        enqueued,
     })
 }

@@ -12,6 +12,7 @@
 
 pub mod admission;
 pub mod error;
+pub mod external;
 pub mod groups;
 pub mod membership;
 pub mod query;
@@ -37,17 +38,20 @@ pub trait Edit: Send + Sync {
 }
 
 /// The channel a directory change came through; it names the change's audit action
-/// (`scim.user.create`). The Okta pull and event hooks add theirs.
+/// (`scim.user.create`, `okta.user.create`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
     /// A SCIM push (Okta, Entra).
     Scim,
+    /// The Okta API: the initial sync's read of the org, event hooks (`external.rs`).
+    Okta,
 }
 
 impl Channel {
     pub fn as_str(self) -> &'static str {
         match self {
             Channel::Scim => "scim",
+            Channel::Okta => "okta",
         }
     }
 }
@@ -66,6 +70,15 @@ impl<'a> Actor<'a> {
     pub fn scim(name: &'a str) -> Actor<'a> {
         Actor {
             channel: Channel::Scim,
+            name,
+        }
+    }
+
+    /// The Okta connection, named by what acted through it (`initial-sync:<run id>`, an
+    /// event hook).
+    pub fn okta(name: &'a str) -> Actor<'a> {
+        Actor {
+            channel: Channel::Okta,
             name,
         }
     }

@@ -41,22 +41,22 @@ pub struct GroupRef {
 
 /// The shadow columns of a document.
 #[derive(Debug, Clone, PartialEq)]
-struct Fields {
-    user_name: String,
-    external_id: Option<String>,
-    display_name: Option<String>,
-    given_name: Option<String>,
-    family_name: Option<String>,
-    title: Option<String>,
-    active: bool,
-    emails: Vec<EmailRow>,
+pub(super) struct Fields {
+    pub(super) user_name: String,
+    pub(super) external_id: Option<String>,
+    pub(super) display_name: Option<String>,
+    pub(super) given_name: Option<String>,
+    pub(super) family_name: Option<String>,
+    pub(super) title: Option<String>,
+    pub(super) active: bool,
+    pub(super) emails: Vec<EmailRow>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-struct EmailRow {
-    value: String,
-    email_type: Option<String>,
-    primary: bool,
+pub(super) struct EmailRow {
+    pub(super) value: String,
+    pub(super) email_type: Option<String>,
+    pub(super) primary: bool,
 }
 
 fn text(v: Option<&Value>) -> Option<String> {
@@ -67,7 +67,7 @@ fn text(v: Option<&Value>) -> Option<String> {
 }
 
 impl Fields {
-    fn of(doc: &Document) -> Result<Fields, Rejection> {
+    pub(super) fn of(doc: &Document) -> Result<Fields, Rejection> {
         let user_name = text(doc.get("userName")).ok_or_else(|| {
             Rejection::invalid_value("userName is required and must not be empty")
         })?;
@@ -392,12 +392,12 @@ fn insert_emails(conn: &mut DbConn, id: &str, emails: &[EmailRow]) -> Result<(),
 const EMAIL_INSERT_CHUNK: usize = 1000;
 
 /// The document as stored: `active` is always explicit.
-fn complete(mut doc: Document, fields: &Fields) -> Document {
+pub(super) fn complete(mut doc: Document, fields: &Fields) -> Document {
     doc.insert("active".into(), Value::Bool(fields.active));
     doc
 }
 
-fn map_unique(e: diesel::result::Error, user_name: &str) -> DirectoryError {
+pub(super) fn map_unique(e: diesel::result::Error, user_name: &str) -> DirectoryError {
     let e = DirectoryError::from(e);
     if e.is_unique_violation() {
         conflict(user_name)

@@ -4,6 +4,7 @@
 mod harness;
 
 mod architecture;
+mod directory_external;
 mod faults_disk;
 mod faults_overload;
 mod faults_pg_restart;
@@ -11,6 +12,7 @@ mod faults_postgres;
 mod faults_slow;
 mod foundation;
 mod initial_sync_modes;
+mod initial_sync_okta;
 mod initial_sync_runs;
 mod initial_sync_support;
 mod mapping_api;
