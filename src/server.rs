@@ -130,13 +130,23 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         wakeup.clone(),
         Arc::new(MappingRoles),
     );
-    // The Okta org port (`initial_sync::OktaOrg`) is plugged in here once the Okta
-    // connection exists; without it the initial sync runs over the SCIM source.
-    let initial_sync = InitialSync::new(pool.clone(), sync.clone(), metrics.clone(), None);
+    let directory = Directory::new(pool.clone(), wakeup.clone());
+    // The initial sync reads a connected Okta org through this port (and the users Okta
+    // pushed over SCIM when none is connected).
+    let org = crate::okta::import::OrgSource {
+        okta: okta.clone(),
+        directory: directory.clone(),
+    };
+    let initial_sync = InitialSync::new(
+        pool.clone(),
+        sync.clone(),
+        metrics.clone(),
+        Some(Arc::new(org)),
+    );
     Ok(Services {
         initial_sync,
-        mappings: Mappings::new(pool.clone(), wakeup.clone(), Arc::new(sync.clone())),
-        directory: Directory::new(pool.clone(), wakeup),
+        mappings: Mappings::new(pool.clone(), wakeup, Arc::new(sync.clone())),
+        directory,
         admission: Admission::new(
             config.db_max_writes_in_flight as usize,
             config.db_max_writes_queued as usize,

@@ -389,10 +389,9 @@ async fn read_source(svc: &InitialSync, run: &RunRow) -> Result<Vec<SourceUser>,
     if run.dry_run {
         return Ok(source::from_snapshot(&snapshot, None));
     }
-    let hold = (run.mode() == Mode::Standard).then_some(id);
     let mut attempt = 0u32;
     let ids = loop {
-        match org.write(&snapshot, hold).await {
+        match org.write(&snapshot, id).await {
             Ok(ids) => break ids,
             Err(SourceError::Unavailable(why)) => {
                 attempt += 1;
@@ -464,21 +463,30 @@ async fn full_inputs(svc: &InitialSync, users: &[SourceUser]) -> Result<Vec<Full
     .await?)
 }
 
+/// Applies the plan, `SYNC_WORKERS` users at a time: one user's call waits on ZenQMS's
+/// latency, so one at a time could not use the budget (50 ms a call is 20 calls a second at
+/// most, with nothing left for the bookkeeping); the shared throttle paces them all.
 async fn apply(svc: &InitialSync, run: &RunRow) -> Result<(), Halt> {
+    use futures_util::stream::{self, TryStreamExt};
     let id = run.id.as_str();
+    let workers = svc.inner.sync.inner.config.sync_workers.max(1);
     loop {
         let rid = id.to_string();
         let batch = store::run(&svc.inner.pool, move |c| runs::pending(c, &rid, BATCH)).await?;
         if batch.is_empty() {
             break;
         }
-        for item in batch {
-            check_cancel(svc, id).await?;
-            match run.mode() {
-                Mode::Standard => link_one(svc, id, &item).await?,
-                Mode::Full => reconcile_one(svc, id, &item).await?,
-            }
-        }
+        // The first halt (cancel, stop) drops the users under way: each is marked
+        // `in_flight` and looked at before its call is repeated on resume.
+        stream::iter(batch.iter().map(Ok))
+            .try_for_each_concurrent(workers, |item| async move {
+                check_cancel(svc, id).await?;
+                match run.mode() {
+                    Mode::Standard => link_one(svc, id, item).await,
+                    Mode::Full => reconcile_one(svc, id, item).await,
+                }
+            })
+            .await?;
     }
     finish(svc, id, State::Done, None).await?;
     Ok(())

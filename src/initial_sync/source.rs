@@ -44,6 +44,7 @@ pub struct OrgUser {
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub title: Option<String>,
+    pub display_name: Option<String>,
     /// Okta's status (`ACTIVE`, `SUSPENDED`, …).
     pub status: String,
 }
@@ -95,13 +96,14 @@ pub trait OktaOrg: Send + Sync {
         progress: Progress<'a>,
     ) -> BoxFuture<'a, Result<OrgSnapshot, SourceError>>;
     /// Writes the snapshot into the directory (the directory service and outbox, one record
-    /// per Okta user) and returns Okta id → directory user id. With `hold_for_run`, every
-    /// written user is put on hold for that run in the transaction that writes it
-    /// (`outbox::hold_users`), so no worker touches it in between.
+    /// per Okta user) and returns Okta id → directory user id. Every written user is put on
+    /// hold for the run `run_id` in the transaction that writes it (`outbox::hold_users`), so
+    /// no sync worker reconciles it while the run does (a Full run releases the holds when it
+    /// has planned, and then applies each user itself).
     fn write<'a>(
         &'a self,
         snapshot: &'a OrgSnapshot,
-        hold_for_run: Option<&'a str>,
+        run_id: &'a str,
     ) -> BoxFuture<'a, Result<HashMap<String, String>, SourceError>>;
 }
 
@@ -192,6 +194,7 @@ mod tests {
             first_name: Some("F".into()),
             last_name: Some("L".into()),
             title: None,
+            display_name: None,
             status: status.into(),
         }
     }

@@ -8,6 +8,7 @@
 pub mod authorize;
 pub mod calls;
 pub mod id_token;
+pub mod import;
 pub mod org_url;
 pub mod reader;
 pub mod signin;

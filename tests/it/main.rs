@@ -17,6 +17,7 @@ mod faults_postgres;
 mod faults_slow;
 mod foundation;
 mod initial_sync_modes;
+mod initial_sync_okta;
 mod initial_sync_runs;
 mod initial_sync_support;
 mod mapping_api;
