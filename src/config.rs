@@ -115,6 +115,8 @@ settings! {
     DEFAULT_TITLE: Optional<String> = "unset", secret: false, "ZenQMS title for users whose SCIM title is empty; unset: such users are skipped.";
     OKTA_CONNECT_TIMEOUT_MS: Key<u64> = "5000", secret: false, "Connect timeout for calls to the Okta org (OAuth and the Users/Groups APIs).";
     OKTA_REQUEST_TIMEOUT_MS: Key<u64> = "30000", secret: false, "Whole-request timeout for calls to the Okta org.";
+    CONSOLE_SESSION_IDLE_SECS: Key<u64> = "1800", secret: false, "The admin console signs a browser out after this long without a request.";
+    CONSOLE_SESSION_MAX_SECS: Key<u64> = "43200", secret: false, "The admin console signs a browser out this long after sign-in, however active.";
 }
 
 /// How a setting's text becomes its typed value; the error is the message that follows the
@@ -229,6 +231,8 @@ pub struct Config {
     pub default_title: Option<String>,
     pub okta_connect_timeout: Duration,
     pub okta_request_timeout: Duration,
+    pub console_session_idle: Duration,
+    pub console_session_max: Duration,
 }
 
 /// Where values are read from: the process environment by default, a map in tests.
@@ -372,6 +376,20 @@ impl Config {
         let default_title = r.optional(&DEFAULT_TITLE)?;
         let okta_connect_ms = r.get(&OKTA_CONNECT_TIMEOUT_MS)?;
         let okta_request_ms = r.get(&OKTA_REQUEST_TIMEOUT_MS)?;
+        let console_idle = r.get(&CONSOLE_SESSION_IDLE_SECS)?;
+        let console_max = r.get(&CONSOLE_SESSION_MAX_SECS)?;
+        if !(1..=86_400).contains(&console_idle) {
+            return Err(bad(
+                CONSOLE_SESSION_IDLE_SECS.name(),
+                "must be between 1 and 86400 (a day)",
+            ));
+        }
+        if !(console_idle..=30 * 86_400).contains(&console_max) {
+            return Err(bad(
+                CONSOLE_SESSION_MAX_SECS.name(),
+                "must be at least CONSOLE_SESSION_IDLE_SECS and at most 2592000 (30 days)",
+            ));
+        }
         Ok(Config {
             bind_addr,
             metrics_bind_addr,
@@ -400,6 +418,8 @@ impl Config {
             default_title,
             okta_connect_timeout: Duration::from_millis(okta_connect_ms.max(1)),
             okta_request_timeout: Duration::from_millis(okta_request_ms.max(1)),
+            console_session_idle: Duration::from_secs(console_idle),
+            console_session_max: Duration::from_secs(console_max),
         })
     }
 
@@ -411,7 +431,7 @@ impl Config {
     /// Variables that look like ours but are not settings (likely typos).
     pub fn unknown_variables(src: &dyn Fn() -> Vec<String>) -> Vec<String> {
         // A new family of settings (`OKTA_…`) adds its prefix here.
-        const PREFIXES: &[&str] = &["ZENQMS_", "SCIM_", "SYNC_", "DB_"];
+        const PREFIXES: &[&str] = &["ZENQMS_", "SCIM_", "SYNC_", "DB_", "CONSOLE_"];
         src()
             .into_iter()
             .filter(|k| PREFIXES.iter().any(|p| k.starts_with(p)))

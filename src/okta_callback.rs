@@ -15,8 +15,27 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route(PATH, web::get().to(callback));
 }
 
-async fn callback(okta: web::Data<Okta>, query: web::Query<CallbackQuery>) -> HttpResponse {
-    let outcome = okta.complete_authorization(query.into_inner()).await;
+async fn callback(
+    req: actix_web::HttpRequest,
+    okta: web::Data<Okta>,
+    query: web::Query<CallbackQuery>,
+) -> HttpResponse {
+    let query = query.into_inner();
+    // The one redirect URI serves the console's "Sign in with Okta" too; its states say so.
+    if let Some(state) = query
+        .state
+        .as_deref()
+        .filter(|s| s.starts_with(crate::okta::signin::STATE_PREFIX))
+    {
+        return crate::console::okta_signin::complete(
+            &req,
+            query.code.as_deref(),
+            state,
+            query.error.as_deref(),
+        )
+        .await;
+    }
+    let outcome = okta.complete_authorization(query).await;
     let mut res = if outcome.connected {
         HttpResponse::Ok()
     } else {
@@ -39,7 +58,7 @@ fn page(title: &str, message: &str, ok: bool) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title} · zenqms-bridge</title>\
          <style>body{{font-family:system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem}}h1{{color:{color}}}</style></head>\
-         <body><h1>{title}</h1><p>{message}</p><p>GET /api/v1/settings/okta shows the connection's state.</p></body></html>"
+         <body><h1>{title}</h1><p>{message}</p><p><a href=\"/console/setup/connections\">Back to the console</a> (GET /api/v1/settings/okta shows the connection's state).</p></body></html>"
     )
 }
 

@@ -46,6 +46,8 @@ pub struct Services {
     pub okta: Okta,
     pub initial_sync: InitialSync,
     pub audit: AuditLog,
+    /// The admin console's browser sessions.
+    pub sessions: crate::auth::sessions::Sessions,
     /// How often the sync tasks look for work on their own, besides wake-ups.
     pub polling: sync::Polling,
 }
@@ -152,6 +154,10 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         ),
         authenticator: Authenticator::new(pool.clone()),
         audit: AuditLog::new(pool.clone()),
+        sessions: crate::auth::sessions::Sessions::new(
+            pool.clone(),
+            crate::console::Settings::new(&config).limits,
+        ),
         sync,
         okta,
         metrics,
@@ -234,6 +240,8 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         web::Data::new(probe),
         web::Data::new(services.okta.clone()),
         web::Data::new(services.initial_sync.clone()),
+        web::Data::new(crate::console::Settings::new(config)),
+        web::Data::new(services.sessions.clone()),
     );
     let admission = web::Data::new(services.admission.clone());
     move |cfg| {
@@ -247,6 +255,8 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(data.7)
             .app_data(data.8)
             .app_data(data.9)
+            .app_data(data.10)
+            .app_data(data.11)
             .app_data(admission)
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
@@ -254,6 +264,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         crate::scim::configure(cfg);
         crate::admin::configure(cfg);
         crate::okta_callback::configure(cfg);
+        crate::console::configure(cfg);
     }
 }
 

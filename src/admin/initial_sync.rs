@@ -126,38 +126,28 @@ fn limit(given: Option<i64>, default: i64) -> Result<i64, AdminError> {
     Ok(limit)
 }
 
-/// RFC 4180: fields with a comma, quote or line break are quoted, quotes doubled. A field
-/// that a spreadsheet would take for a formula (`=`, `+`, `-`, `@`) is prefixed with `'`.
-fn field(v: Option<&str>) -> String {
-    let v = v.unwrap_or("");
-    let v = if v.starts_with(['=', '+', '-', '@']) {
-        format!("'{v}")
-    } else {
-        v.to_string()
-    };
-    if v.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", v.replace('"', "\"\""))
-    } else {
-        v
-    }
-}
-
-fn to_csv(items: &[ItemRow]) -> String {
-    let mut out = String::from("okta_id,email,outcome,zenqms_id,reason,user_id\r\n");
-    for i in items {
-        let line = [
-            field(i.okta_id.as_deref()),
-            field(i.email.as_deref()),
-            field(Some(&i.outcome)),
-            field(i.zenqms_id.as_deref()),
-            field(i.reason.as_deref()),
-            field(i.user_id.as_deref()),
-        ]
-        .join(",");
-        out.push_str(&line);
-        out.push_str("\r\n");
-    }
-    out
+/// The rows as CSV (`crate::csv`), one line each.
+pub fn to_csv(items: &[ItemRow]) -> String {
+    crate::csv::table(
+        &[
+            "okta_id",
+            "email",
+            "outcome",
+            "zenqms_id",
+            "reason",
+            "user_id",
+        ],
+        items.iter().map(|i| {
+            vec![
+                i.okta_id.as_deref(),
+                i.email.as_deref(),
+                Some(i.outcome.as_str()),
+                i.zenqms_id.as_deref(),
+                i.reason.as_deref(),
+                i.user_id.as_deref(),
+            ]
+        }),
+    )
 }
 
 pub async fn cancel(
@@ -181,17 +171,4 @@ pub async fn unlink(
     body: web::Json<UnlinkBody>,
 ) -> Result<HttpResponse, AdminError> {
     Ok(HttpResponse::Ok().json(svc.unlink(&who.0.name, body.dry_run).await?))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_defused() {
-        assert_eq!(field(Some("a,b")), "\"a,b\"");
-        assert_eq!(field(Some("say \"hi\"")), "\"say \"\"hi\"\"\"");
-        assert_eq!(field(Some("=1+1")), "'=1+1");
-        assert_eq!(field(None), "");
-    }
 }

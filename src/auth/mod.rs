@@ -1,5 +1,6 @@
 //! Service accounts and their tokens. A token is shown once; only its SHA-256 is stored.
 
+pub mod sessions;
 pub mod tokens;
 
 use actix_web::http::header::HeaderValue;

@@ -52,6 +52,50 @@ pub fn managed_roles(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
 /// Managed: roles ZenQMS still lists that some mapping binds to a group, or did until its
 /// group was deleted. Wanted: those of them mapped from a group the user is a member of.
 /// Roles ZenQMS no longer lists are in neither, so the reconciler never asks for them.
+/// A role a user is granted, and the mapping (its group) that grants it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Grant {
+    pub role_id_json: String,
+    pub role_name: String,
+    pub role_present: bool,
+    pub mapping_id: String,
+    pub group_display_name: String,
+}
+
+/// Every mapping that grants `user_id` a role (through the groups the user belongs to), by
+/// role name.
+pub fn grants_for(conn: &mut DbConn, user_id: &str) -> Result<Vec<Grant>, StoreError> {
+    let rows: Vec<(String, String, bool, String, String)> = role_mappings::table
+        .inner_join(
+            group_members::table.on(group_members::group_id
+                .nullable()
+                .eq(role_mappings::group_id)),
+        )
+        .inner_join(zenqms_roles::table.on(zenqms_roles::id_json.eq(role_mappings::role_id_json)))
+        .filter(group_members::user_id.eq(user_id))
+        .select((
+            role_mappings::role_id_json,
+            zenqms_roles::name,
+            zenqms_roles::present,
+            role_mappings::id,
+            role_mappings::group_display_name,
+        ))
+        .order((zenqms_roles::name.asc(), role_mappings::id.asc()))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(role_id_json, role_name, role_present, mapping_id, group)| Grant {
+                role_id_json,
+                role_name,
+                role_present,
+                mapping_id,
+                group_display_name: group,
+            },
+        )
+        .collect())
+}
+
 pub fn for_user(conn: &mut DbConn, user_id: &str) -> Result<Option<RolePlan>, StoreError> {
     let managed = managed_roles(conn)?;
     if managed.is_empty() {

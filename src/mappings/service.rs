@@ -74,6 +74,13 @@ impl Mappings {
         self.zenqms.available()
     }
 
+    /// The mappings that grant `user_id` a role, by role.
+    pub async fn grants(&self, user_id: &str) -> Result<Vec<super::plan::Grant>, MappingError> {
+        let id = user_id.to_string();
+        self.read(move |c| Ok(super::plan::grants_for(c, &id)?))
+            .await
+    }
+
     pub async fn list(&self) -> Result<Vec<MappingView>, MappingError> {
         self.read(|c| Ok(table::views(c, None)?)).await
     }

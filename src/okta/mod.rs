@@ -11,6 +11,7 @@ pub mod id_token;
 pub mod import;
 pub mod org_url;
 pub mod reader;
+pub mod signin;
 pub mod store;
 pub mod tokens;
 

@@ -170,3 +170,29 @@ impl Okta {
         }
     }
 }
+
+/// Pages of groups the mapping form lists at most (200 each).
+const FORM_GROUP_PAGES: usize = 5;
+
+impl Okta {
+    /// The org's groups for the mapping form, by name (at most 1,000: the form also takes a
+    /// typed name).
+    pub async fn group_names(&self) -> Result<Vec<String>, OktaError> {
+        let mut page = self
+            .first_page::<OktaGroup>("/api/v1/groups", &[("limit", PAGE)])
+            .await?;
+        let mut names: Vec<String> = page.items.drain(..).map(|g| g.profile.name).collect();
+        let mut pages = 1;
+        while let Some(next) = page.next.take() {
+            if pages >= FORM_GROUP_PAGES {
+                break;
+            }
+            page = self.next_page::<OktaGroup>(&next).await?;
+            names.extend(page.items.drain(..).map(|g| g.profile.name));
+            pages += 1;
+        }
+        names.sort_by_key(|n| n.to_lowercase());
+        names.dedup();
+        Ok(names)
+    }
+}

@@ -260,3 +260,25 @@ diesel::allow_tables_to_appear_in_same_query!(
     sync_holds,
     zenqms_creates_sent,
 );
+
+diesel::table! {
+    console_sessions (id_hash) {
+        id_hash -> Text,
+        principal -> Text,
+        scope -> Text,
+        via -> Text,
+        csrf -> Text,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+        ended_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    console_signins (state_hash) {
+        state_hash -> Text,
+        nonce -> Text,
+        verifier_sealed -> Text,
+        expires_at -> Timestamp,
+    }
+}

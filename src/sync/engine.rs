@@ -668,6 +668,24 @@ impl Engine {
         }
     }
 
+    /// One user's sync state and what the bridge last saw of them in ZenQMS (the user as
+    /// ZenQMS answered, the role ids it showed); `None`: no such directory user.
+    pub async fn user(&self, id: &str) -> Result<Option<UserDetail>, SyncError> {
+        let id = id.to_string();
+        Ok(store::run(&self.inner.pool, move |c| {
+            let Some(view) = state::one(c, &id)? else {
+                return Ok::<_, StoreError>(None);
+            };
+            let (seen, roles) = state::held(c, &id)?;
+            Ok(Some(UserDetail {
+                view,
+                seen,
+                held_role_ids: roles,
+            }))
+        })
+        .await?)
+    }
+
     /// Users in one state (or all), a page at a time.
     pub async fn users(
         &self,
@@ -702,6 +720,16 @@ fn verification_error(base_url: &str, e: SyncError) -> SyncError {
             "{base_url} does not answer GET /v2/roles like the ZenQMS API ({other}); check the base URL (e.g. https://public-api.zenqms.com)"
         )),
     }
+}
+
+/// [`Engine::user`]'s answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserDetail {
+    pub view: state::UserView,
+    /// The user as ZenQMS last answered (`null`: never seen there).
+    pub seen: Option<serde_json::Value>,
+    /// The role ids (JSON text) ZenQMS last showed the user holding.
+    pub held_role_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -850,6 +850,61 @@ mod tests {
         assert_eq!(second.link.unwrap().id, id(1001));
     }
 
+    /// Links that remember creates as `sync::creates` does in the database.
+    struct Noting<'a> {
+        fake: &'a Fake,
+        sent: RefCell<std::collections::HashSet<String>>,
+    }
+
+    impl Links for Noting<'_> {
+        async fn owner_of(&self, zid: &ZenqmsId, except: &str) -> Result<Option<Owner>, SyncError> {
+            self.fake.owner_of(zid, except).await
+        }
+        async fn note_create(&self, me: &str) -> Result<bool, SyncError> {
+            Ok(!self.sent.borrow_mut().insert(me.to_string()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_create_whose_link_was_lost_is_looked_up_not_sent_again() {
+        let fake = Fake::default();
+        let links = Noting {
+            fake: &fake,
+            sent: RefCell::default(),
+        };
+        // The create reached ZenQMS; its answer (and so the link) never got recorded.
+        fake.lose.borrow_mut().insert(0, ());
+        let first = reconcile(&fake, &links, &ada(), None, None, None).await;
+        assert!(matches!(first.outcome, Outcome::Retry { .. }));
+        let second = reconcile(&fake, &links, &ada(), None, None, None).await;
+        assert!(
+            matches!(second.outcome, Outcome::Synced { .. }),
+            "{:?}",
+            second.outcome
+        );
+        assert_eq!(fake.calls(), ["create", "search"], "no second create");
+        assert_eq!(second.link.map(|l| l.id), Some(id(1001)));
+    }
+
+    #[tokio::test]
+    async fn a_create_that_never_arrived_is_sent_after_the_look() {
+        let fake = Fake::default();
+        let links = Noting {
+            fake: &fake,
+            sent: RefCell::default(),
+        };
+        // The create failed before ZenQMS did anything (a network error).
+        fake.fail
+            .borrow_mut()
+            .insert(0, ZenqmsError::Network("refused".into()));
+        let first = reconcile(&fake, &links, &ada(), None, None, None).await;
+        assert!(matches!(first.outcome, Outcome::Retry { .. }));
+        let second = reconcile(&fake, &links, &ada(), None, None, None).await;
+        assert!(matches!(second.outcome, Outcome::Synced { .. }));
+        assert_eq!(fake.calls(), ["create", "search", "search", "create"]);
+        assert_eq!(fake.users.borrow().len(), 1);
+    }
+
     #[tokio::test]
     async fn links_by_email_and_sets_the_external_id() {
         let fake = Fake::default();

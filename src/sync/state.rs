@@ -374,6 +374,43 @@ pub fn list(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<UserView>, StoreError> {
+    list_where(conn, state, after, None, limit)
+}
+
+/// One user's sync state (`None`: no such directory user).
+pub fn one(conn: &mut DbConn, user_id: &str) -> Result<Option<UserView>, StoreError> {
+    Ok(list_where(conn, None, None, Some(user_id), 1)?.pop())
+}
+
+/// What the bridge last saw of a user in ZenQMS: the user as ZenQMS answered (JSON), and
+/// the role ids (JSON text) ZenQMS showed the user holding.
+pub fn held(
+    conn: &mut DbConn,
+    user_id: &str,
+) -> Result<(Option<serde_json::Value>, Vec<String>), StoreError> {
+    let applied: Option<Option<String>> = sync_users::table
+        .filter(sync_users::user_id.eq(user_id))
+        .select(sync_users::applied)
+        .first(conn)
+        .optional()?;
+    let seen = applied
+        .flatten()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let roles = zenqms_user_roles::table
+        .filter(zenqms_user_roles::user_id.eq(user_id))
+        .select(zenqms_user_roles::role_id_json)
+        .order(zenqms_user_roles::role_id_json.asc())
+        .load(conn)?;
+    Ok((seen, roles))
+}
+
+fn list_where(
+    conn: &mut DbConn,
+    state: Option<SyncState>,
+    after: Option<&str>,
+    only: Option<&str>,
+    limit: i64,
+) -> Result<Vec<UserView>, StoreError> {
     let mut q = scim_users::table
         .left_join(sync_users::table)
         .left_join(sync_jobs::table.on(sync_jobs::user_id.eq(scim_users::id)))
@@ -394,6 +431,9 @@ pub fn list(
         .into_boxed();
     if let Some(after) = after {
         q = q.filter(scim_users::id.gt(after.to_string()));
+    }
+    if let Some(id) = only {
+        q = q.filter(scim_users::id.eq(id.to_string()));
     }
     // The state is derived from two tables; filtered in SQL on the same rule as `effective`.
     q = match state {

@@ -4,6 +4,11 @@
 mod harness;
 
 mod architecture;
+mod browser_support;
+mod console_bench;
+mod console_browser;
+mod console_sessions;
+mod console_support;
 mod directory_external;
 mod faults_disk;
 mod faults_overload;

@@ -1,0 +1,2 @@
+DROP TABLE console_signins;
+DROP TABLE console_sessions;
