@@ -95,6 +95,8 @@ settings! {
     DATA_DIR: Key<PathBuf> = "./data", secret: false, "Directory for the SQLite database and the generated secret key; created on start.";
     DATABASE_URL: Optional<DatabaseUrl> = "sqlite://<DATA_DIR>/zenqms-bridge.db", secret: true, "sqlite://PATH (or a bare path) for embedded SQLite, postgres://USER:PASS@HOST/DB for PostgreSQL.";
     DB_POOL_SIZE: Key<u32> = "8", secret: false, "Database connections in the pool; bounds concurrent database work.";
+    DB_MAX_WRITES_IN_FLIGHT: Optional<u32> = "three quarters of DB_POOL_SIZE (at least 1)", secret: false, "SCIM writes (POST, PUT, PATCH, DELETE) running at once; the rest of the pool stays for reads. Writes beyond this and DB_MAX_WRITES_QUEUED get 503 with Retry-After at once (docs/operations.md).";
+    DB_MAX_WRITES_QUEUED: Optional<u32> = "4 × DB_MAX_WRITES_IN_FLIGHT, at least 64", secret: false, "SCIM writes that may wait (at most 2 s) for a free write slot; more are refused with 503 and Retry-After.";
     LOG_FORMAT: Key<LogFormat> = "pretty", secret: false, "pretty (human) or json (one object per line).";
     RUST_LOG: Key<String> = "info", secret: false, "Log filter, e.g. info or zenqms_bridge=debug,info.";
     SECRET_KEY: Optional<Secret> = "generated into DATA_DIR/secret.key (mode 0600)", secret: true, "64 hex characters (32 bytes): key that encrypts secrets at rest (the ZenQMS API token, the Okta client secret and tokens), each bound to what it is for.";
@@ -203,6 +205,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub database_url: DatabaseUrl,
     pub db_pool_size: u32,
+    /// Writes admitted at once (`directory::Admission`).
+    pub db_max_writes_in_flight: u32,
+    /// Writes that may wait for a slot.
+    pub db_max_writes_queued: u32,
     pub log_format: LogFormat,
     pub rust_log: String,
     pub secret_key: Option<Secret>,
@@ -281,6 +287,24 @@ impl Config {
         if db_pool_size == 0 || db_pool_size > 512 {
             return Err(bad(DB_POOL_SIZE.name(), "must be between 1 and 512"));
         }
+        let db_max_writes_in_flight = match r.optional(&DB_MAX_WRITES_IN_FLIGHT)? {
+            Some(n) if n == 0 || n > db_pool_size => {
+                return Err(bad(
+                    DB_MAX_WRITES_IN_FLIGHT.name(),
+                    format!("must be between 1 and DB_POOL_SIZE ({db_pool_size})"),
+                ))
+            }
+            Some(n) => n,
+            // Three quarters of the pool: a quarter of the connections stays for reads.
+            None => (db_pool_size * 3 / 4).max(1),
+        };
+        let db_max_writes_queued = match r.optional(&DB_MAX_WRITES_QUEUED)? {
+            Some(n) if n > 100_000 => {
+                return Err(bad(DB_MAX_WRITES_QUEUED.name(), "must be at most 100000"))
+            }
+            Some(n) => n,
+            None => (db_max_writes_in_flight * 4).max(64),
+        };
         let log_format = r.get(&LOG_FORMAT)?;
         let rust_log = r.get(&RUST_LOG)?;
         let secret_key = r.optional(&SECRET_KEY)?;
@@ -355,6 +379,8 @@ impl Config {
             data_dir,
             database_url,
             db_pool_size,
+            db_max_writes_in_flight,
+            db_max_writes_queued,
             log_format,
             rust_log,
             secret_key,
@@ -465,6 +491,15 @@ mod tests {
             c.database_url,
             DatabaseUrl::Sqlite("./data/zenqms-bridge.db".into())
         );
+        // Write admission: three quarters of the pool of 8, and a queue of at least 64.
+        assert_eq!((c.db_max_writes_in_flight, c.db_max_writes_queued), (6, 64));
+        let c = cfg(&[("DB_POOL_SIZE", "40")]).unwrap();
+        assert_eq!(
+            (c.db_max_writes_in_flight, c.db_max_writes_queued),
+            (30, 120)
+        );
+        let e = cfg(&[("DB_MAX_WRITES_IN_FLIGHT", "9")]).unwrap_err();
+        assert_eq!(e.name, "DB_MAX_WRITES_IN_FLIGHT");
     }
 
     #[test]

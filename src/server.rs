@@ -16,7 +16,7 @@ use crate::audit::AuditLog;
 use crate::auth::{tokens, Authenticator, Scope};
 use crate::config::Config;
 use crate::crypto::Key;
-use crate::directory::Directory;
+use crate::directory::{Admission, Directory};
 use crate::initial_sync::InitialSync;
 use crate::mappings::{self, Mappings};
 use crate::okta::Okta;
@@ -39,6 +39,8 @@ pub struct Services {
     pub metrics: Metrics,
     pub authenticator: Authenticator,
     pub directory: Directory,
+    /// How many SCIM writes may run and wait at once (the SCIM guard asks it).
+    pub admission: Admission,
     pub mappings: Mappings,
     pub sync: Engine,
     pub okta: Okta,
@@ -133,6 +135,11 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         initial_sync,
         mappings: Mappings::new(pool.clone(), wakeup.clone(), Arc::new(sync.clone())),
         directory: Directory::new(pool.clone(), wakeup),
+        admission: Admission::new(
+            config.db_max_writes_in_flight as usize,
+            config.db_max_writes_queued as usize,
+            metrics.writes_refused.clone(),
+        ),
         authenticator: Authenticator::new(pool.clone()),
         audit: AuditLog::new(pool.clone()),
         sync,
@@ -218,6 +225,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         web::Data::new(services.okta.clone()),
         web::Data::new(services.initial_sync.clone()),
     );
+    let admission = web::Data::new(services.admission.clone());
     move |cfg| {
         cfg.app_data(data.0)
             .app_data(data.1)
@@ -229,6 +237,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(data.7)
             .app_data(data.8)
             .app_data(data.9)
+            .app_data(admission)
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics));

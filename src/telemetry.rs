@@ -64,6 +64,11 @@ pub struct StateLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabels {
     pub outcome: String,
 }
@@ -79,6 +84,14 @@ pub struct Metrics {
     pub zenqms_calls: Family<CallLabels, Counter>,
     /// Okta calls by method and endpoint template and outcome (`ok`, `rate_limited`, …).
     pub okta_calls: Family<CallLabels, Counter>,
+    /// How long ZenQMS calls take (every endpoint, every outcome).
+    pub zenqms_call_duration: Histogram,
+    /// Age of the oldest waiting sync job, refreshed at scrape time.
+    pub sync_queue_oldest_age_seconds: Gauge,
+    /// 1 for what bounds how fast the queue drains now (`sync::backlog`), 0 for the others.
+    pub sync_backlog: Family<ReasonLabels, Gauge>,
+    /// SCIM writes refused by write admission (`directory::Admission`): `503` at once.
+    pub writes_refused: Counter,
     /// Sync jobs waiting, refreshed at scrape time.
     pub sync_queue_depth: Gauge,
     /// Users per sync state, refreshed at scrape time.
@@ -117,6 +130,11 @@ impl Metrics {
         let zenqms_calls = Family::<CallLabels, Counter>::default();
         let okta_calls = Family::<CallLabels, Counter>::default();
         let sync_queue_depth = Gauge::default();
+        let writes_refused = Counter::default();
+        // 5 ms … 41 s: a ZenQMS that answers in 10 s must show in its own bucket.
+        let zenqms_call_duration = Histogram::new(exponential_buckets(0.005, 2.0, 14));
+        let sync_queue_oldest_age_seconds = Gauge::default();
+        let sync_backlog = Family::<ReasonLabels, Gauge>::default();
         let sync_users = Family::<StateLabels, Gauge>::default();
         let initial_sync_items = Family::<OutcomeLabels, Gauge>::default();
         let (initial_sync_done, initial_sync_total, initial_sync_running) =
@@ -167,6 +185,26 @@ impl Metrics {
             okta_calls.clone(),
         );
         registry.register(
+            "zenqms_call_duration_seconds",
+            "How long ZenQMS calls take",
+            zenqms_call_duration.clone(),
+        );
+        registry.register(
+            "sync_queue_oldest_age_seconds",
+            "Age of the oldest waiting sync job",
+            sync_queue_oldest_age_seconds.clone(),
+        );
+        registry.register(
+            "sync_backlog",
+            "1 for what bounds how fast the sync queue drains now (empty, paused, not_configured, unauthorized, zenqms_unreachable, rate_limited, zenqms_slow, budget)",
+            sync_backlog.clone(),
+        );
+        registry.register(
+            "writes_refused",
+            "SCIM writes refused with 503 because too many were running and waiting (DB_MAX_WRITES_IN_FLIGHT, DB_MAX_WRITES_QUEUED)",
+            writes_refused.clone(),
+        );
+        registry.register(
             "sync_queue_depth",
             "Sync jobs waiting to run",
             sync_queue_depth.clone(),
@@ -183,6 +221,10 @@ impl Metrics {
             pool,
             zenqms_calls,
             okta_calls,
+            writes_refused,
+            zenqms_call_duration,
+            sync_queue_oldest_age_seconds,
+            sync_backlog,
             sync_queue_depth,
             sync_users,
             gauges_read: Default::default(),

@@ -109,6 +109,11 @@ impl ResponseError for AdminError {
         if let AdminError::MethodNotAllowed { allow, .. } = self {
             res.insert_header((header::ALLOW, allow.join(", ")));
         }
+        // Every 503 here is a passing condition (a database restart, a full disk, load):
+        // say when to come back (RFC 9110 §10.2.3).
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+            res.insert_header((header::RETRY_AFTER, "1"));
+        }
         res.json(serde_json::json!({"error": self.code(), "message": message}))
     }
 }

@@ -10,6 +10,7 @@
 //! from. A new source adds operations here (in `users.rs`, `groups.rs`) and calls them through
 //! the same [`Directory`] service, with the same outbox and audit trail.
 
+pub mod admission;
 pub mod error;
 pub mod groups;
 pub mod membership;
@@ -19,6 +20,7 @@ pub mod users;
 
 use chrono::NaiveDateTime;
 
+pub use admission::Admission;
 pub use error::{DirectoryError, Kind, Reason, Rejection};
 
 use crate::outbox::Wakeup;

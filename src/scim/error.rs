@@ -73,6 +73,9 @@ pub enum ScimError {
     NotImplemented(String),
     #[error("the service is busy; retry shortly")]
     Unavailable,
+    /// Write admission refused the request before any work (`directory::Admission`).
+    #[error("too many writes are in progress; retry after the Retry-After delay")]
+    Overloaded,
     /// 500: the cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -151,7 +154,7 @@ impl ResponseError for ScimError {
             ScimError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ScimError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ScimError::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
-            ScimError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ScimError::Unavailable | ScimError::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ScimError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ScimError::Status { status, .. } => *status,
         }

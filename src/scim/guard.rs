@@ -1,5 +1,8 @@
 //! The middleware around every route under `/scim/v2`.
 //!
+//! 0. Admits a write (`POST`, `PUT`, `PATCH`, `DELETE`) only when the directory can take it
+//!    (`directory::Admission`): past that, `503` with `Retry-After` at once — before the token
+//!    check and the body, which cost database and CPU work an overloaded service has not got.
 //! 1. Authenticates first, before any body is read (`auth.rs` says when the token is checked):
 //!    a missing, malformed or wrong token is `401` (with `WWW-Authenticate: Bearer`), a token
 //!    of another scope `403`.
@@ -21,6 +24,7 @@ use futures_util::FutureExt;
 use super::auth::Caller;
 use super::error::{ScimError, CONTENT_TYPE};
 use crate::auth::Authenticator;
+use crate::directory::admission::{Admission, Refused};
 
 pub async fn guard(
     req: ServiceRequest,
@@ -30,6 +34,25 @@ pub async fn guard(
     let caller = match Caller::from_header(req.headers().get(header::AUTHORIZATION)) {
         Ok(c) => c,
         Err(e) => return Ok(req.into_response(e.error_response())),
+    };
+    let writes = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    // `POST /.search` is a read with a body; it takes a slot like a write (a flood of
+    // searches must not take the pool's read connections either).
+    let _slot = if writes {
+        match req
+            .app_data::<web::Data<Admission>>()
+            .map(|a| a.get_ref().clone())
+        {
+            Some(admission) => match admission.admit().await {
+                Ok(slot) => Some(slot),
+                Err(Refused) => {
+                    return Ok(req.into_response(ScimError::Overloaded.error_response()));
+                }
+            },
+            None => None,
+        }
+    } else {
+        None
     };
     let authn = req.app_data::<web::Data<Authenticator>>().cloned();
     let authn = authn.as_ref().map(|d| d.get_ref());

@@ -121,6 +121,7 @@ impl DatabaseUrl {
                 let path_str = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&path_str)
                     .map_err(|e| StoreError::Connect(format!("{}: {e}", self.redacted())))?;
+                conn.set_instrumentation(watch_for_lost_connection);
                 // WAL lets readers proceed during a write; busy_timeout queues writers instead
                 // of failing them with SQLITE_BUSY; foreign keys are off by default in SQLite.
                 for pragma in [
@@ -138,28 +139,68 @@ impl DatabaseUrl {
 }
 
 thread_local! {
-    /// Set when a query on this thread failed because the PostgreSQL connection is gone;
-    /// read (and cleared) by the pool when the connection is handed back.
+    /// Set when a query on this thread failed in a way that leaves its connection unfit for
+    /// reuse (the PostgreSQL connection is gone, SQLite's file could not be written, a
+    /// transaction could not be rolled back); read (and cleared) by the pool when the
+    /// connection is handed back.
     static CONNECTION_LOST: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Instrumentation on every PostgreSQL connection: notices a dead connection from the error
+/// Marks the connection in use on this thread as unfit for reuse: the pool drops it when it is
+/// handed back and opens a fresh one when one is needed (`store::tx` calls this when a
+/// rollback fails — diesel's transaction manager then refuses every later `BEGIN`).
+pub(crate) fn mark_broken() {
+    CONNECTION_LOST.with(|lost| lost.set(true));
+}
+
+/// Instrumentation on every connection: notices a dead or failing connection from the error
 /// of the query that hit it, so the pool can drop it without testing every checkout with a
 /// round trip (`SELECT 1` per checkout cost about a third of PostgreSQL read throughput).
 /// A connection is used and handed back on one blocking thread (`store::run`), so the flag
 /// set by its failing query is the one its return reads.
 fn watch_for_lost_connection(event: InstrumentationEvent<'_>) {
     if let InstrumentationEvent::FinishQuery {
-        error:
-            Some(diesel::result::Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            )),
+        error: Some(diesel::result::Error::DatabaseError(kind, info)),
         ..
     } = event
     {
-        CONNECTION_LOST.with(|lost| lost.set(true));
+        let lost = matches!(
+            kind,
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+        ) || is_outage_message(info.message());
+        if lost {
+            mark_broken();
+        }
     }
+}
+
+/// The messages of a database that is away or cannot take writes — a server shutting down
+/// or restarting (PostgreSQL's SQLSTATE classes 08, 57P and 53, whose codes diesel does not
+/// expose), a standby after a failover, a full disk — as opposed to a statement at fault.
+pub fn is_outage_message(message: &str) -> bool {
+    const OUTAGE: &[&str] = &[
+        // PostgreSQL: 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now.
+        "terminating connection due to",
+        "the database system is",
+        // libpq: the server closed the socket or cannot be reached.
+        "server closed the connection",
+        "no connection to the server",
+        "could not receive data from server",
+        "could not send data to server",
+        "connection to server",
+        "SSL SYSCALL error",
+        "SSL connection has been closed",
+        // 53300 too_many_connections, 53100 disk_full, 25006 read-only (a standby).
+        "too many clients",
+        "No space left on device",
+        "read-only transaction",
+        // SQLite: SQLITE_FULL, SQLITE_IOERR, SQLITE_CANTOPEN, SQLITE_READONLY.
+        "database or disk is full",
+        "disk I/O error",
+        "unable to open database file",
+        "attempt to write a readonly database",
+    ];
+    OUTAGE.iter().any(|m| message.contains(m))
 }
 
 fn redact_password(url: &str) -> String {
@@ -215,10 +256,10 @@ impl r2d2::ManageConnection for ConnectionManager {
         Ok(())
     }
 
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        let lost = CONNECTION_LOST.with(|lost| lost.replace(false));
-        // A SQLite file does not go away under an open connection.
-        lost && matches!(conn, DbConn::Postgres(_))
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        // A fresh SQLite connection is cheap, and one whose write failed on a full disk may
+        // hold a transaction state SQLite already rolled back: drop it on either backend.
+        CONNECTION_LOST.with(|lost| lost.replace(false))
     }
 }
 

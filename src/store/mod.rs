@@ -46,20 +46,27 @@ impl From<r2d2::Error> for StoreError {
 }
 
 impl StoreError {
-    /// The database cannot be reached or no connection is free: the pool is exhausted, or the
-    /// connection was lost (a restart or failover) — load and outages, not bugs. Retrying the
-    /// request later can succeed; retrying on the same connection cannot (a `503`).
+    /// The database cannot be reached, cannot take a write, or no connection is free: the pool
+    /// is exhausted, the connection was lost or the server is shutting down (a restart or
+    /// failover), the disk is full — load and outages, not bugs. Retrying the request later can
+    /// succeed; retrying on the same connection cannot (a `503` with `Retry-After`, never a
+    /// `500`: Okta retries a `503`, and a `500` says the request itself is at fault).
     pub fn is_unavailable(&self) -> bool {
         use diesel::result::DatabaseErrorKind::{ClosedConnection, UnableToSendCommand};
-        matches!(
-            self,
-            StoreError::Pool(_)
-                | StoreError::Connect(_)
-                | StoreError::Query(diesel::result::Error::DatabaseError(
-                    ClosedConnection | UnableToSendCommand,
-                    _
-                ))
-        )
+        use diesel::result::Error;
+        match self {
+            StoreError::Pool(_) | StoreError::Connect(_) => true,
+            StoreError::Query(Error::DatabaseError(ClosedConnection | UnableToSendCommand, _)) => {
+                true
+            }
+            // A connection whose transaction could not be rolled back (its server went away
+            // mid-transaction); the pool drops it (`connection::has_broken`).
+            StoreError::Query(Error::BrokenTransactionManager) => true,
+            StoreError::Query(Error::DatabaseError(_, info)) => {
+                connection::is_outage_message(info.message())
+            }
+            _ => false,
+        }
     }
 
     /// Lock contention between transactions: a PostgreSQL serialization failure or deadlock,
@@ -184,6 +191,22 @@ pub fn now() -> NaiveDateTime {
     Utc::now().naive_utc().trunc_subsecs(6)
 }
 
+/// How long a request waits for a connection while the pool holds none at all: every one was
+/// dropped as lost and none could be opened again — the database is restarting or away. The
+/// request is answered `503` after this rather than after the pool's full timeout.
+const OUTAGE_WAIT: Duration = Duration::from_secs(1);
+
+/// A pooled connection: the pool's timeout when the database is there (a free connection is
+/// only a matter of load), [`OUTAGE_WAIT`] when the pool could keep none.
+pub fn checkout(pool: &Pool) -> Result<PooledConn, StoreError> {
+    let wait = if pool.state().connections == 0 {
+        OUTAGE_WAIT
+    } else {
+        pool.connection_timeout()
+    };
+    pool.get_timeout(wait).map_err(StoreError::from)
+}
+
 /// Runs a diesel closure on the blocking pool with a pooled connection.
 pub async fn run<T, E, F>(pool: &Pool, f: F) -> Result<T, E>
 where
@@ -193,7 +216,7 @@ where
 {
     let pool = pool.clone();
     actix_web::web::block(move || {
-        let mut conn = pool.get().map_err(StoreError::from)?;
+        let mut conn = checkout(&pool)?;
         f(&mut conn)
     })
     .await

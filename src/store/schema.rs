@@ -227,6 +227,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    zenqms_creates_sent (user_id) {
+        user_id -> Text,
+        sent_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(group_members -> scim_users (user_id));
 diesel::joinable!(sync_users -> scim_users (user_id));
 diesel::joinable!(role_mappings -> scim_groups (group_id));
@@ -251,4 +258,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     initial_sync_runs,
     initial_sync_items,
     sync_holds,
+    zenqms_creates_sent,
 );

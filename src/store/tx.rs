@@ -69,8 +69,7 @@ where
 {
     let _writer = match conn {
         DbConn::Postgres(inner) => {
-            AnsiTransactionManager::begin_transaction(inner)
-                .map_err(|e| E::from(StoreError::from(e)))?;
+            AnsiTransactionManager::begin_transaction(inner).map_err(begin_failed::<E>)?;
             None
         }
         DbConn::Sqlite(inner) => {
@@ -81,7 +80,7 @@ where
             // connection's, so beginning on the inner one and committing through the outer one
             // keeps diesel's bookkeeping consistent.
             AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE")
-                .map_err(|e| E::from(StoreError::from(e)))?;
+                .map_err(begin_failed::<E>)?;
             Some(queued)
         }
     };
@@ -89,16 +88,36 @@ where
         Ok(value) => match <DbConn as Connection>::TransactionManager::commit_transaction(conn) {
             Ok(()) => Ok(value),
             Err(e) => {
-                let _ = <DbConn as Connection>::TransactionManager::rollback_transaction(conn);
+                if <DbConn as Connection>::TransactionManager::rollback_transaction(conn).is_err() {
+                    super::connection::mark_broken();
+                }
                 Err(E::from(StoreError::from(e)))
             }
         },
         Err(e) => {
-            <DbConn as Connection>::TransactionManager::rollback_transaction(conn)
-                .map_err(|r| E::from(StoreError::from(r)))?;
+            if let Err(r) = <DbConn as Connection>::TransactionManager::rollback_transaction(conn) {
+                // diesel refuses every later `BEGIN` on this connection: the pool must drop
+                // it. The transaction's own error is the one worth reporting (a lost
+                // connection, a full disk), not the rollback's.
+                super::connection::mark_broken();
+                tracing::debug!(error = %r, "rollback failed; the connection is dropped");
+            }
             Err(e)
         }
     }
+}
+
+/// A `BEGIN` that failed because the connection is left in a transaction or its transaction
+/// manager is broken will fail the same way on every later use: the pool must drop it.
+fn begin_failed<E: From<StoreError>>(e: diesel::result::Error) -> E {
+    use diesel::result::Error;
+    if matches!(
+        e,
+        Error::BrokenTransactionManager | Error::AlreadyInTransaction
+    ) {
+        super::connection::mark_broken();
+    }
+    E::from(StoreError::from(e))
 }
 
 fn backoff(attempt: u32) -> Duration {

@@ -29,6 +29,9 @@ impl CallListener for CallRecorder {
             let outcome = call.error.map(ZenqmsError::outcome).unwrap_or("ok");
             self.metrics
                 .record_zenqms_call(call.endpoint.label(), outcome);
+            self.metrics
+                .zenqms_call_duration
+                .observe(call.duration.as_secs_f64());
             if let Some(h) = &self.health {
                 h.observe(&call);
             }

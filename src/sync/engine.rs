@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use chrono::{NaiveDateTime, Utc};
 use serde::Serialize;
 
+use super::backlog::{self, Reason};
 use super::budget::Budget;
 use super::calls::CallRecorder;
 use super::error::SyncError;
@@ -558,6 +559,8 @@ impl Engine {
             Ok(p) => p,
             Err(_) => self.inner.budget.paused_until(),
         };
+        let recent_call = self.inner.health.recent_call();
+        let backlog = self.backlog(q.depth, conn.configured, pause.is_some());
         let rate_limited_until = pause.map(|until| {
             let wait = until.saturating_duration_since(tokio::time::Instant::now());
             (Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default())
@@ -586,6 +589,7 @@ impl Engine {
                     .last_success()
                     .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
                 rate_limited_until,
+                recent_call_ms: recent_call.map(|d| d.as_millis() as u64),
             },
             counts: counts.iter().map(|(s, n)| (s.as_str(), *n)).collect(),
             queue: QueueView {
@@ -594,6 +598,8 @@ impl Engine {
                 oldest_pending_age_seconds: q
                     .oldest_enqueued
                     .map(|t| ((now - t).num_milliseconds().max(0) as f64) / 1000.0),
+                backlog_reason: backlog.reason,
+                backlog_detail: backlog.detail,
             },
             last_error: self.inner.health.last_error(),
             workers: self.inner.config.sync_workers,
@@ -603,15 +609,51 @@ impl Engine {
         })
     }
 
+    /// Why the queue is not empty (`sync::backlog`), from what this process knows.
+    fn backlog(&self, depth: i64, configured: bool, rate_limited: bool) -> backlog::Backlog {
+        backlog::explain(&backlog::Inputs {
+            depth,
+            paused: self.is_paused(),
+            configured,
+            connectivity: if configured {
+                self.inner.health.connectivity()
+            } else {
+                Connectivity::Unknown
+            },
+            rate_limited,
+            recent_call: self.inner.health.recent_call(),
+            workers: self.inner.config.sync_workers,
+            max_rps: self.inner.config.zenqms_max_rps,
+        })
+    }
+
     /// Refreshes the sync gauges of `/metrics` (at scrape time).
     pub async fn refresh_gauges(&self) {
         let figures = store::run(&self.inner.pool, |c| {
-            Ok::<_, StoreError>((state::counts(c)?, queue::depth(c)?))
+            Ok::<_, StoreError>((state::counts(c)?, queue::stats(c)?))
         })
         .await;
         match figures {
-            Ok((counts, depth)) => {
+            Ok((counts, q)) => {
+                let depth = q.depth;
                 self.inner.metrics.sync_queue_depth.set(depth);
+                let age = q
+                    .oldest_enqueued
+                    .map(|t| (store::now() - t).num_seconds().max(0))
+                    .unwrap_or(0);
+                self.inner.metrics.sync_queue_oldest_age_seconds.set(age);
+                let configured = self.connection_view().configured;
+                let rate_limited = self.inner.budget.paused_until().is_some();
+                let now = self.backlog(depth, configured, rate_limited).reason;
+                for reason in Reason::ALL {
+                    self.inner
+                        .metrics
+                        .sync_backlog
+                        .get_or_create(&crate::telemetry::ReasonLabels {
+                            reason: reason.as_str(),
+                        })
+                        .set(i64::from(reason == now));
+                }
                 for (s, n) in counts {
                     self.inner
                         .metrics
@@ -708,6 +750,8 @@ pub struct ZenqmsStatus {
     pub last_success_at: Option<String>,
     /// Every worker waits until then (a `429`'s `Retry-After`).
     pub rate_limited_until: Option<String>,
+    /// The mean duration of this process's latest calls (`sync::health`).
+    pub recent_call_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -715,4 +759,7 @@ pub struct QueueView {
     pub depth: i64,
     pub in_progress: i64,
     pub oldest_pending_age_seconds: Option<f64>,
+    /// What bounds how fast the queue drains now (`sync::backlog`).
+    pub backlog_reason: Reason,
+    pub backlog_detail: String,
 }

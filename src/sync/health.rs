@@ -1,7 +1,9 @@
 //! What this process knows of ZenQMS's reachability: told about every call of the connection
 //! in force (by `calls.rs`).
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -18,7 +20,12 @@ struct State {
     last_call: Option<(DateTime<Utc>, Option<ZenqmsError>)>,
     last_success: Option<DateTime<Utc>>,
     last_error: Option<LastError>,
+    /// How long the latest calls took (at most [`RECENT`]), newest last.
+    recent: VecDeque<Duration>,
 }
+
+/// Calls whose duration [`Health::recent_call`] averages.
+const RECENT: usize = 32;
 
 /// The most recent failed call.
 #[derive(Debug, Clone, Serialize)]
@@ -73,6 +80,13 @@ impl Health {
         self.lock().last_error.clone()
     }
 
+    /// The mean duration of the latest calls (a timeout counts as its full wait).
+    pub fn recent_call(&self) -> Option<Duration> {
+        let s = self.lock();
+        let n = u32::try_from(s.recent.len()).ok().filter(|n| *n > 0)?;
+        Some(s.recent.iter().sum::<Duration>() / n)
+    }
+
     /// Forgets what was learnt about a previous connection.
     pub fn reset(&self) {
         *self.lock() = State::default();
@@ -85,6 +99,10 @@ impl Health {
         let now = Utc::now();
         let mut s = self.lock();
         s.last_call = Some((now, report.error.cloned()));
+        if s.recent.len() == RECENT {
+            s.recent.pop_front();
+        }
+        s.recent.push_back(report.duration);
         match report.error {
             None => s.last_success = Some(now),
             Some(e) => {

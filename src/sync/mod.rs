@@ -5,10 +5,12 @@
 //! connection). `server.rs` builds the engine and runs its tasks (`worker`, `housekeeping`,
 //! `sweep`); the role mappings are reached through the `roles::RolePolicy` port.
 
+pub mod backlog;
 pub mod backoff;
 pub mod budget;
 mod budget_row;
 mod calls;
+pub mod creates;
 pub mod desired;
 pub mod directory_view;
 pub mod drift;

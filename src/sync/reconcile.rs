@@ -65,6 +65,14 @@ pub struct Owner {
 #[allow(async_fn_in_trait)]
 pub trait Links {
     async fn owner_of(&self, id: &ZenqmsId, except: &str) -> Result<Option<Owner>, SyncError>;
+
+    /// A create for directory user `me` is about to be sent: write that down first (an error
+    /// stops the create), and say whether an earlier one was sent without its link being
+    /// recorded since (`sync::creates`) — then the user may exist in ZenQMS already.
+    /// By default nothing is written and nothing is known.
+    async fn note_create(&self, _me: &str) -> Result<bool, SyncError> {
+        Ok(false)
+    }
 }
 
 /// The stored link of a directory user.
@@ -286,6 +294,13 @@ impl<A: Api, L: Links> Runner<'_, A, L> {
         }
         if active {
             if let Some(new) = self.desired.new_user() {
+                // An earlier create may have reached ZenQMS while its answer was lost with
+                // the database: look before creating, instead of a create that meets `409`.
+                if self.links.note_create(self.me).await? {
+                    if let Some(r) = self.lookup().await? {
+                        return self.adopt(r).await;
+                    }
+                }
                 self.calls += 1;
                 match self.api.create_user(self.ctx(None), &new).await {
                     Ok(r) => {

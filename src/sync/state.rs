@@ -104,6 +104,9 @@ pub fn save(conn: &mut DbConn, user_id: &str, rec: &Record) -> Result<(), StoreE
         .do_update()
         .set(&row)
         .execute(c))?;
+    if rec.link.is_some() {
+        super::creates::forget(conn, user_id)?;
+    }
     shadow_roles(
         conn,
         user_id,

@@ -168,6 +168,11 @@ impl Links for DbLinks<'_> {
         let except = except.to_string();
         Ok(store::run(self.pool, move |c| state::owner_of(c, &id, &except)).await?)
     }
+
+    async fn note_create(&self, me: &str) -> Result<bool, SyncError> {
+        let me = me.to_string();
+        Ok(store::run(self.pool, move |c| super::creates::note(c, &me)).await?)
+    }
 }
 
 impl Throttled<'_> {

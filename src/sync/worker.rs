@@ -166,11 +166,35 @@ async fn reconcile_job(
         plan,
     )
     .await;
-    persist(engine, owner, job, run).await
+    persist_until_recorded(engine, owner, job, run).await
+}
+
+/// Records a run's verdict, waiting out a database that is away (restarting, failing over, its
+/// disk full) instead of giving up: the run may have created the ZenQMS user, and only its
+/// record holds the link — a run that gave up here would leave the job to a later run that
+/// creates the user again (`409`, then linked: one ZenQMS call too many). The wait ends with
+/// the process (the run is then abandoned; the job stays) or when the record is written.
+async fn persist_until_recorded(
+    engine: &Engine,
+    owner: &str,
+    job: &Claimed,
+    run: Run,
+) -> Result<(), SyncError> {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        match persist(engine, owner, job, &run).await {
+            Err(SyncError::Store(e)) if e.is_unavailable() || e.is_contention() => {
+                tracing::warn!(user_id = %job.user_id, error = %e, "cannot record a sync run's verdict yet; will try again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Records a run's verdict and finishes (or reschedules) its job, in one transaction.
-async fn persist(engine: &Engine, owner: &str, job: &Claimed, run: Run) -> Result<(), SyncError> {
+async fn persist(engine: &Engine, owner: &str, job: &Claimed, run: &Run) -> Result<(), SyncError> {
     let cap = engine.inner.config.sync_backoff_cap;
     let now = store::now();
     let (state, reason, retry_at, attempts) = match &run.outcome {

@@ -4,6 +4,8 @@
 mod harness;
 
 mod architecture;
+mod faults_overload;
+mod faults_postgres;
 mod foundation;
 mod initial_sync_modes;
 mod initial_sync_runs;

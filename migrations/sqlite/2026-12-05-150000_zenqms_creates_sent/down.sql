@@ -1,0 +1,1 @@
+DROP TABLE zenqms_creates_sent;
