@@ -148,7 +148,7 @@ async fn drain(instances: usize, users: usize, rps: u32, latency_ms: (u64, u64))
 fn report(d: &Drain) {
     println!(
         "BUDGET {} instance(s): {} users drained in {:.1} s; {} ZenQMS calls, {} answered 429, \
-         {} inside a Retry-After ({} counting calls in flight); single-budget bound {:.1} s; \
+         {} inside a Retry-After ({} without the in-flight allowance); single-budget bound {:.1} s; \
          ratio {:.3}",
         d.instances,
         d.users,
