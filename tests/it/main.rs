@@ -9,6 +9,7 @@ mod console_bench;
 mod console_browser;
 mod console_sessions;
 mod console_support;
+mod console_users;
 mod directory_external;
 mod faults_disk;
 mod faults_overload;
