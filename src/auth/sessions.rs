@@ -173,6 +173,20 @@ pub fn resume(conn: &mut DbConn, id: &str, limits: Limits) -> Result<Session, Re
     })
 }
 
+/// Whether `principal` (`okta:<login>`) has an open `admin` session it signed in to with
+/// Okta: what lets a person who signed in with Okta act as an admin outside a request (an
+/// Okta authorization they started, finished by Okta's redirect).
+pub fn okta_admin_open(conn: &mut DbConn, principal: &str) -> Result<bool, StoreError> {
+    let n: i64 = console_sessions::table
+        .filter(console_sessions::principal.eq(principal))
+        .filter(console_sessions::via.eq(Via::Okta.as_str()))
+        .filter(console_sessions::scope.eq(Scope::Admin.as_str()))
+        .filter(console_sessions::ended_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
 /// Whether the service account a token session was opened with still holds that scope.
 fn token_active(conn: &mut DbConn, name: &str, scope: Scope) -> Result<bool, StoreError> {
     let held: Option<String> = service_accounts::table
