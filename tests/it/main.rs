@@ -7,6 +7,7 @@ mod architecture;
 mod browser_support;
 mod console_bench;
 mod console_browser;
+mod console_browser_wizard;
 mod console_okta;
 mod console_sessions;
 mod console_support;
