@@ -321,6 +321,7 @@ fn paths() -> Value {
             json!({"200": ok("Status", schema_ref("SyncStatus"))}), &[])},
         "/api/v1/sync/users": {"get": op("sync", "Users with their sync state, a page at a time", Some("read"),
             json!({"parameters": [query("state", json!({"type": "string", "enum": ["", "synced", "pending", "skipped", "failed"]}), "only users in this state (empty or absent: all)"),
+                query("q", json!({"type": "string", "maxLength": 200}), "only users whose userName, an email or a name (given, family, display) contains this, without regard to case"),
                 query("after", json!({"type": "string"}), "cursor: the `next_after` of the previous page"), limit("users per page (default 100)")]}),
             json!({"200": ok("Users", json!({"type": "object", "properties": {"users": {"type": "array", "items": schema_ref("SyncUser")}, "next_after": nullable(json!({"type": "string"}))}}))}), &["400"])},
         "/api/v1/sync/retry": {"post": op("sync", "Reconcile users again (every failed one when the body is empty)", Some("admin"),

@@ -39,9 +39,6 @@ pub struct ListQuery {
     after: Option<String>,
 }
 
-/// The longest search text accepted (a name or an address, not a document).
-const MAX_SEARCH: usize = 200;
-
 pub async fn list(
     who: Viewer,
     q: web::Query<ListQuery>,
@@ -54,10 +51,8 @@ pub async fn list(
         })?),
     };
     let text = q.q.as_deref().unwrap_or("").trim().to_string();
-    if text.chars().count() > MAX_SEARCH {
-        return Err(ConsoleError::bad_request(
-            "The search text is too long: enter at most 200 characters of a user name, an email address or a name.",
-        ));
+    if let Some(problem) = crate::sync::state::search_text_problem(&text) {
+        return Err(ConsoleError::bad_request(&problem));
     }
     let users = if text.is_empty() {
         sync.users(wanted, q.after.clone(), PAGE).await?

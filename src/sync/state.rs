@@ -393,6 +393,21 @@ pub fn list(
     list_where(conn, state, after, None, None, limit)
 }
 
+/// The longest search text [`search`] is given (a name or an address, not a document).
+pub const MAX_SEARCH_CHARS: usize = 200;
+
+/// Why a search text is refused, in words for whoever typed it (`None`: it is fine).
+pub fn search_text_problem(text: &str) -> Option<String> {
+    if text.chars().count() > MAX_SEARCH_CHARS {
+        return Some(format!(
+            "The search text is too long: enter at most {MAX_SEARCH_CHARS} characters of a user name, an email address or a name."
+        ));
+    }
+    // PostgreSQL's text cannot hold one (docs/limits.md).
+    text.contains('\0')
+        .then(|| "The search text must not contain a NUL character.".to_string())
+}
+
 /// [`list`] of the users whose userName, an email, or a name (given, family, display)
 /// contains `text`, without regard to case.
 pub fn search(

@@ -1,11 +1,12 @@
-//! The console's users list: search by userName, email or name (any case), paged, with the
-//! state filter still applying; a search text that is too long is refused in words.
+//! The console's users list (and `GET /api/v1/sync/users?q=`): search by userName, email or
+//! name (any case), paged, with the state filter still applying; a search text that is too
+//! long (or holds a NUL) is refused in words.
 
 use reqwest::Method;
 use serde_json::json;
 
 use crate::console_support::admin_browser;
-use crate::harness::TestApp;
+use crate::harness::{send, TestApp};
 use crate::scim_support::{create_user, scim_json, user_body, USER};
 
 /// The users' names the page lists, in order.
@@ -91,5 +92,34 @@ async fn users_are_found_by_user_name_email_or_name_a_page_at_a_time() {
     let page = b.get(&format!("/console/users?q={long}")).await;
     assert_eq!(page.status, 400);
     assert!(page.body.contains("too long"), "{}", page.body);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_rest_api_searches_users_the_same_way() {
+    let app = TestApp::start().await;
+    let mut body = user_body("grace.h@example.com");
+    body["name"] = json!({"givenName": "Grace", "familyName": "Hopper"});
+    let (s, res) = scim_json(&app, Method::POST, "/Users", &body).await;
+    assert_eq!(s, 201, "{res}");
+    create_user(&app, "other@example.com").await;
+    let (s, found) = send(app.admin(Method::GET, "/sync/users?q=HOPPER")).await;
+    assert_eq!(s, 200, "{found}");
+    let names: Vec<&str> = found["users"]
+        .as_array()
+        .expect("users")
+        .iter()
+        .filter_map(|u| u["user_name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["grace.h@example.com"]);
+    let (s, err) =
+        send(app.admin(Method::GET, &format!("/sync/users?q={}", "y".repeat(201)))).await;
+    assert_eq!(s, 400, "{err}");
+    assert!(
+        err["message"].as_str().unwrap_or("").contains("too long"),
+        "{err}"
+    );
+    let (s, err) = send(app.admin(Method::GET, "/sync/users?q=a%00b")).await;
+    assert_eq!(s, 400, "{err}");
     app.stop().await;
 }
