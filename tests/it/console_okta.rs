@@ -6,11 +6,9 @@
 
 use okta_sim::SimConfig as OktaConfig;
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 
-use crate::console_support::{
-    admin_browser, audited, console_org, okta_person, through_okta, Browser,
-};
+use crate::console_support::{audited, console_org, okta_person, through_okta, token, Browser};
 use crate::harness::{send, TestApp};
 use crate::mapping_support::{existing, roles_sim_with};
 use crate::okta_support::{client_for, connect, register, settings, start_sim as start_okta};
@@ -28,18 +26,17 @@ async fn setup() -> (zenqms_sim::RunningSim, okta_sim::RunningSim, TestApp) {
     let app = bridge(&zenqms, &[("SYNC_DRIFT_SWEEP_SECS", "0")]).await;
     register(&okta, client_for(&app));
     connect(&app, &okta).await;
-    let mut admin = admin_browser(&app).await;
-    let res = admin
-        .submit(
-            "/console/setup/connections",
-            "/console/setup/okta/signin",
-            &[
-                ("admin_group", "Bridge Admins"),
-                ("read_group", "00greaders"),
-            ],
-        )
-        .await;
-    assert_eq!(res.status, 303, "{}", res.body);
+    // The console's sign-in groups, over the REST API (the Connections page sets the same).
+    let (s, body) = send(
+        app.admin(Method::PUT, "/settings/console/okta-groups")
+            .json(&json!({"admin_group": "Bridge Admins", "read_group": " 00greaders "})),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({"admin_group": "Bridge Admins", "read_group": "00greaders"})
+    );
     (zenqms, okta, app)
 }
 
@@ -235,5 +232,47 @@ async fn okta_read_members_look_and_strangers_are_refused() {
             .any(|a| a == "okta:stranger@example.com"),
         "{failed:?}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_sign_in_groups_over_the_rest_api() {
+    let app = TestApp::start().await;
+    let read = token(&app, "looker", "read").await;
+    let get = |t: &str| {
+        app.raw(Method::GET, "/api/v1/settings/console/okta-groups")
+            .bearer_auth(t.to_string())
+    };
+    let (s, body) = send(get(&read)).await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body, json!({"admin_group": null, "read_group": null}));
+    let put = |b: Value| {
+        app.admin(Method::PUT, "/settings/console/okta-groups")
+            .json(&b)
+    };
+    let (s, body) = send(put(json!({"admin_group": "Admins"}))).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = send(get(&read)).await;
+    assert_eq!(s, 200);
+    assert_eq!(body["admin_group"], "Admins");
+    let entries = audited(&app, "settings.console.okta_groups").await;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0]["actor"], "test-admin");
+    // Refusals say what to fix.
+    let (s, body) = send(put(json!({"admin_group": "x".repeat(256)}))).await;
+    assert_eq!(s, 400, "{body}");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("255"),
+        "{body}"
+    );
+    let (s, body) = send(put(json!({"admins": "A"}))).await;
+    assert_eq!(s, 400, "{body}");
+    let (s, _) = send(
+        app.raw(Method::PUT, "/api/v1/settings/console/okta-groups")
+            .bearer_auth(read)
+            .json(&json!({"admin_group": "Mine"})),
+    )
+    .await;
+    assert_eq!(s, 403);
     app.stop().await;
 }
