@@ -117,6 +117,7 @@ settings! {
     OKTA_REQUEST_TIMEOUT_MS: Key<u64> = "30000", secret: false, "Whole-request timeout for calls to the Okta org.";
     CONSOLE_SESSION_IDLE_SECS: Key<u64> = "1800", secret: false, "The admin console signs a browser out after this long without a request.";
     CONSOLE_SESSION_MAX_SECS: Key<u64> = "43200", secret: false, "The admin console signs a browser out this long after sign-in, however active.";
+    CONSOLE_SESSION_PURGE_SECS: Key<u64> = "600", secret: false, "How often ended and expired console sessions are deleted from the database.";
 }
 
 /// How a setting's text becomes its typed value; the error is the message that follows the
@@ -233,6 +234,7 @@ pub struct Config {
     pub okta_request_timeout: Duration,
     pub console_session_idle: Duration,
     pub console_session_max: Duration,
+    pub console_session_purge: Duration,
 }
 
 /// Where values are read from: the process environment by default, a map in tests.
@@ -390,6 +392,13 @@ impl Config {
                 "must be at least CONSOLE_SESSION_IDLE_SECS and at most 2592000 (30 days)",
             ));
         }
+        let console_purge = r.get(&CONSOLE_SESSION_PURGE_SECS)?;
+        if !(1..=86_400).contains(&console_purge) {
+            return Err(bad(
+                CONSOLE_SESSION_PURGE_SECS.name(),
+                "must be between 1 and 86400 (a day)",
+            ));
+        }
         Ok(Config {
             bind_addr,
             metrics_bind_addr,
@@ -420,6 +429,7 @@ impl Config {
             okta_request_timeout: Duration::from_millis(okta_request_ms.max(1)),
             console_session_idle: Duration::from_secs(console_idle),
             console_session_max: Duration::from_secs(console_max),
+            console_session_purge: Duration::from_secs(console_purge),
         })
     }
 

@@ -354,7 +354,8 @@ async fn not_found() -> HttpResponse {
 }
 
 /// The background tasks of a process: the sync housekeeping, `SYNC_WORKERS` workers, the
-/// drift sweeper, the mappings' housekeeping, and the initial sync's runner.
+/// drift sweeper, the mappings' housekeeping, the console sessions' purge, and the initial
+/// sync's runner.
 struct Background {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -385,6 +386,11 @@ impl Background {
         tasks.push(tokio::spawn(mappings::periodic::run(
             services.mappings.clone(),
             services.config.zenqms_role_refresh,
+            rx.clone(),
+        )));
+        tasks.push(tokio::spawn(crate::auth::sessions::purge_every(
+            services.sessions.clone(),
+            services.config.console_session_purge,
             rx.clone(),
         )));
         tasks.push(tokio::spawn(services.initial_sync.clone().run_pending(rx)));

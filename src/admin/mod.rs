@@ -51,6 +51,8 @@ api_routes! {
     put "/settings/okta" => okta::put_settings;
     delete "/settings/okta" => okta::delete_settings;
     post "/okta/authorize" => okta::authorize;
+    get "/settings/console/okta-groups" => okta::get_signin_groups;
+    put "/settings/console/okta-groups" => okta::put_signin_groups;
     get "/role-mappings" => mappings::list;
     post "/role-mappings" => mappings::create;
     post "/role-mappings/preview" => mappings::preview;

@@ -188,6 +188,9 @@ fn schemas() -> Value {
             "state": {"type": "string", "enum": ["synced", "pending", "skipped", "failed"]},
             "reason": nullable(json!({"type": "string"})), "attempts": {"type": "integer"},
             "last_attempt_at": nullable(ts()), "next_attempt_at": nullable(ts()), "synced_at": nullable(ts())}},
+        "ConsoleOktaGroups": {"type": "object", "additionalProperties": false, "properties": {
+            "admin_group": {"type": "string", "nullable": true, "maxLength": 255, "description": "an Okta group's name (any case) or id; its members get admin sessions"},
+            "read_group": {"type": "string", "nullable": true, "maxLength": 255, "description": "an Okta group's name (any case) or id; its members get read-only sessions"}}},
         "OktaConnection": {"type": "object", "properties": {
             "org_url": nullable(json!({"type": "string", "example": "https://acme.okta.com"})),
             "client_id": nullable(json!({"type": "string"})),
@@ -321,6 +324,7 @@ fn paths() -> Value {
             json!({"200": ok("Status", schema_ref("SyncStatus"))}), &[])},
         "/api/v1/sync/users": {"get": op("sync", "Users with their sync state, a page at a time", Some("read"),
             json!({"parameters": [query("state", json!({"type": "string", "enum": ["", "synced", "pending", "skipped", "failed"]}), "only users in this state (empty or absent: all)"),
+                query("q", json!({"type": "string", "maxLength": 200}), "only users whose userName, an email or a name (given, family, display) contains this, without regard to case"),
                 query("after", json!({"type": "string"}), "cursor: the `next_after` of the previous page"), limit("users per page (default 100)")]}),
             json!({"200": ok("Users", json!({"type": "object", "properties": {"users": {"type": "array", "items": schema_ref("SyncUser")}, "next_after": nullable(json!({"type": "string"}))}}))}), &["400"])},
         "/api/v1/sync/retry": {"post": op("sync", "Reconcile users again (every failed one when the body is empty)", Some("admin"),
@@ -384,6 +388,12 @@ fn paths() -> Value {
                 json!({"200": ok("Saved", schema_ref("OktaConnection"))}), &["400"]),
             "delete": op("okta", "Disconnect: revoke the refresh token at Okta and forget the tokens (the settings stay)", Some("admin"), json!({}),
                 json!({"200": ok("Disconnected", schema_ref("OktaConnection"))}), &["404"])},
+        "/api/v1/settings/console/okta-groups": {
+            "get": op("okta", "The Okta groups whose members may sign in to the console (admin and read-only)", Some("read"), json!({}),
+                json!({"200": ok("Groups", schema_ref("ConsoleOktaGroups"))}), &[]),
+            "put": op("okta", "Name the Okta groups whose members may sign in to the console: the admin group gets admin sessions, the read-only group read sessions; empty or absent turns one off", Some("admin"),
+                json!({"requestBody": body(schema_ref("ConsoleOktaGroups"), true)}),
+                json!({"200": ok("Saved", schema_ref("ConsoleOktaGroups"))}), &["400"])},
         "/api/v1/okta/authorize": {"post": op("okta", "Start authorizing the connection: the URL an Okta admin opens (state single use for 10 minutes, bound to this admin; nonce; PKCE S256)", Some("admin"), json!({
                 "description": "The browser comes back to GET /oauth/okta/callback, which exchanges the code, validates the id_token against the org's JWKS and stores the tokens encrypted; it answers a small HTML page, and any failure is also in GET /api/v1/settings/okta's `problem`."}),
             json!({"200": ok("Authorize URL", json!({"type": "object", "properties": {"authorize_url": {"type": "string"}}}))}), &["404", "502"])},

@@ -1,4 +1,4 @@
-//! `GET /api/v1/sync/status`, `GET /api/v1/sync/users?state=&after=&limit=`,
+//! `GET /api/v1/sync/status`, `GET /api/v1/sync/users?state=&q=&after=&limit=`,
 //! `POST /api/v1/sync/retry`, `POST /api/v1/sync/recheck`, `POST /api/v1/sync/sweep`,
 //! `POST /api/v1/sync/pause`, `POST /api/v1/sync/resume`.
 
@@ -35,6 +35,8 @@ pub struct UsersQuery {
     /// Cursor: users whose SCIM id sorts after this (the `next_after` of the previous page).
     after: Option<String>,
     limit: Option<i64>,
+    /// Only users whose userName, an email or a name contains this (any case).
+    q: Option<String>,
 }
 
 pub async fn users(
@@ -57,7 +59,15 @@ pub async fn users(
             "`limit` must be between 1 and {MAX_LIMIT}"
         )));
     }
-    let users = sync.users(wanted, q.after, limit).await?;
+    let text = q.q.as_deref().unwrap_or("").trim().to_string();
+    if let Some(problem) = crate::sync::state::search_text_problem(&text) {
+        return Err(AdminError::BadRequest(format!("`q`: {problem}")));
+    }
+    let users = if text.is_empty() {
+        sync.users(wanted, q.after, limit).await?
+    } else {
+        sync.search_users(text, wanted, q.after, limit).await?
+    };
     let next_after = (users.len() as i64 == limit)
         .then(|| users.last().map(|u| u.scim_id.clone()))
         .flatten();

@@ -11,6 +11,12 @@ pub use tokens::{authenticate, AccountInfo, CreatedToken, TokenError};
 use crate::audit::{self, Outcome};
 use crate::store::{self, tx, DbConn, Pool, StoreError};
 
+/// Whether `principal` may still act as an admin: an `admin` service account not revoked,
+/// or a person signed in to the console with Okta whose `admin` session is still open.
+pub fn is_active_admin(conn: &mut DbConn, principal: &str) -> Result<bool, StoreError> {
+    Ok(tokens::is_active_admin(conn, principal)? || sessions::okta_admin_open(conn, principal)?)
+}
+
 /// What a service account may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Hash)]
 #[serde(rename_all = "lowercase")]

@@ -173,6 +173,20 @@ pub fn resume(conn: &mut DbConn, id: &str, limits: Limits) -> Result<Session, Re
     })
 }
 
+/// Whether `principal` (`okta:<login>`) has an open `admin` session it signed in to with
+/// Okta: what lets a person who signed in with Okta act as an admin outside a request (an
+/// Okta authorization they started, finished by Okta's redirect).
+pub fn okta_admin_open(conn: &mut DbConn, principal: &str) -> Result<bool, StoreError> {
+    let n: i64 = console_sessions::table
+        .filter(console_sessions::principal.eq(principal))
+        .filter(console_sessions::via.eq(Via::Okta.as_str()))
+        .filter(console_sessions::scope.eq(Scope::Admin.as_str()))
+        .filter(console_sessions::ended_at.is_null())
+        .count()
+        .get_result(conn)?;
+    Ok(n > 0)
+}
+
 /// Whether the service account a token session was opened with still holds that scope.
 fn token_active(conn: &mut DbConn, name: &str, scope: Scope) -> Result<bool, StoreError> {
     let held: Option<String> = service_accounts::table
@@ -196,17 +210,39 @@ pub fn end(conn: &mut DbConn, id_hash: &str) -> Result<bool, StoreError> {
     Ok(n > 0)
 }
 
-/// Forgets sessions that ended or expired before `before` (housekeeping; they prove nothing
-/// the audit trail does not).
-pub fn purge(conn: &mut DbConn, before: NaiveDateTime) -> Result<usize, StoreError> {
+/// Forgets every session that can no longer be resumed: ended (signed out, revoked, or found
+/// expired on use), idle longer than `limits.idle`, or older than `limits.max`. They prove
+/// nothing the audit trail does not (sign-in and sign-out are audited), and a table that only
+/// grows would slow every resume.
+pub fn purge(conn: &mut DbConn, now: NaiveDateTime, limits: Limits) -> Result<usize, StoreError> {
     Ok(diesel::delete(
         console_sessions::table.filter(
-            console_sessions::created_at
-                .lt(before)
-                .or(console_sessions::ended_at.lt(before)),
+            console_sessions::ended_at
+                .is_not_null()
+                .or(console_sessions::created_at.lt(now - limits.max))
+                .or(console_sessions::last_seen_at.lt(now - limits.idle)),
         ),
     )
     .execute(conn)?)
+}
+
+/// The housekeeping task (spawned by `server.rs`): purges every `every` until `stop` changes.
+pub async fn purge_every(
+    sessions: Sessions,
+    every: std::time::Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        match sessions.purge().await {
+            Ok(0) => {}
+            Ok(n) => tracing::debug!(sessions = n, "purged ended and expired console sessions"),
+            Err(e) => tracing::warn!(error = %e, "cannot purge console sessions"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -302,10 +338,10 @@ impl Sessions {
         .await
     }
 
-    /// Housekeeping: forgets sessions that ended or began more than the absolute limit ago.
+    /// Housekeeping: forgets the sessions that can no longer be resumed ([`purge`]).
     pub async fn purge(&self) -> Result<usize, StoreError> {
-        let before = store::now() - self.limits.max;
-        store::run(&self.pool, move |c| purge(c, before)).await
+        let limits = self.limits;
+        store::run(&self.pool, move |c| purge(c, store::now(), limits)).await
     }
 }
 

@@ -25,12 +25,17 @@ struct UsersPage {
     notice: Notice,
     users: Vec<UserView>,
     state: String,
+    /// The search text (userName, email or name), as typed.
+    q: String,
+    /// The next page's URL, query encoded.
     next: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub struct ListQuery {
     state: Option<String>,
+    /// Finds users whose userName, an email or a name contains it (any case).
+    q: Option<String>,
     after: Option<String>,
 }
 
@@ -45,16 +50,34 @@ pub async fn list(
             ConsoleError::bad_request("The state must be synced, pending, skipped or failed.")
         })?),
     };
-    let users = sync.users(wanted, q.after.clone(), PAGE).await?;
+    let text = q.q.as_deref().unwrap_or("").trim().to_string();
+    if let Some(problem) = crate::sync::state::search_text_problem(&text) {
+        return Err(ConsoleError::bad_request(&problem));
+    }
+    let users = if text.is_empty() {
+        sync.users(wanted, q.after.clone(), PAGE).await?
+    } else {
+        sync.search_users(text.clone(), wanted, q.after.clone(), PAGE)
+            .await?
+    };
     let state = wanted.map(|s| s.as_str().to_string()).unwrap_or_default();
     let next = (users.len() as i64 == PAGE)
         .then(|| users.last().map(|u| u.scim_id.clone()))
-        .flatten();
+        .flatten()
+        .map(|after| {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("q", &text)
+                .append_pair("state", &state)
+                .append_pair("after", &after)
+                .finish();
+            format!("{}/users?{query}", super::ROOT)
+        });
     let t = UsersPage {
         chrome: who.chrome("users"),
         notice: Notice::default(),
         users,
         state,
+        q: text,
         next,
     };
     page::html(&t)

@@ -171,13 +171,13 @@ impl Okta {
         // The state is bound to the admin who asked: honoured only while they still are one.
         let principal = pending.principal.clone();
         let still_admin = crate::store::run(&self.inner.pool, move |c| {
-            crate::auth::tokens::is_active_admin(c, &principal)
+            crate::auth::is_active_admin(c, &principal)
         })
         .await
         .map_err(|e: StoreError| fail(format!("the database failed: {e}; try again")))?;
         if !still_admin {
             return Err(fail(format!(
-                "the admin token `{}` that started this authorization is no longer an admin token: start again with a valid one",
+                "`{}`, who started this authorization, is no longer an admin (a revoked admin token, or a console session that ended): start again as an admin",
                 pending.principal
             )));
         }

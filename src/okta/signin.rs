@@ -108,7 +108,7 @@ impl Okta {
         };
         if [&groups.admin_group, &groups.read_group]
             .iter()
-            .any(|g| g.as_ref().is_some_and(|g| g.len() > 255))
+            .any(|g| g.as_ref().is_some_and(|g| g.chars().count() > 255))
         {
             return Err(OktaError::Invalid(
                 "an Okta group name or id is at most 255 characters".into(),

@@ -698,6 +698,20 @@ impl Engine {
         })
         .await?)
     }
+
+    /// [`Engine::users`] whose userName, an email or a name contains `text` (any case).
+    pub async fn search_users(
+        &self,
+        text: String,
+        st: Option<SyncState>,
+        after: Option<String>,
+        limit: i64,
+    ) -> Result<Vec<state::UserView>, SyncError> {
+        Ok(store::run(&self.inner.pool, move |c| {
+            state::search(c, &text, st, after.as_deref(), limit)
+        })
+        .await?)
+    }
 }
 
 fn verification_error(base_url: &str, e: SyncError) -> SyncError {

@@ -226,6 +226,125 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Resizes the window (phone width, desktop width) without a new session.
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client
+            .set_window_size(width, height)
+            .await
+            .expect("resized");
+    }
+
+    /// By how many pixels the page scrolls sideways (0 or less: it does not).
+    pub async fn horizontal_overflow(&self) -> i64 {
+        self.client
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;",
+                vec![],
+            )
+            .await
+            .expect("measured")
+            .as_i64()
+            .unwrap_or(1)
+    }
+
+    /// Presses one key (a `fantoccini::key::Key` or a character) on the focused element.
+    pub async fn press(&self, key: impl Into<char>) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let key: char = key.into();
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key });
+        self.client
+            .perform_actions(actions)
+            .await
+            .expect("key pressed");
+    }
+
+    /// What the focused element is: `tag#id.class text`, for assertions on keyboard use.
+    pub async fn focused(&self) -> String {
+        self.client
+            .execute(
+                "const e = document.activeElement; return e ? (e.tagName.toLowerCase() + '#' + e.id + ' ' + (e.getAttribute('href') || '') + ' ' + (e.textContent || '').trim()) : '';",
+                vec![],
+            )
+            .await
+            .expect("focus read")
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+
+    /// Fetches `href` from the page (same origin, the session's cookie): status, headers
+    /// `content-type` and `content-disposition`, and the body — what a download link gives.
+    pub async fn fetch(&self, href: &str) -> (u16, String, String, String) {
+        let v = self
+            .client
+            .execute_async(
+                "const done = arguments[arguments.length - 1];\
+                 fetch(arguments[0], {credentials: 'same-origin'}).then(r => r.text().then(t => done([r.status,\
+                   r.headers.get('content-type') || '', r.headers.get('content-disposition') || '', t])))\
+                 .catch(e => done([0, '', '', String(e)]));",
+                vec![json!(href)],
+            )
+            .await
+            .expect("fetched");
+        let at = |i: usize| v[i].as_str().unwrap_or("").to_string();
+        (v[0].as_u64().unwrap_or(0) as u16, at(1), at(2), at(3))
+    }
+
+    /// An attribute of the first element matching `css`.
+    pub async fn attr(&self, css: &str, name: &str) -> Option<String> {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+            .attr(name)
+            .await
+            .expect("attribute")
+    }
+
+    /// Whether an element matches `css` now (no waiting).
+    pub async fn has(&self, css: &str) -> bool {
+        self.client
+            .find_all(Locator::Css(css))
+            .await
+            .map(|v| !v.is_empty())
+            .unwrap_or(false)
+    }
+
+    /// Waits until the page's path is `path` (after a form or a redirect chain).
+    pub async fn wait_path(&self, path: &str, deadline: Duration) {
+        eventually(deadline, || async { self.path().await == path }).await;
+    }
+
+    /// Accessible and readable at this width: no serious or critical axe-core violation, no
+    /// sideways scroll.
+    pub async fn assert_readable(&self) {
+        self.assert_accessible().await;
+        let over = self.horizontal_overflow().await;
+        if over > 0 {
+            let wide = self
+                .client
+                .execute(
+                    "const w = document.documentElement.clientWidth; return Array.from(document.querySelectorAll('body *'))\
+                       .filter(e => e.getBoundingClientRect().right > w + 1)\
+                       .filter(e => { for (let p = e.parentElement; p; p = p.parentElement) { if (['auto', 'scroll', 'hidden'].includes(getComputedStyle(p).overflowX)) return false; } return true; })\
+                       .slice(0, 8).map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).join(', ');",
+                    vec![],
+                )
+                .await
+                .ok();
+            panic!(
+                "{}: the page scrolls sideways by {over}px; too wide: {}",
+                self.path().await,
+                wide.and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default()
+            );
+        }
+    }
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();

@@ -307,3 +307,53 @@ async fn an_unconfigured_bridge_opens_on_the_wizard() {
     assert!(res.body.contains("nothing was saved"), "{}", res.body);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn expired_and_ended_sessions_are_purged() {
+    let app = TestApp::start_with(&[
+        ("CONSOLE_SESSION_IDLE_SECS", "600"),
+        ("CONSOLE_SESSION_MAX_SECS", "3600"),
+        ("CONSOLE_SESSION_PURGE_SECS", "1"),
+    ])
+    .await;
+    let rows = || -> i64 {
+        let mut conn = app.state.pool.get().expect("conn");
+        console_sessions::table
+            .count()
+            .get_result(&mut *conn)
+            .expect("counted")
+    };
+    let mut idle = admin_browser(&app).await;
+    let mut live = admin_browser(&app).await;
+    let mut gone = admin_browser(&app).await;
+    assert_eq!(idle.get("/console/dashboard").await.status, 200);
+    assert_eq!(rows(), 3);
+    // One goes idle, one signs out; the third stays in use.
+    {
+        let mut conn = app.state.pool.get().expect("conn");
+        let idle_hash =
+            zenqms_bridge::auth::sessions::hash(&idle.cookie("zqb_session").expect("idle cookie"));
+        let then = chrono::Utc::now().naive_utc() - chrono::TimeDelta::seconds(601);
+        diesel::update(console_sessions::table.filter(console_sessions::id_hash.eq(idle_hash)))
+            .set(console_sessions::last_seen_at.eq(then))
+            .execute(&mut *conn)
+            .expect("aged");
+    }
+    let out = gone
+        .submit("/console/dashboard", "/console/signout", &[])
+        .await;
+    assert_eq!(out.status, 303, "{}", out.body);
+    // The purge runs every second: both rows go, the live one stays.
+    crate::harness::eventually(std::time::Duration::from_secs(15), || async { rows() == 1 }).await;
+    let res = idle.get("/console/dashboard").await;
+    assert_eq!(res.status, 303, "an expired session no longer opens a page");
+    assert!(
+        res.location().starts_with("/console/signin"),
+        "{}",
+        res.location()
+    );
+    assert_eq!(gone.get("/console/dashboard").await.status, 303);
+    assert_eq!(live.get("/console/dashboard").await.status, 200);
+    assert_eq!(rows(), 1);
+    app.stop().await;
+}

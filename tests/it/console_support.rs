@@ -185,3 +185,71 @@ pub async fn audited(app: &TestApp, action: &str) -> Vec<Value> {
         .cloned()
         .collect()
 }
+
+/// The Okta org of the console tests: `a` and `e` (in ZenQMS too, by email) in the group QA;
+/// `boss` in "Bridge Admins", `viewer` in "Bridge Readers", `stranger` in neither.
+pub fn console_org() -> okta_sim::Seed {
+    let person = |n: &str| {
+        json!({"id": format!("00u{n}"), "profile": {
+            "login": format!("{n}@example.com"), "email": format!("{n}@example.com"),
+            "firstName": format!("Given{n}"), "lastName": format!("Family{n}"),
+            "title": "QA Specialist"}})
+    };
+    let users: Vec<Value> = ["a", "e", "boss", "viewer", "stranger"]
+        .into_iter()
+        .map(person)
+        .collect();
+    let seed = json!({
+        "users": users,
+        "groups": [
+            {"id": "00gqa", "name": "QA", "members": ["00ua", "00ue"]},
+            {"id": "00gadmins", "name": "Bridge Admins", "members": ["00uboss"]},
+            {"id": "00greaders", "name": "Bridge Readers", "members": ["00uviewer"]},
+        ],
+    });
+    okta_sim::Seed::from_json(&seed.to_string()).expect("seed")
+}
+
+/// Makes `n` (of [`console_org`]) the person who signs in at okta-sim's `/authorize`.
+pub fn okta_person(sim: &okta_sim::RunningSim, n: &str) {
+    sim.sim.set_admin(okta_sim::AdminIdentity {
+        id: format!("00u{n}"),
+        login: format!("{n}@example.com"),
+        email: format!("{n}@example.com"),
+        name: format!("Given{n} Family{n}"),
+        lacks_permission: false,
+    });
+}
+
+/// Follows an answer that leaves for okta-sim (a `303` to its `/authorize`) back to the
+/// bridge: returns the callback's path and query, to be opened by the browser.
+pub async fn through_okta(to_okta: &Page) -> String {
+    assert_eq!(to_okta.status, 303, "{}", to_okta.body);
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let res = plain
+        .get(to_okta.location())
+        .send()
+        .await
+        .expect("okta-sim answered");
+    assert_eq!(res.status().as_u16(), 302, "okta-sim redirects back");
+    let back = res
+        .headers()
+        .get(LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .expect("Location")
+        .to_string();
+    let url = url::Url::parse(&back).expect("callback URL");
+    format!("{}?{}", url.path(), url.query().unwrap_or(""))
+}
+
+impl Browser {
+    /// "Sign in with Okta" as whoever okta-sim signs in ([`okta_person`]); the callback's page.
+    pub async fn sign_in_with_okta(&mut self) -> Page {
+        let start = self.get("/console/okta/signin").await;
+        let callback = through_okta(&start).await;
+        self.get(&callback).await
+    }
+}
