@@ -44,6 +44,8 @@ pub struct Services {
     pub mappings: Mappings,
     pub sync: Engine,
     pub okta: Okta,
+    /// Follows one Okta user or group into the directory (event hooks, the re-read).
+    pub follow: crate::okta::follow::Follower,
     pub initial_sync: InitialSync,
     pub audit: AuditLog,
     /// The admin console's browser sessions.
@@ -143,8 +145,10 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         metrics.clone(),
         Some(Arc::new(org)),
     );
+    let follow = crate::okta::follow::Follower::new(okta.clone(), directory.clone());
     Ok(Services {
         initial_sync,
+        follow,
         mappings: Mappings::new(pool.clone(), wakeup, Arc::new(sync.clone())),
         directory,
         admission: Admission::new(

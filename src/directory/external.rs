@@ -156,8 +156,13 @@ pub fn upsert_user(
     user: &ExternalUser,
 ) -> Result<Written<Upsert>, DirectoryError> {
     let written = upsert_users(conn, actor, std::slice::from_ref(user), None)?;
+    Ok(one(written, &user.external_id))
+}
+
+/// What a batch of one did to its user.
+fn one(written: Written<Imported>, external_id: &str) -> Written<Upsert> {
     let imported = written.value;
-    let value = match imported.map.get(&user.external_id) {
+    let value = match imported.map.get(external_id) {
         Some(id) if imported.created > 0 => Upsert::Created(id.clone()),
         Some(id) if imported.updated > 0 => Upsert::Updated(id.clone()),
         Some(id) => Upsert::Unchanged(id.clone()),
@@ -170,10 +175,62 @@ pub fn upsert_user(
                 .unwrap_or_default(),
         ),
     };
-    Ok(Written {
+    Written {
         value,
         enqueued: written.enqueued,
+    }
+}
+
+/// Makes the user with external id `external_id` inactive and keeps the rest of its record:
+/// what the source says of a user it deleted (whose profile it no longer has) or that left
+/// its scope. Users are never deleted in ZenQMS (the reconciler disables them). `None` when
+/// the directory has no such user.
+pub fn disable_user(
+    conn: &mut DbConn,
+    actor: Actor<'_>,
+    external_id: &str,
+) -> Result<Written<Option<Upsert>>, DirectoryError> {
+    tx::write(conn, |c| {
+        let row: Option<(String, String)> = scim_users::table
+            .filter(scim_users::external_id.eq(external_id))
+            .filter(scim_users::deleted_at.is_null())
+            .order(scim_users::id.asc())
+            .select((scim_users::id, scim_users::attributes))
+            .first(c)
+            .optional()?;
+        let Some((id, attributes)) = row else {
+            return Ok(Written {
+                value: None,
+                enqueued: 0,
+            });
+        };
+        let mut doc = parse_doc(&id, &attributes)?;
+        doc.insert("active".into(), Value::Bool(false));
+        let user = ExternalUser {
+            external_id: external_id.to_string(),
+            doc,
+        };
+        let written = one(upsert_in(c, actor, &[&user], None)?, external_id);
+        Ok(Written {
+            value: Some(written.value),
+            enqueued: written.enqueued,
+        })
     })
+}
+
+/// The external ids of the members of the group with external id `group` (members without
+/// one are left out); empty when there is no such group.
+pub fn member_external_ids(conn: &mut DbConn, group: &str) -> Result<Vec<String>, StoreError> {
+    let Some(gid) = group_id_by_external_id(conn, group)? else {
+        return Ok(Vec::new());
+    };
+    let ids: Vec<Option<String>> = group_members::table
+        .inner_join(scim_users::table.on(scim_users::id.eq(group_members::user_id)))
+        .filter(group_members::group_id.eq(&gid))
+        .filter(scim_users::deleted_at.is_null())
+        .select(scim_users::external_id)
+        .load(conn)?;
+    Ok(ids.into_iter().flatten().collect())
 }
 
 /// Upserts a batch of users in one transaction: one lookup by external id, one by

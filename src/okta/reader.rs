@@ -24,7 +24,7 @@ pub struct SnapshotUser {
 }
 
 impl SnapshotUser {
-    fn from(u: &OktaUser) -> SnapshotUser {
+    pub(crate) fn from(u: &OktaUser) -> SnapshotUser {
         let s = |k: &str| u.profile_str(k).map(str::to_string);
         SnapshotUser {
             okta_id: u.id.clone(),
@@ -140,22 +140,11 @@ impl Okta {
 
     /// One group by its path (`/api/v1/groups/{id}`), refreshing once on `401`.
     async fn group(&self, path: &str) -> Result<OktaGroup, OktaError> {
-        let access = self.access().await?;
-        match access
-            .client
-            .get_one::<OktaGroup>(&access.token, path)
-            .await
-        {
-            Err(crate::okta_api::OktaApiError::InvalidToken) => {
-                let access = self.refresh_after(access.generation).await?;
-                Ok(access.client.get_one(&access.token, path).await?)
-            }
-            other => Ok(other?),
-        }
+        self.get_one(path).await
     }
 
     /// Every page of `path` (200 a page), each handed to `each`.
-    async fn each_page<T: serde::de::DeserializeOwned>(
+    pub(crate) async fn each_page<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         mut each: impl FnMut(&[T]),

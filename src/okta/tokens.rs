@@ -227,6 +227,18 @@ impl Okta {
         }
     }
 
+    /// One object (`/api/v1/users/{id}`), refreshing once on `401 invalid_token`.
+    pub async fn get_one<T: DeserializeOwned>(&self, path: &str) -> Result<T, OktaError> {
+        let access = self.access().await?;
+        match access.client.get_one(&access.token, path).await {
+            Err(OktaApiError::InvalidToken) => {
+                let access = self.refresh_after(access.generation).await?;
+                Ok(access.client.get_one(&access.token, path).await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
     /// The page a `next` link names, refreshing once on `401 invalid_token`.
     pub async fn next_page<T: DeserializeOwned>(&self, next: &str) -> Result<Page<T>, OktaError> {
         let access = self.access().await?;

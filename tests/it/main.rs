@@ -32,6 +32,7 @@ mod mapping_preview;
 mod mapping_roles;
 mod mapping_support;
 mod okta_connect;
+mod okta_follow;
 mod okta_reader;
 mod okta_support;
 mod okta_tokens;
