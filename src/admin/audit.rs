@@ -74,14 +74,28 @@ pub fn limit_of(q: &Query) -> Result<i64, AdminError> {
     Ok(limit)
 }
 
-/// The API documents `since` and `until` as date-times: an empty one is a mistake of the
-/// caller (a template left unfilled), not "no bound". The console's filter form sends its
-/// empty fields and reads them as absent through [`filter_of`].
-fn refuse_empty_times(q: &Query) -> Result<(), AdminError> {
-    for (name, v) in [("since", &q.since), ("until", &q.until)] {
+/// The API documents `since` and `until` as date-times and `format` as json or csv: an
+/// empty one is a mistake of the caller (a template left unfilled), not "no bound" or "the
+/// default". The console's filter form sends its empty fields and reads them as absent
+/// through [`filter_of`] and [`wants_csv`].
+fn refuse_empty(q: &Query) -> Result<(), AdminError> {
+    let named = [
+        (
+            "since",
+            &q.since,
+            "an RFC 3339 timestamp such as 2026-11-22T10:00:00Z",
+        ),
+        (
+            "until",
+            &q.until,
+            "an RFC 3339 timestamp such as 2026-11-22T10:00:00Z",
+        ),
+        ("format", &q.format, "json or csv"),
+    ];
+    for (name, v, what) in named {
         if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
             return Err(AdminError::BadRequest(format!(
-                "`{name}` is empty: leave it out, or give an RFC 3339 timestamp such as 2026-11-22T10:00:00Z"
+                "`{name}` is empty: leave it out, or give {what}"
             )));
         }
     }
@@ -93,7 +107,7 @@ pub async fn list(
     log: web::Data<AuditLog>,
     q: web::Query<Query>,
 ) -> Result<HttpResponse, AdminError> {
-    refuse_empty_times(&q)?;
+    refuse_empty(&q)?;
     let filter = filter_of(&q)?;
     let csv = wants_csv(&q)?;
     let limit = limit_of(&q)?;

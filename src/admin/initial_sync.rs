@@ -80,7 +80,7 @@ pub async fn items(
 ) -> Result<HttpResponse, AdminError> {
     let q = q.into_inner();
     let outcome = match q.outcome.as_deref() {
-        None | Some("") => None,
+        None => None,
         Some(o) => Some(Outcome::parse(o).ok_or_else(|| {
             AdminError::BadRequest(format!(
                 "`outcome` must be one of link, create, update, unchanged, skip, conflict, not `{o}`"
@@ -88,7 +88,7 @@ pub async fn items(
         })?),
     };
     let csv = match q.format.as_deref() {
-        None | Some("") | Some("json") => false,
+        None | Some("json") => false,
         Some("csv") => true,
         Some(f) => {
             return Err(AdminError::BadRequest(format!(

@@ -22,7 +22,19 @@ pub async fn put_settings(
     okta: web::Data<Okta>,
     body: web::Json<Object<SettingsInput>>,
 ) -> Result<HttpResponse, AdminError> {
-    Ok(HttpResponse::Ok().json(okta.put_settings(body.into_inner().0, &who.0.name).await?))
+    let input = body.into_inner().0;
+    // The API documents a sent `client_secret` as not blank; "keep the stored one" is said by
+    // leaving it out (the console's form, whose empty field means "keep", sends None).
+    if input
+        .client_secret
+        .as_deref()
+        .is_some_and(|s| s.trim().is_empty())
+    {
+        return Err(AdminError::BadRequest(
+            "`client_secret` is blank: leave it out to keep the stored one, or send the OIDC app's client secret".into(),
+        ));
+    }
+    Ok(HttpResponse::Ok().json(okta.put_settings(input, &who.0.name).await?))
 }
 
 pub async fn delete_settings(

@@ -316,7 +316,7 @@ fn paths() -> Value {
                 query("action", json!({"type": "string"}), "only this action (token.create), or every action under a prefix ending in `.` (sync.)"),
                 query("target_id", json!({"type": "string"}), "only entries about this object (a user's SCIM id, a token's name)"),
                 query("format", json!({"type": "string", "enum": ["json", "csv"]}), "json (the default) or csv (RFC 4180; the next page's cursor in X-Next-After)"),
-                query("after", json!({"type": "integer"}), "cursor: the `next_after` of the previous page"), limit("entries per page (default 100)")]}),
+                query("after", json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX}), "cursor: the `next_after` of the previous page"), limit("entries per page (default 100)")]}),
             json!({"200": {"description": "Entries", "content": {
                 "application/json": {"schema": {"type": "object", "properties": {"entries": {"type": "array", "items": schema_ref("AuditEntry")}, "next_after": nullable(json!({"type": "integer"}))}}},
                 "text/csv": {"schema": {"type": "string"}}}}}), &["400"])},
@@ -383,7 +383,7 @@ fn paths() -> Value {
                 json!({"requestBody": body(json!({"type": "object", "additionalProperties": false, "required": ["org_url", "client_id"], "properties": {
                     "org_url": {"type": "string", "minLength": 1, "example": "acme.okta.com", "description": "acme.okta.com or https://acme.okta.com; HTTPS only (http:// for loopback hosts)"},
                     "client_id": {"type": "string", "pattern": "^\\s*[!-~]+\\s*$", "description": "the OIDC app's client ID: printable ASCII, no spaces inside"},
-                    "client_secret": {"type": "string", "description": "required unless org_url and client_id are unchanged"},
+                    "client_secret": {"type": "string", "pattern": "\\S", "description": "not blank; required unless org_url and client_id are unchanged"},
                     "scope_group_ids": {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z0-9]{1,64}$"}, "description": "Okta group ids the initial sync reads the members of; absent: unchanged; empty: the whole org"}}}), true)}),
                 json!({"200": ok("Saved", schema_ref("OktaConnection"))}), &["400"]),
             "delete": op("okta", "Disconnect: revoke the refresh token at Okta and forget the tokens (the settings stay)", Some("admin"), json!({}),
@@ -445,7 +445,7 @@ fn initial_sync_paths() -> Value {
         "/api/v1/initial-sync/{id}/items": {"get": op("initial-sync", "A run's report, one line per user, a page at a time (JSON, or CSV with format=csv)", Some("read"),
             json!({"parameters": [id.clone(),
                 query("outcome", json!({"type": "string", "enum": ["link", "create", "update", "unchanged", "skip", "conflict"]}), "only lines with this outcome"),
-                query("after", json!({"type": "integer"}), "cursor: the `next_after` of the previous page (CSV: the X-Next-After header)"),
+                query("after", json!({"type": "integer", "format": "int64", "minimum": i64::MIN, "maximum": i64::MAX}), "cursor: the `next_after` of the previous page (CSV: the X-Next-After header)"),
                 query("limit", json!({"type": "integer", "minimum": 1, "maximum": 1000}), "lines per page (default 100)"),
                 query("format", json!({"type": "string", "enum": ["json", "csv"]}), "csv: okta_id,email,outcome,zenqms_id,reason,user_id")]}),
             json!({"200": {"description": "Lines", "content": {

@@ -6,7 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::{AdminError, AdminPrincipal, ReadPrincipal};
-use crate::json_body::{present, Object};
+use crate::json_body::Object;
 use crate::sync::{Engine, SyncState};
 
 const MAX_LIMIT: i64 = 1000;
@@ -79,7 +79,6 @@ pub async fn users(
 #[serde(deny_unknown_fields)]
 pub struct RetryBody {
     /// SCIM ids of the users to reconcile again; every `failed` user when absent.
-    #[serde(default, deserialize_with = "present")]
     user_ids: Option<Vec<String>>,
 }
 
@@ -134,7 +133,6 @@ pub async fn resume(
 #[serde(deny_unknown_fields)]
 pub struct RecheckBody {
     /// SCIM ids of the users to read from ZenQMS again.
-    #[serde(default, deserialize_with = "present")]
     user_ids: Option<Vec<String>>,
     /// Every linked user (one search each: mind the ZenQMS budget).
     #[serde(default)]

@@ -347,7 +347,14 @@ async fn the_report_pages_filters_and_exports_csv() {
         .iter()
         .any(|l| l.starts_with("00ua,a@example.com,link,")));
 
-    for bad in ["outcome=maybe", "limit=0", "format=xml", "after=x"] {
+    for bad in [
+        "outcome=maybe",
+        "outcome=",
+        "format=",
+        "limit=0",
+        "format=xml",
+        "after=x",
+    ] {
         let (s, body) =
             send(app.admin(Method::GET, &format!("/initial-sync/{id}/items?{bad}"))).await;
         assert_eq!(s, 400, "{bad}: {body}");
