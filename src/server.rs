@@ -151,7 +151,7 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
     Ok(Services {
         initial_sync,
         follow,
-        okta_hooks: crate::okta_hooks::OktaHooks::new(pool.clone()),
+        okta_hooks: crate::okta_hooks::OktaHooks::new(pool.clone(), metrics.clone()),
         mappings: Mappings::new(pool.clone(), wakeup, Arc::new(sync.clone())),
         directory,
         admission: Admission::new(
@@ -273,6 +273,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         crate::scim::configure(cfg);
         crate::admin::configure(cfg);
         crate::okta_callback::configure(cfg);
+        crate::okta_events::configure(cfg);
         crate::console::configure(cfg);
     }
 }
@@ -396,6 +397,12 @@ impl Background {
         tasks.push(tokio::spawn(crate::auth::sessions::purge_every(
             services.sessions.clone(),
             services.config.console_session_purge,
+            rx.clone(),
+        )));
+        tasks.push(tokio::spawn(crate::okta_hooks::process::run(
+            services.okta_hooks.clone(),
+            services.follow.clone(),
+            format!("{}/okta-events", sync.inner.process),
             rx.clone(),
         )));
         tasks.push(tokio::spawn(services.initial_sync.clone().run_pending(rx)));

@@ -160,7 +160,10 @@ fn event(raw: RawEvent) -> Result<Event, String> {
     let (mut user_id, mut group_id) = (None, None);
     if let Some(targets) = raw.target.as_ref().and_then(|t| t.as_array()) {
         for t in targets {
-            let id = t.get("id").and_then(|v| v.as_str()).filter(|s| is_okta_id(s));
+            let id = t
+                .get("id")
+                .and_then(|v| v.as_str())
+                .filter(|s| is_okta_id(s));
             match t.get("type").and_then(|v| v.as_str()) {
                 Some("User") if user_id.is_none() => user_id = id.map(str::to_string),
                 Some("UserGroup") if group_id.is_none() => group_id = id.map(str::to_string),
@@ -224,16 +227,28 @@ mod tests {
             b"{\"data\":{}}",
             b"{\"data\":{\"events\":{}}}",
         ] {
-            assert!(matches!(parse(bad), Err(ParseError::Malformed(_))), "{bad:?}");
+            assert!(
+                matches!(parse(bad), Err(ParseError::Malformed(_))),
+                "{bad:?}"
+            );
         }
         let mut e = membership("e1");
         e["published"] = json!("yesterday");
-        assert!(matches!(parse(&body(json!([e]))), Err(ParseError::BadEvent { index: 0, .. })));
+        assert!(matches!(
+            parse(&body(json!([e]))),
+            Err(ParseError::BadEvent { index: 0, .. })
+        ));
         let mut e = membership("e\u{0}1");
         e["uuid"] = json!("e\u{0}1");
-        assert!(matches!(parse(&body(json!([e]))), Err(ParseError::BadEvent { .. })));
+        assert!(matches!(
+            parse(&body(json!([e]))),
+            Err(ParseError::BadEvent { .. })
+        ));
         let e = json!({"uuid": "x", "published": "2026-12-06T10:00:00Z"});
-        assert!(matches!(parse(&body(json!([e]))), Err(ParseError::BadEvent { .. })));
+        assert!(matches!(
+            parse(&body(json!([e]))),
+            Err(ParseError::BadEvent { .. })
+        ));
     }
 
     #[test]
@@ -241,7 +256,10 @@ mod tests {
         let mut e = membership("e1");
         e["target"] = json!([{"id": "../etc", "type": "User"}, {"id": 5, "type": "UserGroup"}]);
         let d = parse(&body(json!([e]))).unwrap();
-        assert_eq!((d.events[0].user_id.clone(), d.events[0].group_id.clone()), (None, None));
+        assert_eq!(
+            (d.events[0].user_id.clone(), d.events[0].group_id.clone()),
+            (None, None)
+        );
     }
 
     #[test]
@@ -251,7 +269,9 @@ mod tests {
             parse(&body(json!(list))),
             Err(ParseError::TooManyEvents(MAX_EVENTS + 1))
         );
-        let list: Vec<_> = (0..MAX_EVENTS).map(|i| membership(&format!("e{i}"))).collect();
+        let list: Vec<_> = (0..MAX_EVENTS)
+            .map(|i| membership(&format!("e{i}")))
+            .collect();
         assert_eq!(parse(&body(json!(list))).unwrap().events.len(), MAX_EVENTS);
     }
 }
