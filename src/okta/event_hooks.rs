@@ -47,9 +47,11 @@ impl Okta {
         spec: &EventHookSpec,
         actor: &str,
     ) -> Result<EventHook, OktaError> {
-        self.with_token(
-            |a| async move { a.client.create_event_hook(&a.token, spec, Some(actor)).await },
-        )
+        self.with_token(|a| async move {
+            a.client
+                .create_event_hook(&a.token, spec, Some(actor))
+                .await
+        })
         .await
     }
 

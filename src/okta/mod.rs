@@ -6,8 +6,8 @@
 //! calls the Okta client (`okta_api`) and the store. `docs/okta-api.md`.
 
 pub mod authorize;
-pub mod event_hooks;
 pub mod calls;
+pub mod event_hooks;
 pub mod follow;
 pub mod id_token;
 pub mod import;

@@ -154,10 +154,7 @@ impl OktaClient {
     ) -> Result<String, OktaApiError> {
         let url = self.url(path)?;
         let auth = bearer(access_token)?;
-        Ok(self
-            .call(method, url, Some(&auth), body, actor)
-            .await?
-            .body)
+        Ok(self.call(method, url, Some(&auth), body, actor).await?.body)
     }
 
     /// `GET /api/v1/eventHooks` (an org holds few: no paging).
