@@ -220,7 +220,13 @@ fn okta_seed() -> okta_sim::Seed {
                 Some("Software Engineer"),
                 &[qa],
             ),
-            user("radia.perlman@example.com", "Radia", "Perlman", None, &[audit]),
+            user(
+                "radia.perlman@example.com",
+                "Radia",
+                "Perlman",
+                None,
+                &[audit],
+            ),
         ],
     }
 }

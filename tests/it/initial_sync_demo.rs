@@ -37,7 +37,8 @@ async fn run_to_end(public: &str, admin: &str, line: &str) -> (String, Value) {
         .as_str()
         .unwrap_or_else(|| panic!("{started}"))
         .to_string();
-    let get = format!("curl -s {public}/api/v1/initial-sync/{id} -H 'Authorization: Bearer {admin}'");
+    let get =
+        format!("curl -s {public}/api/v1/initial-sync/{id} -H 'Authorization: Bearer {admin}'");
     eventually(Duration::from_secs(60), || async {
         json(&sh(&get))["state"] == "done"
     })
@@ -125,7 +126,10 @@ async fn the_demo_walkthrough_connects_okta_and_provisions_zenqms_from_it() {
     let url = authorize["authorize_url"]
         .as_str()
         .unwrap_or_else(|| panic!("{authorize}"));
-    assert!(url.starts_with(&format!("{okta_url}/oauth2/v1/authorize?")), "{url}");
+    assert!(
+        url.starts_with(&format!("{okta_url}/oauth2/v1/authorize?")),
+        "{url}"
+    );
     let page = sh(&format!("curl -s -L '{url}'"));
     assert!(page.contains("Okta is connected"), "{page}");
     let admin = field("admin token:");
@@ -133,7 +137,10 @@ async fn the_demo_walkthrough_connects_okta_and_provisions_zenqms_from_it() {
         "curl -s {public}/api/v1/settings/okta -H 'Authorization: Bearer {admin}'"
     )));
     assert_eq!(okta_view["state"], "connected", "{okta_view}");
-    assert_eq!(okta_view["authorized_by"], "admin@example.com", "{okta_view}");
+    assert_eq!(
+        okta_view["authorized_by"], "admin@example.com",
+        "{okta_view}"
+    );
 
     // 3. A Standard dry run, then Full: every titled Okta user in ZenQMS, linked.
     let (_, dry) = run_to_end(&public, &admin, &step("\"dry_run\":true")).await;
@@ -168,7 +175,10 @@ async fn the_demo_walkthrough_connects_okta_and_provisions_zenqms_from_it() {
         .clone();
     assert_eq!(radia["outcome"], "skip", "{radia}");
     assert!(
-        radia["reason"].as_str().unwrap_or_default().contains("title"),
+        radia["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("title"),
         "{radia}"
     );
 
@@ -176,8 +186,11 @@ async fn the_demo_walkthrough_connects_okta_and_provisions_zenqms_from_it() {
     let mapped = json(&sh(&step("/api/v1/role-mappings")));
     assert!(mapped["mappings"].is_array(), "{mapped}");
     eventually(Duration::from_secs(30), || async {
-        zenqms_user(&zenqms_state(), "margaret.hamilton@example.com")
-            .is_some_and(|u| u["role_ids"].as_array().is_some_and(|r| r.contains(&15.into())))
+        zenqms_user(&zenqms_state(), "margaret.hamilton@example.com").is_some_and(|u| {
+            u["role_ids"]
+                .as_array()
+                .is_some_and(|r| r.contains(&15.into()))
+        })
     })
     .await;
 
