@@ -46,6 +46,8 @@ pub struct Services {
     pub okta: Okta,
     /// Follows one Okta user or group into the directory (event hooks, the re-read).
     pub follow: crate::okta::follow::Follower,
+    /// Okta event hooks: the hook's record and secret, what was received and processed.
+    pub okta_hooks: crate::okta_hooks::OktaHooks,
     pub initial_sync: InitialSync,
     pub audit: AuditLog,
     /// The admin console's browser sessions.
@@ -149,6 +151,7 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
     Ok(Services {
         initial_sync,
         follow,
+        okta_hooks: crate::okta_hooks::OktaHooks::new(pool.clone()),
         mappings: Mappings::new(pool.clone(), wakeup, Arc::new(sync.clone())),
         directory,
         admission: Admission::new(
@@ -246,6 +249,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         web::Data::new(services.initial_sync.clone()),
         web::Data::new(crate::console::Settings::new(config)),
         web::Data::new(services.sessions.clone()),
+        web::Data::new(services.okta_hooks.clone()),
     );
     let admission = web::Data::new(services.admission.clone());
     move |cfg| {
@@ -261,6 +265,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(data.9)
             .app_data(data.10)
             .app_data(data.11)
+            .app_data(data.12)
             .app_data(admission)
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
