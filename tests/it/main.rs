@@ -20,6 +20,7 @@ mod faults_postgres;
 mod faults_slow;
 mod foundation;
 mod initial_sync_bench;
+mod initial_sync_demo;
 mod initial_sync_modes;
 mod initial_sync_okta;
 mod initial_sync_runs;
