@@ -122,6 +122,16 @@ fn stored_events(app: &TestApp) -> Vec<(String, String, i32)> {
         .expect("events")
 }
 
+/// `(event type, error)` of the failed events.
+fn failed_events(app: &TestApp) -> Vec<(String, Option<String>)> {
+    let mut conn = app.state.pool.get().expect("conn");
+    okta_hook_events::table
+        .filter(okta_hook_events::state.eq("failed"))
+        .select((okta_hook_events::event_type, okta_hook_events::error))
+        .load(&mut *conn)
+        .expect("events")
+}
+
 fn stored_deliveries(app: &TestApp) -> i64 {
     let mut conn = app.state.pool.get().expect("conn");
     okta_hook_deliveries::table
@@ -337,7 +347,12 @@ async fn every_event_type_from_okta_converges_in_zenqms() {
         assert!(types.contains(t), "okta-sim delivered no {t}: {types:?}");
     }
     let stats = app.state.okta_hooks.stats().await.expect("stats");
-    assert_eq!(stats.events_failed, 0, "{stats:?}");
+    assert_eq!(
+        stats.events_failed,
+        0,
+        "{stats:?} {:?}",
+        failed_events(&app)
+    );
     assert_eq!(stats.deliveries, delivered.len() as i64);
     assert!(stats.events_applied >= 12, "{stats:?}");
     app.stop().await;
