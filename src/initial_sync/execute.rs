@@ -373,10 +373,7 @@ async fn read_source(
     run: &RunRow,
 ) -> Result<(Vec<SourceUser>, Option<source::OrgSnapshot>), Halt> {
     if run.source != SourceKind::Okta.as_str() {
-        return Ok((
-            store::run(&svc.inner.pool, source::scim_users).await?,
-            None,
-        ));
+        return Ok((store::run(&svc.inner.pool, source::scim_users).await?, None));
     }
     let Some(org) = svc.inner.org.clone() else {
         return Err(Halt::Failed(

@@ -338,7 +338,6 @@ impl<A> Recording<'_, A> {
 }
 
 impl<A: Api> Recording<'_, A> {
-
     pub fn writes(&self) -> Vec<Write> {
         self.writes.lock().map(|w| w.clone()).unwrap_or_default()
     }

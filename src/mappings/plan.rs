@@ -185,10 +185,7 @@ impl Prospective {
 
 /// Reads what [`Prospective`] needs: the mappings (a small table, read whole), the roles
 /// ZenQMS lists, and the directory group each source group lands on.
-pub fn prospective(
-    conn: &mut DbConn,
-    groups: &[SourceGroup],
-) -> Result<Prospective, StoreError> {
+pub fn prospective(conn: &mut DbConn, groups: &[SourceGroup]) -> Result<Prospective, StoreError> {
     let present: BTreeSet<String> = zenqms_roles::table
         .filter(zenqms_roles::present.eq(true))
         .select(zenqms_roles::id_json)
@@ -263,7 +260,10 @@ mod tests {
             managed: ["1", "2", "3"].map(String::from).into_iter().collect(),
             by_group: HashMap::from([
                 ("00ga".to_string(), BTreeSet::from(["1".to_string()])),
-                ("00gb".to_string(), BTreeSet::from(["1".to_string(), "2".to_string()])),
+                (
+                    "00gb".to_string(),
+                    BTreeSet::from(["1".to_string(), "2".to_string()]),
+                ),
             ]),
         };
         let id = |n: u64| ZenqmsId::from_json(&json!(n)).unwrap();

@@ -283,11 +283,9 @@ fn item<'a>(items: &'a [Value], okta_id: &str) -> &'a Value {
 async fn a_full_dry_run_plans_the_roles_of_users_not_yet_in_the_directory() {
     let (zenqms, okta, app) = setup().await;
     // QA is mapped by name before any run: the directory has no group and no user yet.
-    let (s, body) = crate::mapping_support::map(
-        &app,
-        json!({"group_display_name": "QA", "role_ids": ["7"]}),
-    )
-    .await;
+    let (s, body) =
+        crate::mapping_support::map(&app, json!({"group_display_name": "QA", "role_ids": ["7"]}))
+            .await;
     assert_eq!(s, 201, "{body}");
     assert!(directory_users(&app).await.is_empty());
     let (db_before, sim_before) = (db_picture(&app), sim_picture(&zenqms));
@@ -319,7 +317,10 @@ async fn a_full_dry_run_plans_the_roles_of_users_not_yet_in_the_directory() {
     assert_eq!(real["counts"], dry["counts"], "{real} vs {dry}");
     let applied = all_items(&app, real["id"].as_str().expect("id")).await;
     for who in ["00ua", "00ud", "00ue", "00ut"] {
-        assert_eq!(item(&applied, who)["outcome"], item(&planned, who)["outcome"]);
+        assert_eq!(
+            item(&applied, who)["outcome"],
+            item(&planned, who)["outcome"]
+        );
         assert_eq!(item(&applied, who)["reason"], item(&planned, who)["reason"]);
     }
     for email in ["a@example.com", "d@example.com"] {
