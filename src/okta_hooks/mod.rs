@@ -8,6 +8,7 @@
 pub mod delivery;
 pub mod inbox;
 pub mod process;
+pub mod registration;
 pub mod secret;
 pub mod store;
 
