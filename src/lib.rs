@@ -20,6 +20,8 @@ pub mod mappings;
 pub mod okta;
 pub mod okta_api;
 pub mod okta_callback;
+pub mod okta_events;
+pub mod okta_hooks;
 pub mod outbox;
 pub mod scim;
 pub mod server;

@@ -46,6 +46,10 @@ pub struct Services {
     pub okta: Okta,
     /// Follows one Okta user or group into the directory (event hooks, the re-read).
     pub follow: crate::okta::follow::Follower,
+    /// Okta event hooks: the hook's record and secret, what was received and processed.
+    pub okta_hooks: crate::okta_hooks::OktaHooks,
+    /// The hook in Okta: created, repaired, read, removed (`okta_hooks::registration`).
+    pub hook_registration: crate::okta_hooks::registration::Registration,
     pub initial_sync: InitialSync,
     pub audit: AuditLog,
     /// The admin console's browser sessions.
@@ -146,9 +150,18 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         Some(Arc::new(org)),
     );
     let follow = crate::okta::follow::Follower::new(okta.clone(), directory.clone());
+    let okta_hooks = crate::okta_hooks::OktaHooks::new(pool.clone(), metrics.clone());
+    let hook_registration = crate::okta_hooks::registration::Registration::new(
+        okta.clone(),
+        okta_hooks.clone(),
+        pool.clone(),
+        &config.public_url,
+    );
     Ok(Services {
         initial_sync,
         follow,
+        okta_hooks,
+        hook_registration,
         mappings: Mappings::new(pool.clone(), wakeup, Arc::new(sync.clone())),
         directory,
         admission: Admission::new(
@@ -246,8 +259,10 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         web::Data::new(services.initial_sync.clone()),
         web::Data::new(crate::console::Settings::new(config)),
         web::Data::new(services.sessions.clone()),
+        web::Data::new(services.okta_hooks.clone()),
     );
     let admission = web::Data::new(services.admission.clone());
+    let hook_registration = web::Data::new(services.hook_registration.clone());
     move |cfg| {
         cfg.app_data(data.0)
             .app_data(data.1)
@@ -261,13 +276,16 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(data.9)
             .app_data(data.10)
             .app_data(data.11)
+            .app_data(data.12)
             .app_data(admission)
+            .app_data(hook_registration)
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics));
         crate::scim::configure(cfg);
         crate::admin::configure(cfg);
         crate::okta_callback::configure(cfg);
+        crate::okta_events::configure(cfg);
         crate::console::configure(cfg);
     }
 }
@@ -391,6 +409,12 @@ impl Background {
         tasks.push(tokio::spawn(crate::auth::sessions::purge_every(
             services.sessions.clone(),
             services.config.console_session_purge,
+            rx.clone(),
+        )));
+        tasks.push(tokio::spawn(crate::okta_hooks::process::run(
+            services.okta_hooks.clone(),
+            services.follow.clone(),
+            format!("{}/okta-events", sync.inner.process),
             rx.clone(),
         )));
         tasks.push(tokio::spawn(services.initial_sync.clone().run_pending(rx)));
