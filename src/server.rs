@@ -48,6 +48,8 @@ pub struct Services {
     pub follow: crate::okta::follow::Follower,
     /// Okta event hooks: the hook's record and secret, what was received and processed.
     pub okta_hooks: crate::okta_hooks::OktaHooks,
+    /// The hook in Okta: created, repaired, read, removed (`okta_hooks::registration`).
+    pub hook_registration: crate::okta_hooks::registration::Registration,
     pub initial_sync: InitialSync,
     pub audit: AuditLog,
     /// The admin console's browser sessions.
@@ -148,10 +150,18 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         Some(Arc::new(org)),
     );
     let follow = crate::okta::follow::Follower::new(okta.clone(), directory.clone());
+    let okta_hooks = crate::okta_hooks::OktaHooks::new(pool.clone());
+    let hook_registration = crate::okta_hooks::registration::Registration::new(
+        okta.clone(),
+        okta_hooks.clone(),
+        pool.clone(),
+        &config.public_url,
+    );
     Ok(Services {
         initial_sync,
         follow,
-        okta_hooks: crate::okta_hooks::OktaHooks::new(pool.clone()),
+        okta_hooks,
+        hook_registration,
         mappings: Mappings::new(pool.clone(), wakeup, Arc::new(sync.clone())),
         directory,
         admission: Admission::new(
@@ -252,6 +262,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         web::Data::new(services.okta_hooks.clone()),
     );
     let admission = web::Data::new(services.admission.clone());
+    let hook_registration = web::Data::new(services.hook_registration.clone());
     move |cfg| {
         cfg.app_data(data.0)
             .app_data(data.1)
@@ -267,6 +278,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(data.11)
             .app_data(data.12)
             .app_data(admission)
+            .app_data(hook_registration)
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics));

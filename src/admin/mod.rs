@@ -7,6 +7,7 @@ pub mod guard;
 pub mod initial_sync;
 pub mod mappings;
 pub mod okta;
+pub mod okta_hooks;
 pub mod openapi;
 pub mod principal;
 pub mod roles;
@@ -51,6 +52,9 @@ api_routes! {
     put "/settings/okta" => okta::put_settings;
     delete "/settings/okta" => okta::delete_settings;
     post "/okta/authorize" => okta::authorize;
+    get "/okta/event-hook" => okta_hooks::get;
+    post "/okta/event-hook" => okta_hooks::ensure;
+    delete "/okta/event-hook" => okta_hooks::delete;
     get "/settings/console/okta-groups" => okta::get_signin_groups;
     put "/settings/console/okta-groups" => okta::put_signin_groups;
     get "/role-mappings" => mappings::list;
