@@ -150,7 +150,7 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         Some(Arc::new(org)),
     );
     let follow = crate::okta::follow::Follower::new(okta.clone(), directory.clone());
-    let okta_hooks = crate::okta_hooks::OktaHooks::new(pool.clone());
+    let okta_hooks = crate::okta_hooks::OktaHooks::new(pool.clone(), metrics.clone());
     let hook_registration = crate::okta_hooks::registration::Registration::new(
         okta.clone(),
         okta_hooks.clone(),
@@ -285,6 +285,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         crate::scim::configure(cfg);
         crate::admin::configure(cfg);
         crate::okta_callback::configure(cfg);
+        crate::okta_events::configure(cfg);
         crate::console::configure(cfg);
     }
 }
@@ -408,6 +409,12 @@ impl Background {
         tasks.push(tokio::spawn(crate::auth::sessions::purge_every(
             services.sessions.clone(),
             services.config.console_session_purge,
+            rx.clone(),
+        )));
+        tasks.push(tokio::spawn(crate::okta_hooks::process::run(
+            services.okta_hooks.clone(),
+            services.follow.clone(),
+            format!("{}/okta-events", sync.inner.process),
             rx.clone(),
         )));
         tasks.push(tokio::spawn(services.initial_sync.clone().run_pending(rx)));
