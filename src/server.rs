@@ -46,6 +46,8 @@ pub struct Services {
     pub okta: Okta,
     /// Follows one Okta user or group into the directory (event hooks, the re-read).
     pub follow: crate::okta::follow::Follower,
+    /// The periodic re-read of the Okta org (what event hooks missed).
+    pub resync: crate::okta::resync::Resync,
     pub initial_sync: InitialSync,
     pub audit: AuditLog,
     /// The admin console's browser sessions.
@@ -146,9 +148,11 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         Some(Arc::new(org)),
     );
     let follow = crate::okta::follow::Follower::new(okta.clone(), directory.clone());
+    let resync = crate::okta::resync::Resync::new(pool.clone(), follow.clone(), config.okta_resync);
     Ok(Services {
         initial_sync,
         follow,
+        resync,
         mappings: Mappings::new(pool.clone(), wakeup, Arc::new(sync.clone())),
         directory,
         admission: Admission::new(
@@ -248,6 +252,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         web::Data::new(services.sessions.clone()),
     );
     let admission = web::Data::new(services.admission.clone());
+    let resync = web::Data::new(services.resync.clone());
     move |cfg| {
         cfg.app_data(data.0)
             .app_data(data.1)
@@ -262,6 +267,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(data.10)
             .app_data(data.11)
             .app_data(admission)
+            .app_data(resync)
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics));
@@ -354,8 +360,8 @@ async fn not_found() -> HttpResponse {
 }
 
 /// The background tasks of a process: the sync housekeeping, `SYNC_WORKERS` workers, the
-/// drift sweeper, the mappings' housekeeping, the console sessions' purge, and the initial
-/// sync's runner.
+/// drift sweeper, the mappings' housekeeping, the console sessions' purge, the Okta re-read,
+/// and the initial sync's runner.
 struct Background {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -393,6 +399,7 @@ impl Background {
             services.config.console_session_purge,
             rx.clone(),
         )));
+        tasks.push(tokio::spawn(services.resync.clone().run(rx.clone())));
         tasks.push(tokio::spawn(services.initial_sync.clone().run_pending(rx)));
         Background {
             stop,

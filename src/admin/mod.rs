@@ -7,6 +7,7 @@ pub mod guard;
 pub mod initial_sync;
 pub mod mappings;
 pub mod okta;
+pub mod okta_resync;
 pub mod openapi;
 pub mod principal;
 pub mod roles;
@@ -51,6 +52,7 @@ api_routes! {
     put "/settings/okta" => okta::put_settings;
     delete "/settings/okta" => okta::delete_settings;
     post "/okta/authorize" => okta::authorize;
+    post "/okta/resync" => okta_resync::start;
     get "/settings/console/okta-groups" => okta::get_signin_groups;
     put "/settings/console/okta-groups" => okta::put_signin_groups;
     get "/role-mappings" => mappings::list;
