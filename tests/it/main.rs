@@ -34,6 +34,7 @@ mod mapping_support;
 mod okta_connect;
 mod okta_follow;
 mod okta_reader;
+mod okta_resync;
 mod okta_support;
 mod okta_tokens;
 mod outbox;

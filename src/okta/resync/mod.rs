@@ -232,7 +232,10 @@ impl Resync {
         let counts = row.counts();
         let now = store::now();
         let running = row.running(now);
-        let failed = row.last_outcome.as_deref().is_some_and(|o| o != "completed");
+        let failed = row
+            .last_outcome
+            .as_deref()
+            .is_some_and(|o| o != "completed");
         let state = match (&blocked, running) {
             (_, true) => "running",
             (Some(ResyncError::NotConnected(_)), _) => "not_connected",
@@ -373,7 +376,9 @@ impl Resync {
         };
         let (outcome, error, marks) = match result {
             None => {
-                tracing::warn!("the Okta re-read's lease was lost (another process took it over); stopped");
+                tracing::warn!(
+                    "the Okta re-read's lease was lost (another process took it over); stopped"
+                );
                 return;
             }
             Some(Ok(marks)) => ("completed", None, Some((marks.users, marks.groups))),
