@@ -15,6 +15,7 @@ pub mod csv;
 pub mod demo;
 pub mod directory;
 pub mod initial_sync;
+pub mod json_body;
 pub mod mappings;
 pub mod okta;
 pub mod okta_api;

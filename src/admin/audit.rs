@@ -74,11 +74,26 @@ pub fn limit_of(q: &Query) -> Result<i64, AdminError> {
     Ok(limit)
 }
 
+/// The API documents `since` and `until` as date-times: an empty one is a mistake of the
+/// caller (a template left unfilled), not "no bound". The console's filter form sends its
+/// empty fields and reads them as absent through [`filter_of`].
+fn refuse_empty_times(q: &Query) -> Result<(), AdminError> {
+    for (name, v) in [("since", &q.since), ("until", &q.until)] {
+        if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+            return Err(AdminError::BadRequest(format!(
+                "`{name}` is empty: leave it out, or give an RFC 3339 timestamp such as 2026-11-22T10:00:00Z"
+            )));
+        }
+    }
+    Ok(())
+}
+
 pub async fn list(
     _who: ReadPrincipal,
     log: web::Data<AuditLog>,
     q: web::Query<Query>,
 ) -> Result<HttpResponse, AdminError> {
+    refuse_empty_times(&q)?;
     let filter = filter_of(&q)?;
     let csv = wants_csv(&q)?;
     let limit = limit_of(&q)?;

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use super::{AdminError, AdminPrincipal, ReadPrincipal};
 use crate::initial_sync::{runs::ItemRow, InitialSync, Mode, Outcome};
+use crate::json_body::{present, Object};
 
 const MAX_LIMIT: i64 = 1000;
 
@@ -14,6 +15,7 @@ const MAX_LIMIT: i64 = 1000;
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     /// `standard` (the default) or `full`.
+    #[serde(default, deserialize_with = "present")]
     mode: Option<String>,
     #[serde(default)]
     dry_run: bool,
@@ -22,9 +24,9 @@ pub struct StartBody {
 pub async fn start(
     who: AdminPrincipal,
     svc: web::Data<InitialSync>,
-    body: web::Json<StartBody>,
+    body: web::Json<Object<StartBody>>,
 ) -> Result<HttpResponse, AdminError> {
-    let body = body.into_inner();
+    let body = body.into_inner().0;
     let mode = match body.mode.as_deref() {
         None => Mode::Standard,
         Some(m) => Mode::parse(m).ok_or_else(|| {
@@ -168,7 +170,7 @@ pub struct UnlinkBody {
 pub async fn unlink(
     who: AdminPrincipal,
     svc: web::Data<InitialSync>,
-    body: web::Json<UnlinkBody>,
+    body: web::Json<Object<UnlinkBody>>,
 ) -> Result<HttpResponse, AdminError> {
-    Ok(HttpResponse::Ok().json(svc.unlink(&who.0.name, body.dry_run).await?))
+    Ok(HttpResponse::Ok().json(svc.unlink(&who.0.name, body.into_inner().0.dry_run).await?))
 }

@@ -5,6 +5,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::{AdminError, AdminPrincipal, ReadPrincipal};
+use crate::json_body::Object;
 use crate::mappings::{MappingBody, Mappings};
 
 pub async fn list(
@@ -20,9 +21,9 @@ pub async fn list(
 pub async fn create(
     who: AdminPrincipal,
     mappings: web::Data<Mappings>,
-    body: web::Json<MappingBody>,
+    body: web::Json<Object<MappingBody>>,
 ) -> Result<HttpResponse, AdminError> {
-    let out = mappings.create(&who.0.name, body.into_inner()).await?;
+    let out = mappings.create(&who.0.name, body.into_inner().0).await?;
     Ok(if out.mappings.is_empty() {
         HttpResponse::Ok().json(out)
     } else {
@@ -52,12 +53,12 @@ pub async fn preview(
     who: ReadPrincipal,
     mappings: web::Data<Mappings>,
     q: web::Query<PreviewQuery>,
-    body: web::Json<MappingBody>,
+    body: web::Json<Object<MappingBody>>,
 ) -> Result<HttpResponse, AdminError> {
     let preview = mappings
         .preview(
             &who.0.name,
-            body.into_inner(),
+            body.into_inner().0,
             q.limit,
             who.0.scope.grants(crate::auth::Scope::Admin),
         )

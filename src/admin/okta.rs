@@ -6,6 +6,7 @@
 use actix_web::{web, HttpResponse};
 
 use super::{AdminError, AdminPrincipal, ReadPrincipal};
+use crate::json_body::Object;
 use crate::okta::signin::SigninGroups;
 use crate::okta::{Okta, SettingsInput};
 
@@ -19,9 +20,9 @@ pub async fn get_settings(
 pub async fn put_settings(
     who: AdminPrincipal,
     okta: web::Data<Okta>,
-    body: web::Json<SettingsInput>,
+    body: web::Json<Object<SettingsInput>>,
 ) -> Result<HttpResponse, AdminError> {
-    Ok(HttpResponse::Ok().json(okta.put_settings(body.into_inner(), &who.0.name).await?))
+    Ok(HttpResponse::Ok().json(okta.put_settings(body.into_inner().0, &who.0.name).await?))
 }
 
 pub async fn delete_settings(
@@ -57,9 +58,9 @@ pub struct SigninGroupsInput {
 pub async fn put_signin_groups(
     who: AdminPrincipal,
     okta: web::Data<Okta>,
-    body: web::Json<SigninGroupsInput>,
+    body: web::Json<Object<SigninGroupsInput>>,
 ) -> Result<HttpResponse, AdminError> {
-    let body = body.into_inner();
+    let body = body.into_inner().0;
     let groups = SigninGroups {
         admin_group: body.admin_group,
         read_group: body.read_group,

@@ -382,10 +382,10 @@ fn paths() -> Value {
                 json!({"200": ok("Connection", schema_ref("OktaConnection"))}), &[]),
             "put": op("okta", "Set the Okta org and OIDC web app (client secret encrypted at rest); a new org or client needs authorizing again", Some("admin"),
                 json!({"requestBody": body(json!({"type": "object", "additionalProperties": false, "required": ["org_url", "client_id"], "properties": {
-                    "org_url": {"type": "string", "example": "acme.okta.com", "description": "acme.okta.com or https://acme.okta.com; HTTPS only (http:// for loopback hosts)"},
-                    "client_id": {"type": "string"},
+                    "org_url": {"type": "string", "minLength": 1, "example": "acme.okta.com", "description": "acme.okta.com or https://acme.okta.com; HTTPS only (http:// for loopback hosts)"},
+                    "client_id": {"type": "string", "pattern": "^\\s*[!-~]+\\s*$", "description": "the OIDC app's client ID: printable ASCII, no spaces inside"},
                     "client_secret": {"type": "string", "description": "required unless org_url and client_id are unchanged"},
-                    "scope_group_ids": {"type": "array", "items": {"type": "string"}, "description": "Okta group ids the initial sync reads the members of; absent: unchanged; empty: the whole org"}}}), true)}),
+                    "scope_group_ids": {"type": "array", "items": {"type": "string", "pattern": "^[A-Za-z0-9]{1,64}$"}, "description": "Okta group ids the initial sync reads the members of; absent: unchanged; empty: the whole org"}}}), true)}),
                 json!({"200": ok("Saved", schema_ref("OktaConnection"))}), &["400"]),
             "delete": op("okta", "Disconnect: revoke the refresh token at Okta and forget the tokens (the settings stay)", Some("admin"), json!({}),
                 json!({"200": ok("Disconnected", schema_ref("OktaConnection"))}), &["404"])},

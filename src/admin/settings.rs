@@ -5,6 +5,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::{AdminError, AdminPrincipal, ReadPrincipal};
+use crate::json_body::Object;
 use crate::sync::Engine;
 
 pub async fn get_zenqms(
@@ -24,9 +25,9 @@ pub struct ZenqmsBody {
 pub async fn put_zenqms(
     who: AdminPrincipal,
     sync: web::Data<Engine>,
-    body: web::Json<ZenqmsBody>,
+    body: web::Json<Object<ZenqmsBody>>,
 ) -> Result<HttpResponse, AdminError> {
-    let body = body.into_inner();
+    let body = body.into_inner().0;
     if body.base_url.trim().is_empty() || body.api_token.trim().is_empty() {
         return Err(AdminError::BadRequest(
             "send both `base_url` (e.g. https://public-api.zenqms.com) and `api_token`".into(),

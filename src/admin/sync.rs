@@ -6,6 +6,7 @@ use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 
 use super::{AdminError, AdminPrincipal, ReadPrincipal};
+use crate::json_body::{present, Object};
 use crate::sync::{Engine, SyncState};
 
 const MAX_LIMIT: i64 = 1000;
@@ -81,6 +82,7 @@ pub async fn users(
 #[serde(deny_unknown_fields)]
 pub struct RetryBody {
     /// SCIM ids of the users to reconcile again; every `failed` user when absent.
+    #[serde(default, deserialize_with = "present")]
     user_ids: Option<Vec<String>>,
 }
 
@@ -94,11 +96,13 @@ pub async fn retry(
     let parsed: RetryBody = if body.iter().all(u8::is_ascii_whitespace) {
         RetryBody::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| {
-            AdminError::BadRequest(format!(
-                "the body must be empty or {{\"user_ids\": [\"<SCIM id>\", …]}}: {e}"
-            ))
-        })?
+        serde_json::from_slice::<Object<RetryBody>>(&body)
+            .map(|b| b.0)
+            .map_err(|e| {
+                AdminError::BadRequest(format!(
+                    "the body must be empty or {{\"user_ids\": [\"<SCIM id>\", …]}}: {e}"
+                ))
+            })?
     };
     let ids = parsed.user_ids;
     if ids.as_ref().is_some_and(|i| i.is_empty()) {
@@ -133,6 +137,7 @@ pub async fn resume(
 #[serde(deny_unknown_fields)]
 pub struct RecheckBody {
     /// SCIM ids of the users to read from ZenQMS again.
+    #[serde(default, deserialize_with = "present")]
     user_ids: Option<Vec<String>>,
     /// Every linked user (one search each: mind the ZenQMS budget).
     #[serde(default)]
@@ -144,9 +149,9 @@ pub struct RecheckBody {
 pub async fn recheck(
     who: AdminPrincipal,
     sync: web::Data<Engine>,
-    body: web::Json<RecheckBody>,
+    body: web::Json<Object<RecheckBody>>,
 ) -> Result<HttpResponse, AdminError> {
-    let body = body.into_inner();
+    let body = body.into_inner().0;
     let ids = match (body.user_ids, body.all) {
         (Some(_), true) => {
             return Err(AdminError::BadRequest(

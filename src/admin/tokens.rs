@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use super::{AdminError, AdminPrincipal, ReadPrincipal};
 use crate::auth::{Authenticator, Scope};
+use crate::json_body::Object;
 
 /// A misspelt field must not be dropped silently: `{"name": "okta", "scopes": "read"}` is a 400
 /// naming `scopes`, not a token made without the scope the admin meant.
@@ -26,9 +27,9 @@ pub async fn list(
 pub async fn create(
     who: AdminPrincipal,
     accounts: web::Data<Authenticator>,
-    body: web::Json<CreateBody>,
+    body: web::Json<Object<CreateBody>>,
 ) -> Result<HttpResponse, AdminError> {
-    let body = body.into_inner();
+    let body = body.into_inner().0;
     let scope = Scope::parse(&body.scope).ok_or_else(|| {
         AdminError::BadRequest(format!(
             "`scope` must be scim, admin or read, not `{}`",

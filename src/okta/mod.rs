@@ -95,10 +95,10 @@ pub struct SettingsInput {
     pub org_url: String,
     pub client_id: String,
     /// May be left out when the org and client stay the same (the stored one is kept).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json_body::present")]
     pub client_secret: Option<String>,
     /// Okta group ids whose members the initial sync reads; absent: keep; empty: the whole org.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::json_body::present")]
     pub scope_group_ids: Option<Vec<String>>,
 }
 

@@ -449,3 +449,115 @@ async fn odd_uris_under_scim_get_scim_answers() {
     assert_eq!(s, 200, "{body}");
     app.stop().await;
 }
+
+/// What Schemathesis found against the OpenAPI document: serde read a JSON array as a body
+/// struct (fields by position) and `null` as an absent optional field, and an empty
+/// `since=` as no bound. Each is refused with `400` and an actionable message, and nothing
+/// is started, created or changed.
+#[tokio::test]
+async fn admin_bodies_are_objects_and_null_is_not_absent() {
+    let app = TestApp::start().await;
+    let cases: Vec<(Method, &str, Value, &str)> = vec![
+        (Method::POST, "/initial-sync", json!([null]), "JSON object"),
+        (Method::POST, "/initial-sync", json!({"mode": null}), "null"),
+        (Method::POST, "/initial-sync", json!("full"), "JSON object"),
+        (Method::POST, "/zenqms/unlink", json!([true]), "JSON object"),
+        (
+            Method::POST,
+            "/tokens",
+            json!(["ops", "admin"]),
+            "JSON object",
+        ),
+        (
+            Method::POST,
+            "/role-mappings",
+            json!([null, null, null]),
+            "JSON object",
+        ),
+        (Method::POST, "/sync/retry", json!([["x"]]), "JSON object"),
+        (
+            Method::POST,
+            "/sync/retry",
+            json!({"user_ids": null}),
+            "null",
+        ),
+        (
+            Method::POST,
+            "/sync/recheck",
+            json!({"user_ids": null}),
+            "null",
+        ),
+        (
+            Method::POST,
+            "/sync/recheck",
+            json!([null, true]),
+            "JSON object",
+        ),
+        (
+            Method::PUT,
+            "/settings/zenqms",
+            json!(["http://127.0.0.1:1", "t"]),
+            "JSON object",
+        ),
+        (
+            Method::PUT,
+            "/settings/okta",
+            json!({"org_url": "acme.okta.com", "client_id": "0oa1", "client_secret": null}),
+            "null",
+        ),
+        (
+            Method::PUT,
+            "/settings/okta",
+            json!({"org_url": "acme.okta.com", "client_id": "0oa1", "client_secret": "s", "scope_group_ids": null}),
+            "null",
+        ),
+        (
+            Method::PUT,
+            "/settings/okta",
+            json!(["acme.okta.com", "0oa1", "s"]),
+            "JSON object",
+        ),
+    ];
+    for (method, path, body, says) in &cases {
+        let (s, answer) = send(app.admin(method.clone(), path).json(body)).await;
+        assert_eq!(s, 400, "{method} {path} {body}: {answer}");
+        assert_eq!(answer["error"], "bad_request", "{method} {path}: {answer}");
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{method} {path} {body}: {message}");
+    }
+    // Nothing happened: no run, no token beyond the bootstrap one, no mapping, no settings.
+    let (_, runs) = send(app.admin(Method::GET, "/initial-sync")).await;
+    assert_eq!(runs["runs"].as_array().map(Vec::len), Some(0), "{runs}");
+    let (_, tokens) = send(app.admin(Method::GET, "/tokens")).await;
+    assert!(
+        tokens["tokens"]
+            .as_array()
+            .is_some_and(|t| t.iter().all(|a| a["name"] != "ops")),
+        "{tokens}"
+    );
+    let (_, mappings) = send(app.admin(Method::GET, "/role-mappings")).await;
+    assert_eq!(
+        mappings["mappings"].as_array().map(Vec::len),
+        Some(0),
+        "{mappings}"
+    );
+    let (s, okta) = send(app.admin(Method::GET, "/settings/okta")).await;
+    assert_eq!(s, 200, "{okta}");
+    assert_eq!(okta["state"], "not_configured", "{okta}");
+
+    // An empty time bound is a caller's mistake on the API; a real one still works.
+    for q in ["since=", "until=", "since=%20"] {
+        let (s, answer) = send(app.admin(Method::GET, &format!("/audit?{q}"))).await;
+        assert_eq!(s, 400, "{q}: {answer}");
+        assert!(
+            answer["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("is empty"),
+            "{answer}"
+        );
+    }
+    let (s, answer) = send(app.admin(Method::GET, "/audit?since=2020-01-01T00:00:00Z")).await;
+    assert_eq!(s, 200, "{answer}");
+    app.stop().await;
+}
