@@ -15,7 +15,9 @@ use zenqms_sim::{Id, Status};
 use crate::harness::{eventually, send, TestApp};
 use crate::initial_sync_support::*;
 use crate::mapping_support::map_group;
-use crate::okta_support::{client_for, connect, register, start_sim as start_okta, CLIENT_SECRET};
+use crate::okta_support::{
+    client_for, connect, register, start_sim as start_okta, CLIENT_SECRET, SECRET_KEY,
+};
 use crate::scim_support::{enc, get};
 use crate::sim_support::*;
 
@@ -57,7 +59,11 @@ async fn setup_on(
         ..OktaConfig::default()
     })
     .await;
-    let mut settings = vec![("SYNC_DRIFT_SWEEP_SECS", "0"), ("OKTA_RESYNC_SECS", "0")];
+    let mut settings = vec![
+        ("SYNC_DRIFT_SWEEP_SECS", "0"),
+        ("OKTA_RESYNC_SECS", "0"),
+        ("SECRET_KEY", SECRET_KEY),
+    ];
     settings.extend_from_slice(extra);
     let app = bridge_on(db, &zenqms, &settings).await;
     register(&okta, client_for(&app));
@@ -286,7 +292,12 @@ async fn two_processes_make_one_resync() {
     let two = bridge_on(
         one.db.share(),
         &zenqms,
-        &[("SYNC_DRIFT_SWEEP_SECS", "0"), ("OKTA_RESYNC_SECS", "0")],
+        &[
+            ("SYNC_DRIFT_SWEEP_SECS", "0"),
+            ("OKTA_RESYNC_SECS", "0"),
+            // Opens the Okta tokens the first process stored.
+            ("SECRET_KEY", SECRET_KEY),
+        ],
     )
     .await;
     // Each call to Okta takes a while, so the first re-read is still running when the
