@@ -25,8 +25,9 @@ struct Cli {
 enum Command {
     /// Run the HTTP service (SCIM, admin API, health, metrics) and the sync workers.
     Serve {
-        /// Throwaway SQLite database and an embedded ZenQMS simulator: a demo with nothing
-        /// to set up. Prints the URLs, a scim and an admin token, and a curl walkthrough.
+        /// Throwaway SQLite database, an embedded ZenQMS simulator and an embedded Okta org
+        /// (okta-sim): a demo with nothing to set up. Prints the URLs, a scim and an admin
+        /// token, and the walkthrough (SCIM push, or authorize Okta and run an initial sync).
         #[arg(long)]
         demo: bool,
     },
@@ -156,6 +157,7 @@ async fn demo() -> Result<(), String> {
         let shown = config.clone();
         let services = server::prepare(config).map_err(|e| e.to_string())?;
         let (scim, admin) = crate::demo::create_tokens(&services.pool)?;
+        demo.configure_okta(&services.okta).await?;
         let running = server::start_on(services, listener, true).map_err(|e| e.to_string())?;
         demo.print_walkthrough(&shown, &scim, &admin);
         running.wait().await.map_err(|e| e.to_string())

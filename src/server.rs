@@ -48,6 +48,8 @@ pub struct Services {
     pub follow: crate::okta::follow::Follower,
     /// The periodic re-read of the Okta org (what event hooks missed).
     pub resync: crate::okta::resync::Resync,
+    /// Okta event hooks: the hook's record and secret, what was received and processed.
+    pub okta_hooks: crate::okta_hooks::OktaHooks,
     pub initial_sync: InitialSync,
     pub audit: AuditLog,
     /// The admin console's browser sessions.
@@ -153,6 +155,7 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         initial_sync,
         follow,
         resync,
+        okta_hooks: crate::okta_hooks::OktaHooks::new(pool.clone()),
         mappings: Mappings::new(pool.clone(), wakeup, Arc::new(sync.clone())),
         directory,
         admission: Admission::new(
@@ -250,6 +253,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         web::Data::new(services.initial_sync.clone()),
         web::Data::new(crate::console::Settings::new(config)),
         web::Data::new(services.sessions.clone()),
+        web::Data::new(services.okta_hooks.clone()),
     );
     let admission = web::Data::new(services.admission.clone());
     let resync = web::Data::new(services.resync.clone());
@@ -266,6 +270,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(data.9)
             .app_data(data.10)
             .app_data(data.11)
+            .app_data(data.12)
             .app_data(admission)
             .app_data(resync)
             .route("/healthz", web::get().to(healthz))

@@ -7,6 +7,7 @@
 
 pub mod authorize;
 pub mod calls;
+pub mod event_hooks;
 pub mod follow;
 pub mod id_token;
 pub mod import;

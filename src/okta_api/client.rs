@@ -90,15 +90,16 @@ impl std::fmt::Debug for OktaClient {
 }
 
 /// An answer as read: status, headers, body text.
-struct Answer {
-    headers: HeaderMap,
-    body: String,
+pub(super) struct Answer {
+    pub(super) headers: HeaderMap,
+    pub(super) body: String,
 }
 
 /// What a request sends.
-enum Body<'a> {
+pub(super) enum Body<'a> {
     None,
     Form(&'a [(&'a str, &'a str)]),
+    Json(&'a Value),
 }
 
 impl OktaClient {
@@ -137,7 +138,7 @@ impl OktaClient {
         &self.inner.org_url
     }
 
-    fn url(&self, path: &str) -> Result<Url, OktaApiError> {
+    pub(super) fn url(&self, path: &str) -> Result<Url, OktaApiError> {
         self.inner
             .org
             .join(path.trim_start_matches('/'))
@@ -289,7 +290,7 @@ impl OktaClient {
 
     /// One call through the governor: waits as the rate-limit headers say, sends, reads the
     /// headers, waits for the reset and sends again after a `429`, reports to the listener.
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         url: Url,
@@ -320,8 +321,10 @@ impl OktaClient {
                 req = req.header(AUTHORIZATION, auth.clone());
             }
             req = req.header(reqwest::header::ACCEPT, "application/json");
-            if let Body::Form(form) = &body {
-                req = req.form(form);
+            match &body {
+                Body::None => {}
+                Body::Form(form) => req = req.form(form),
+                Body::Json(json) => req = req.json(json),
             }
             let started = Instant::now();
             let sent = req.send().await;
@@ -439,14 +442,29 @@ fn classify(status: StatusCode, headers: &HeaderMap, body: String) -> Result<Str
         if code_kind == ErrorCode::InvalidToken {
             return Err(OktaApiError::InvalidToken);
         }
+        let mut summary = json
+            .get("errorSummary")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        // A validation error's summary names the field; its causes say what is wrong (a
+        // failed event hook verification says why there).
+        let causes: Vec<&str> = json
+            .get("errorCauses")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(|c| c.get("errorSummary").and_then(Value::as_str))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !causes.is_empty() {
+            summary = format!("{summary} ({})", causes.join("; "));
+        }
         return Err(OktaApiError::Api {
             status: code,
             code: code_kind,
-            summary: json
-                .get("errorSummary")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string(),
+            summary,
         });
     }
     if let Some(error) = json.get("error").and_then(Value::as_str) {
@@ -482,7 +500,7 @@ fn template(path: &str) -> String {
     out.join("/")
 }
 
-fn bearer(token: &Secret) -> Result<HeaderValue, OktaApiError> {
+pub(super) fn bearer(token: &Secret) -> Result<HeaderValue, OktaApiError> {
     let mut v = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
         OktaApiError::Unexpected("the access token is not a valid header value".into())
     })?;

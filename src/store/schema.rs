@@ -301,3 +301,49 @@ diesel::table! {
         last_counts -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    okta_event_hook (id) {
+        id -> Integer,
+        okta_hook_id -> Text,
+        uri -> Text,
+        status -> Text,
+        verification_status -> Text,
+        secret_sha256 -> Text,
+        events -> Text,
+        problem -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    okta_hook_deliveries (id) {
+        id -> Text,
+        okta_event_id -> Nullable<Text>,
+        received_at -> Timestamp,
+        body -> Text,
+        event_count -> Integer,
+        processed_at -> Nullable<Timestamp>,
+        outcome -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    okta_hook_events (uuid) {
+        uuid -> Text,
+        published -> Timestamp,
+        event_type -> Text,
+        target_user_id -> Nullable<Text>,
+        target_group_id -> Nullable<Text>,
+        delivery_id -> Text,
+        state -> Text,
+        attempts -> Integer,
+        error -> Nullable<Text>,
+        due_at -> Timestamp,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        received_at -> Timestamp,
+        done_at -> Nullable<Timestamp>,
+    }
+}
