@@ -50,6 +50,8 @@ pub struct Services {
     pub resync: crate::okta::resync::Resync,
     /// Okta event hooks: the hook's record and secret, what was received and processed.
     pub okta_hooks: crate::okta_hooks::OktaHooks,
+    /// The hook in Okta: created, repaired, read, removed (`okta_hooks::registration`).
+    pub hook_registration: crate::okta_hooks::registration::Registration,
     pub initial_sync: InitialSync,
     pub audit: AuditLog,
     /// The admin console's browser sessions.
@@ -151,11 +153,19 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
     );
     let follow = crate::okta::follow::Follower::new(okta.clone(), directory.clone());
     let resync = crate::okta::resync::Resync::new(pool.clone(), follow.clone(), config.okta_resync);
+    let okta_hooks = crate::okta_hooks::OktaHooks::new(pool.clone());
+    let hook_registration = crate::okta_hooks::registration::Registration::new(
+        okta.clone(),
+        okta_hooks.clone(),
+        pool.clone(),
+        &config.public_url,
+    );
     Ok(Services {
         initial_sync,
         follow,
+        okta_hooks,
+        hook_registration,
         resync,
-        okta_hooks: crate::okta_hooks::OktaHooks::new(pool.clone()),
         mappings: Mappings::new(pool.clone(), wakeup, Arc::new(sync.clone())),
         directory,
         admission: Admission::new(
@@ -257,6 +267,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
     );
     let admission = web::Data::new(services.admission.clone());
     let resync = web::Data::new(services.resync.clone());
+    let hook_registration = web::Data::new(services.hook_registration.clone());
     move |cfg| {
         cfg.app_data(data.0)
             .app_data(data.1)
@@ -273,6 +284,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(data.12)
             .app_data(admission)
             .app_data(resync)
+            .app_data(hook_registration)
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
             .route("/metrics", web::get().to(metrics));

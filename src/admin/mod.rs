@@ -7,6 +7,7 @@ pub mod guard;
 pub mod initial_sync;
 pub mod mappings;
 pub mod okta;
+pub mod okta_hooks;
 pub mod okta_resync;
 pub mod openapi;
 pub mod principal;
@@ -53,6 +54,9 @@ api_routes! {
     delete "/settings/okta" => okta::delete_settings;
     post "/okta/authorize" => okta::authorize;
     post "/okta/resync" => okta_resync::start;
+    get "/okta/event-hook" => okta_hooks::get;
+    post "/okta/event-hook" => okta_hooks::ensure;
+    delete "/okta/event-hook" => okta_hooks::delete;
     get "/settings/console/okta-groups" => okta::get_signin_groups;
     put "/settings/console/okta-groups" => okta::put_signin_groups;
     get "/role-mappings" => mappings::list;

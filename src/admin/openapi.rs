@@ -495,16 +495,56 @@ fn okta_resync_paths() -> Value {
     })
 }
 
+/// The Okta event hook's schemas and routes (`admin/okta_hooks.rs`).
+fn event_hook_schemas() -> Value {
+    json!({
+        "OktaEventHook": {"type": "object", "description": "the Okta event hook that sends changes to <PUBLIC_URL>/okta/events (docs/event-hooks.md); never its secret", "properties": {
+            "id": nullable(json!({"type": "string", "description": "Okta's id (who…)"})),
+            "status": {"type": "string", "enum": ["ACTIVE", "INACTIVE", "DELETED_IN_OKTA", "NOT_REGISTERED"], "description": "Okta sends events only to an ACTIVE, VERIFIED hook"},
+            "verification_status": nullable(json!({"type": "string", "enum": ["VERIFIED", "UNVERIFIED"]})),
+            "uri": nullable(json!({"type": "string"})),
+            "events": {"type": "array", "items": {"type": "string"}, "description": "the event types subscribed"},
+            "last_delivery_at": nullable(ts()),
+            "deliveries": {"type": "integer", "description": "deliveries received"},
+            "events_applied": {"type": "integer"}, "events_ignored": {"type": "integer", "description": "types the bridge does not follow, users outside the scope"},
+            "problem": nullable(json!({"type": "string", "description": "what is wrong and what to do about it; null when the hook works"})),
+            "source": {"type": "string", "enum": ["okta", "recorded"], "description": "okta: read from Okta now; recorded: as last recorded (Okta could not be read)"}}},
+        "OktaEventHookEnsured": {"allOf": [schema_ref("OktaEventHook"), {"type": "object", "properties": {
+            "actions": {"type": "array", "items": {"type": "string"}, "description": "what was done, in order (created, replaced, activated, verified, …)"}}}]}
+    })
+}
+
+fn event_hook_paths() -> Value {
+    json!({
+        "/api/v1/okta/event-hook": {
+            "get": op("okta", "The Okta event hook: its state read from Okta now (else as recorded), deliveries received, events applied and ignored, and the problem to act on", Some("read"), json!({}),
+                json!({"200": ok("Event hook", schema_ref("OktaEventHook"))}), &[]),
+            "post": op("okta", "Create the event hook in Okta, or repair it: re-create a deleted one, re-activate a deactivated one, point it at <PUBLIC_URL>/okta/events, set the event types; a fresh random secret whenever it is (re)written; then Okta verifies it", Some("admin"), json!({
+                    "description": "Needs the Okta connection with the okta.eventHooks.manage scope, and PUBLIC_URL on HTTPS. A verification that fails answers 200 with the hook UNVERIFIED and `problem` saying why. Audited (okta.event_hook.create / okta.event_hook.repair), never the secret."}),
+                json!({"200": ok("The hook as it now is, and what was done", schema_ref("OktaEventHookEnsured"))}), &["409", "502", "503"]),
+            "delete": op("okta", "Deactivate and delete the event hook in Okta, and forget it (its secret no longer opens /okta/events)", Some("admin"), json!({}),
+                json!({"200": ok("Removed", json!({"type": "object", "properties": {"id": {"type": "string"}, "deleted_in_okta": {"type": "boolean", "description": "false when Okta no longer had it"}}}))}), &["404", "409", "502", "503"])}
+    })
+}
+
 pub fn build() -> Value {
     let mut schemas = schemas();
     schemas["DriftSweep"] = drift_sweep_schema();
-    for more in [initial_sync_schemas(), okta_resync_schemas()] {
+    for more in [
+        initial_sync_schemas(),
+        okta_resync_schemas(),
+        event_hook_schemas(),
+    ] {
         if let (Value::Object(all), Value::Object(more)) = (&mut schemas, more) {
             all.extend(more);
         }
     }
     let mut paths = paths();
-    for more in [initial_sync_paths(), okta_resync_paths()] {
+    for more in [
+        initial_sync_paths(),
+        okta_resync_paths(),
+        event_hook_paths(),
+    ] {
         if let (Value::Object(all), Value::Object(more)) = (&mut paths, more) {
             all.extend(more);
         }

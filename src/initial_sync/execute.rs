@@ -18,6 +18,7 @@ use super::runs::{self, ItemRow, Mode, RunRow, State};
 use super::source::{self, SourceError, SourceKind, SourceUser};
 use super::InitialSync;
 use crate::audit;
+use crate::mappings::plan::{prospective, Prospective, SourceGroup};
 use crate::store::schema::sync_users;
 use crate::store::{self, StoreError};
 use crate::sync::backoff;
@@ -228,7 +229,7 @@ async fn plan_run(svc: &InitialSync, run: &RunRow) -> Result<bool, Halt> {
     let id = run.id.as_str();
     let mode = run.mode();
     set_state(svc, id, State::ReadingOkta).await?;
-    let users = read_source(svc, run).await?;
+    let (users, unwritten) = read_source(svc, run).await?;
     set_state(svc, id, State::ReadingZenqms).await?;
     let zenqms = read_zenqms(svc, id).await?;
     check_cancel(svc, id).await?;
@@ -254,7 +255,7 @@ async fn plan_run(svc: &InitialSync, run: &RunRow) -> Result<bool, Halt> {
             plan::standard(&users, &zenqms, &owners)
         }
         Mode::Full => {
-            let inputs = full_inputs(svc, &users).await?;
+            let inputs = full_inputs(svc, &users, unwritten.as_ref()).await?;
             let snapshot = SnapshotApi::new(zenqms.clone());
             let links = DbLinks {
                 pool: &svc.inner.pool,
@@ -365,9 +366,14 @@ fn held_records(
         .collect()
 }
 
-async fn read_source(svc: &InitialSync, run: &RunRow) -> Result<Vec<SourceUser>, Halt> {
+/// The run's users; with them, in a dry run over the Okta source, the snapshot it did not
+/// write (its groups and memberships give the role plans of users not in the directory).
+async fn read_source(
+    svc: &InitialSync,
+    run: &RunRow,
+) -> Result<(Vec<SourceUser>, Option<source::OrgSnapshot>), Halt> {
     if run.source != SourceKind::Okta.as_str() {
-        return Ok(store::run(&svc.inner.pool, source::scim_users).await?);
+        return Ok((store::run(&svc.inner.pool, source::scim_users).await?, None));
     }
     let Some(org) = svc.inner.org.clone() else {
         return Err(Halt::Failed(
@@ -387,7 +393,7 @@ async fn read_source(svc: &InitialSync, run: &RunRow) -> Result<Vec<SourceUser>,
         }
     };
     if run.dry_run {
-        return Ok(source::from_snapshot(&snapshot, None));
+        return Ok((source::from_snapshot(&snapshot, None), Some(snapshot)));
     }
     let mut attempt = 0u32;
     let ids = loop {
@@ -415,6 +421,7 @@ async fn read_source(svc: &InitialSync, run: &RunRow) -> Result<Vec<SourceUser>,
         Ok::<_, StoreError>(out)
     })
     .await
+    .map(|users| (users, None))
     .map_err(Halt::from)
 }
 
@@ -440,13 +447,47 @@ async fn read_zenqms(svc: &InitialSync, id: &str) -> Result<Vec<RemoteUser>, Hal
     }
 }
 
-/// The stored link and the role plan of each user (Full).
-async fn full_inputs(svc: &InitialSync, users: &[SourceUser]) -> Result<Vec<FullInput>, Halt> {
+/// The stored link and the role plan of each user (Full). A user not in the directory (a dry
+/// run over the Okta source writes nothing) has no link, and the roles the groups of
+/// `unwritten` will give it once written: the plan shows what the real run grants.
+async fn full_inputs(
+    svc: &InitialSync,
+    users: &[SourceUser],
+    unwritten: Option<&source::OrgSnapshot>,
+) -> Result<Vec<FullInput>, Halt> {
     let ids: Vec<Option<String>> = users.iter().map(|u| u.user_id.clone()).collect();
+    let groups_of = unwritten.map(source::groups_by_user).unwrap_or_default();
+    let prospects: Vec<Vec<String>> = users
+        .iter()
+        .map(|u| {
+            u.okta_id
+                .as_deref()
+                .and_then(|o| groups_of.get(o))
+                .map(|gs| gs.iter().map(|g| g.to_string()).collect())
+                .unwrap_or_default()
+        })
+        .collect();
+    let source_groups: Vec<SourceGroup> = unwritten
+        .map(|s| {
+            s.groups
+                .iter()
+                .map(|g| SourceGroup {
+                    external_id: g.okta_id.clone(),
+                    display_name: g.name.clone(),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     let roles = svc.inner.sync.inner.roles.clone();
+    let from_snapshot = unwritten.is_some();
     Ok(store::run(&svc.inner.pool, move |c| {
+        let prospective = if from_snapshot {
+            prospective(c, &source_groups)?
+        } else {
+            Prospective::default()
+        };
         let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
+        for (id, groups) in ids.into_iter().zip(prospects) {
             out.push(match id {
                 Some(uid) => FullInput {
                     link: state::load_link(c, &uid)?,
@@ -454,7 +495,7 @@ async fn full_inputs(svc: &InitialSync, users: &[SourceUser]) -> Result<Vec<Full
                 },
                 None => FullInput {
                     link: None,
-                    roles: None,
+                    roles: prospective.plan_for(groups.iter().map(String::as_str)),
                 },
             });
         }

@@ -289,10 +289,13 @@ pub enum Write {
     Roles,
 }
 
-/// An [`Api`] that remembers the writes that succeeded.
+/// An [`Api`] that remembers the writes that succeeded, and the roles they granted and
+/// revoked (the report names them).
 pub struct Recording<'a, A> {
     inner: &'a A,
     writes: Mutex<Vec<Write>>,
+    granted: Mutex<Vec<ZenqmsId>>,
+    revoked: Mutex<Vec<ZenqmsId>>,
 }
 
 impl<'a, A: Api> Recording<'a, A> {
@@ -300,9 +303,41 @@ impl<'a, A: Api> Recording<'a, A> {
         Recording {
             inner,
             writes: Mutex::new(Vec::new()),
+            granted: Mutex::new(Vec::new()),
+            revoked: Mutex::new(Vec::new()),
         }
     }
+}
 
+impl<A> Recording<'_, A> {
+    /// `roles granted: 7, 15; revoked: 12`, or `None` when no role changed.
+    pub fn roles_note(&self) -> Option<String> {
+        let list = |m: &Mutex<Vec<ZenqmsId>>| {
+            m.lock()
+                .map(|v| v.iter().map(ZenqmsId::path_form).collect::<Vec<_>>())
+                .unwrap_or_default()
+        };
+        let (granted, revoked) = (list(&self.granted), list(&self.revoked));
+        let mut parts = Vec::new();
+        if !granted.is_empty() {
+            parts.push(format!("roles granted: {}", granted.join(", ")));
+        }
+        if !revoked.is_empty() {
+            parts.push(format!("roles revoked: {}", revoked.join(", ")));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
+    fn note_roles(&self, slot: &Mutex<Vec<ZenqmsId>>, ok: bool, roles: &[ZenqmsId]) {
+        if ok {
+            if let Ok(mut v) = slot.lock() {
+                v.extend(roles.iter().cloned());
+            }
+        }
+    }
+}
+
+impl<A: Api> Recording<'_, A> {
     pub fn writes(&self) -> Vec<Write> {
         self.writes.lock().map(|w| w.clone()).unwrap_or_default()
     }
@@ -347,6 +382,7 @@ impl<A: Api> Api for Recording<'_, A> {
         r: &[ZenqmsId],
     ) -> Result<RemoteUser, SyncError> {
         let res = self.inner.add_roles(ctx, id, r).await;
+        self.note_roles(&self.granted, res.is_ok(), r);
         self.note(res, Write::Roles)
     }
     async fn remove_roles(
@@ -356,6 +392,7 @@ impl<A: Api> Api for Recording<'_, A> {
         r: &[ZenqmsId],
     ) -> Result<RemoteUser, SyncError> {
         let res = self.inner.remove_roles(ctx, id, r).await;
+        self.note_roles(&self.revoked, res.is_ok(), r);
         self.note(res, Write::Roles)
     }
 }
@@ -398,7 +435,11 @@ pub fn outcome_of<A>(
             } else {
                 Outcome::Update
             };
-            Some((outcome, note.clone()))
+            let reason = match (note.clone(), rec.roles_note()) {
+                (Some(n), Some(r)) => Some(format!("{n}; {r}")),
+                (n, r) => n.or(r),
+            };
+            Some((outcome, reason))
         }
     }
 }

@@ -142,6 +142,15 @@ pub fn scim_users(conn: &mut DbConn) -> Result<Vec<SourceUser>, StoreError> {
     Ok(out)
 }
 
+/// The groups (Okta ids) each user (Okta id) of a snapshot is a member of.
+pub fn groups_by_user(snapshot: &OrgSnapshot) -> HashMap<&str, Vec<&str>> {
+    let mut out: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (group, user) in &snapshot.memberships {
+        out.entry(user.as_str()).or_default().push(group.as_str());
+    }
+    out
+}
+
 /// The users of a snapshot as the directory would hold them; `ids` maps Okta ids to the
 /// directory users the write made (absent in a dry run).
 pub fn from_snapshot(

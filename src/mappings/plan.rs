@@ -2,9 +2,11 @@
 //! those the user's groups map to. Two queries per user, whatever the size of the tables.
 //! The sync engine reads it through its `RolePolicy` port (plugged in by `server.rs`).
 
+use std::collections::{BTreeSet, HashMap};
+
 use diesel::prelude::*;
 
-use crate::store::schema::{group_members, role_mappings, zenqms_roles};
+use crate::store::schema::{group_members, role_mappings, scim_groups, zenqms_roles};
 use crate::store::{DbConn, StoreError};
 use crate::zenqms::ZenqmsId;
 
@@ -133,6 +135,108 @@ pub fn for_user(conn: &mut DbConn, user_id: &str) -> Result<Option<RolePlan>, St
     }))
 }
 
+/// One group as a source is about to write it: its id there (the Okta group id, which the
+/// write makes the directory group's `externalId`) and its name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceGroup {
+    pub external_id: String,
+    pub display_name: String,
+}
+
+/// The role plans users will have once a source's groups are written — for a plan made
+/// before the write (an initial sync's dry run writes nothing, yet reports what the real run
+/// grants its users, also those not in the directory yet).
+///
+/// A source group lands on the directory group with its `externalId`, else on the group of
+/// its name that has none (`directory::external::upsert_group`), else on a new group; a group
+/// of that name binds the mappings pending on it (`changes::on_group_created`). So the group
+/// maps to the roles of the mappings bound to the group it lands on, and those of the pending
+/// mappings of its name, whose roles become managed once bound.
+#[derive(Debug, Clone, Default)]
+pub struct Prospective {
+    managed: BTreeSet<String>,
+    by_group: HashMap<String, BTreeSet<String>>,
+}
+
+impl Prospective {
+    /// The plan of a user who will be in these groups (source ids); `None` when no role is
+    /// managed, as [`for_user`].
+    pub fn plan_for<'a>(&self, groups: impl IntoIterator<Item = &'a str>) -> Option<RolePlan> {
+        if self.managed.is_empty() {
+            return None;
+        }
+        let mut wanted = BTreeSet::new();
+        for g in groups {
+            if let Some(roles) = self.by_group.get(g) {
+                wanted.extend(roles.iter().cloned());
+            }
+        }
+        let ids = |set: &BTreeSet<String>| -> Vec<ZenqmsId> {
+            set.iter()
+                .filter_map(|t| ZenqmsId::from_json_text(t))
+                .collect()
+        };
+        Some(RolePlan {
+            managed: ids(&self.managed),
+            wanted: ids(&wanted),
+        })
+    }
+}
+
+/// Reads what [`Prospective`] needs: the mappings (a small table, read whole), the roles
+/// ZenQMS lists, and the directory group each source group lands on.
+pub fn prospective(conn: &mut DbConn, groups: &[SourceGroup]) -> Result<Prospective, StoreError> {
+    let present: BTreeSet<String> = zenqms_roles::table
+        .filter(zenqms_roles::present.eq(true))
+        .select(zenqms_roles::id_json)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    let mut managed: BTreeSet<String> = managed_roles(conn)?.into_iter().collect();
+    let mappings: Vec<(Option<String>, String, String)> = role_mappings::table
+        .select((
+            role_mappings::group_id,
+            role_mappings::group_display_name_lower,
+            role_mappings::role_id_json,
+        ))
+        .load(conn)?;
+    let mut by_group = HashMap::new();
+    for g in groups {
+        let lower = g.display_name.to_lowercase();
+        let landing: Option<String> = match scim_groups::table
+            .filter(scim_groups::external_id.eq(&g.external_id))
+            .order(scim_groups::id.asc())
+            .select(scim_groups::id)
+            .first::<String>(conn)
+            .optional()?
+        {
+            Some(id) => Some(id),
+            None => scim_groups::table
+                .filter(scim_groups::display_name_lower.eq(&lower))
+                .filter(scim_groups::external_id.is_null())
+                .select(scim_groups::id)
+                .first::<String>(conn)
+                .optional()?,
+        };
+        let roles: BTreeSet<String> = mappings
+            .iter()
+            .filter(|(group_id, name, role)| {
+                present.contains(role)
+                    && match group_id {
+                        Some(id) => landing.as_deref() == Some(id.as_str()),
+                        None => *name == lower,
+                    }
+            })
+            .map(|(_, _, role)| role.clone())
+            .collect();
+        if !roles.is_empty() {
+            managed.extend(roles.iter().cloned());
+            by_group.insert(g.external_id.clone(), roles);
+        }
+    }
+    Ok(Prospective { managed, by_group })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,5 +252,25 @@ mod tests {
         let (add, remove) = plan.diff(&[id(2), id(3), id(9)]);
         assert_eq!(add, vec![id(1)]);
         assert_eq!(remove, vec![id(3)], "9 is not managed");
+    }
+
+    #[test]
+    fn a_prospective_plan_unions_the_groups_roles() {
+        let p = Prospective {
+            managed: ["1", "2", "3"].map(String::from).into_iter().collect(),
+            by_group: HashMap::from([
+                ("00ga".to_string(), BTreeSet::from(["1".to_string()])),
+                (
+                    "00gb".to_string(),
+                    BTreeSet::from(["1".to_string(), "2".to_string()]),
+                ),
+            ]),
+        };
+        let id = |n: u64| ZenqmsId::from_json(&json!(n)).unwrap();
+        let plan = p.plan_for(["00ga", "00gb", "00gc"]).unwrap();
+        assert_eq!(plan.wanted, vec![id(1), id(2)]);
+        assert_eq!(plan.managed, vec![id(1), id(2), id(3)]);
+        assert_eq!(p.plan_for([]).unwrap().wanted, vec![]);
+        assert!(Prospective::default().plan_for(["00ga"]).is_none());
     }
 }

@@ -3,6 +3,7 @@
 //! processed. The admin routes (`admin/okta_hooks.rs`) set and read the record; the receiver
 //! (`POST|GET /okta/events`) checks the secret. `docs/event-hooks.md`.
 
+pub mod registration;
 pub mod secret;
 pub mod store;
 

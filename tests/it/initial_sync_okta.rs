@@ -270,3 +270,63 @@ async fn a_second_run_over_the_same_org_writes_no_second_record() {
     app.stop().await;
     okta.stop().await;
 }
+
+/// The item of `okta_id`.
+fn item<'a>(items: &'a [Value], okta_id: &str) -> &'a Value {
+    items
+        .iter()
+        .find(|i| i["okta_id"] == okta_id)
+        .unwrap_or_else(|| panic!("{okta_id} in {items:?}"))
+}
+
+#[tokio::test]
+async fn a_full_dry_run_plans_the_roles_of_users_not_yet_in_the_directory() {
+    let (zenqms, okta, app) = setup().await;
+    // QA is mapped by name before any run: the directory has no group and no user yet.
+    let (s, body) =
+        crate::mapping_support::map(&app, json!({"group_display_name": "QA", "role_ids": ["7"]}))
+            .await;
+    assert_eq!(s, 201, "{body}");
+    assert!(directory_users(&app).await.is_empty());
+    let (db_before, sim_before) = (db_picture(&app), sim_picture(&zenqms));
+
+    let dry = run_to_done(&app, "full", true).await;
+    assert_eq!(dry["source"], "okta", "{dry}");
+    assert_eq!(db_picture(&app), db_before, "the database is unchanged");
+    assert_eq!(sim_picture(&zenqms), sim_before, "ZenQMS is unchanged");
+    let planned = all_items(&app, dry["id"].as_str().expect("id")).await;
+    // a (in ZenQMS, linked by email) and d (created) are QA members: both gain role 7; e
+    // (linked, not in QA) gains nothing.
+    for who in ["00ua", "00ud"] {
+        let i = item(&planned, who);
+        assert!(
+            i["reason"]
+                .as_str()
+                .is_some_and(|r| r.contains("roles granted: 7")),
+            "{i}"
+        );
+    }
+    assert_eq!(item(&planned, "00ud")["outcome"], "create");
+    assert!(!item(&planned, "00ue")["reason"]
+        .as_str()
+        .unwrap_or("")
+        .contains("roles"));
+
+    // The real run does what the dry run said, and reports it in the same words.
+    let real = run_to_done(&app, "full", false).await;
+    assert_eq!(real["counts"], dry["counts"], "{real} vs {dry}");
+    let applied = all_items(&app, real["id"].as_str().expect("id")).await;
+    for who in ["00ua", "00ud", "00ue", "00ut"] {
+        assert_eq!(
+            item(&applied, who)["outcome"],
+            item(&planned, who)["outcome"]
+        );
+        assert_eq!(item(&applied, who)["reason"], item(&planned, who)["reason"]);
+    }
+    for email in ["a@example.com", "d@example.com"] {
+        let u = zenqms_user(&zenqms, email).expect("in ZenQMS");
+        assert_eq!(u.role_ids, vec![zenqms_sim::Id::Num(7)], "{u:?}");
+    }
+    app.stop().await;
+    okta.stop().await;
+}

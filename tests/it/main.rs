@@ -34,6 +34,7 @@ mod mapping_roles;
 mod mapping_support;
 mod okta_connect;
 mod okta_follow;
+mod okta_hooks_admin;
 mod okta_hooks_receive;
 mod okta_reader;
 mod okta_resync;

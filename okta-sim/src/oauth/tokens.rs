@@ -496,8 +496,15 @@ impl OAuthState {
         {
             return Err(bad());
         }
+        // A grant the org's admin has since taken from the app (its Okta API Scopes tab) is
+        // not renewed: the new access token lacks it, as in Okta.
         let scopes = match form.scope.as_deref() {
-            None => token.scopes.clone(),
+            None => token
+                .scopes
+                .iter()
+                .filter(|s| has(&client.allowed_scopes, s))
+                .cloned()
+                .collect(),
             Some(s) => {
                 let asked = scopes_of(s);
                 if let Some(extra) = asked.iter().find(|s| !has(&token.scopes, s)) {
