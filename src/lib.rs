@@ -20,6 +20,7 @@ pub mod mappings;
 pub mod okta;
 pub mod okta_api;
 pub mod okta_callback;
+pub mod okta_events;
 pub mod okta_hooks;
 pub mod outbox;
 pub mod scim;

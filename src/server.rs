@@ -153,7 +153,7 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
     );
     let follow = crate::okta::follow::Follower::new(okta.clone(), directory.clone());
     let resync = crate::okta::resync::Resync::new(pool.clone(), follow.clone(), config.okta_resync);
-    let okta_hooks = crate::okta_hooks::OktaHooks::new(pool.clone());
+    let okta_hooks = crate::okta_hooks::OktaHooks::new(pool.clone(), metrics.clone());
     let hook_registration = crate::okta_hooks::registration::Registration::new(
         okta.clone(),
         okta_hooks.clone(),
@@ -291,6 +291,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         crate::scim::configure(cfg);
         crate::admin::configure(cfg);
         crate::okta_callback::configure(cfg);
+        crate::okta_events::configure(cfg);
         crate::console::configure(cfg);
     }
 }
@@ -417,6 +418,12 @@ impl Background {
             rx.clone(),
         )));
         tasks.push(tokio::spawn(services.resync.clone().run(rx.clone())));
+        tasks.push(tokio::spawn(crate::okta_hooks::process::run(
+            services.okta_hooks.clone(),
+            services.follow.clone(),
+            format!("{}/okta-events", sync.inner.process),
+            rx.clone(),
+        )));
         tasks.push(tokio::spawn(services.initial_sync.clone().run_pending(rx)));
         Background {
             stop,

@@ -96,6 +96,12 @@ pub struct Metrics {
     pub sync_queue_depth: Gauge,
     /// Users per sync state, refreshed at scrape time.
     pub sync_users: Family<StateLabels, Gauge>,
+    /// `POST /okta/events` by outcome (`accepted`, `unauthorized`, `malformed`, `too_large`,
+    /// `unavailable`).
+    okta_hook_deliveries: Family<OutcomeLabels, Counter>,
+    /// Okta events by what became of them (`applied`, `ignored`, `failed`, `retried`,
+    /// `duplicate`).
+    okta_hook_events: Family<OutcomeLabels, Counter>,
     /// When the sync gauges were last read from the database (see [`Metrics::claim_refresh`]).
     gauges_read: std::sync::Arc<std::sync::Mutex<Option<Instant>>>,
     /// The latest initial sync: users by outcome, done, total, and whether it runs.
@@ -137,6 +143,18 @@ impl Metrics {
         let sync_backlog = Family::<ReasonLabels, Gauge>::default();
         let sync_users = Family::<StateLabels, Gauge>::default();
         let initial_sync_items = Family::<OutcomeLabels, Gauge>::default();
+        let okta_hook_deliveries = Family::<OutcomeLabels, Counter>::default();
+        let okta_hook_events = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "okta_hook_deliveries",
+            "Okta event-hook deliveries (POST /okta/events) by outcome (accepted, unauthorized, malformed, too_large, unavailable)",
+            okta_hook_deliveries.clone(),
+        );
+        registry.register(
+            "okta_hook_events",
+            "Okta events received by what became of them (applied, ignored, failed, retried, duplicate)",
+            okta_hook_events.clone(),
+        );
         let (initial_sync_done, initial_sync_total, initial_sync_running) =
             (Gauge::default(), Gauge::default(), Gauge::default());
         registry.register(
@@ -227,6 +245,8 @@ impl Metrics {
             sync_backlog,
             sync_queue_depth,
             sync_users,
+            okta_hook_deliveries,
+            okta_hook_events,
             gauges_read: Default::default(),
             initial_sync_items,
             initial_sync_done,
@@ -275,6 +295,26 @@ impl Metrics {
                 outcome: outcome.to_string(),
             })
             .inc();
+    }
+
+    /// One `POST /okta/events` answered with `outcome`.
+    pub fn record_hook_delivery(&self, outcome: &str) {
+        self.okta_hook_deliveries
+            .get_or_create(&OutcomeLabels {
+                outcome: outcome.to_string(),
+            })
+            .inc();
+    }
+
+    /// `n` Okta events that came to `outcome`.
+    pub fn record_hook_events(&self, outcome: &str, n: u64) {
+        if n > 0 {
+            self.okta_hook_events
+                .get_or_create(&OutcomeLabels {
+                    outcome: outcome.to_string(),
+                })
+                .inc_by(n);
+        }
     }
 
     pub fn record_okta_call(&self, endpoint: &str, outcome: &str) {

@@ -1,14 +1,24 @@
 //! Okta event hooks, the service: the hook's record (Okta's id, URI, status, the secret's
-//! SHA-256), the check of the secret Okta presents, and the figures of what was received and
-//! processed. The admin routes (`admin/okta_hooks.rs`) set and read the record; the receiver
-//! (`POST|GET /okta/events`) checks the secret. `docs/event-hooks.md`.
+//! SHA-256), the check of the secret Okta presents, deliveries received (`receive`: parsed,
+//! stored in one transaction, the processor woken), the processor that follows each event's
+//! user or group from the Okta API (`process.rs`), and the figures of what was received and
+//! processed. The admin routes set and read the record; the receiver (`okta_events.rs`,
+//! `POST|GET /okta/events`) checks the secret and hands deliveries over. `docs/event-hooks.md`.
 
+pub mod delivery;
+pub mod inbox;
+pub mod process;
 pub mod registration;
 pub mod secret;
 pub mod store;
 
+use std::sync::Arc;
+
 use chrono::NaiveDateTime;
 use serde::Serialize;
+use tokio::sync::Notify;
+
+use crate::telemetry::Metrics;
 
 use crate::store::tx::{self, Contention};
 use crate::store::{Pool, StoreError};
@@ -36,6 +46,9 @@ pub const EVENT_TYPES: [&str; 12] = [
 pub enum HooksError {
     #[error("{0}")]
     Invalid(String),
+    /// A delivery that cannot be read (`400`; Okta does not send it again).
+    #[error(transparent)]
+    Malformed(delivery::ParseError),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -107,11 +120,41 @@ impl std::fmt::Debug for HookRecord {
 #[derive(Clone)]
 pub struct OktaHooks {
     pool: Pool,
+    metrics: Metrics,
+    /// Wakes this process's processor after a delivery committed.
+    wake: Arc<Notify>,
 }
 
 impl OktaHooks {
-    pub fn new(pool: Pool) -> OktaHooks {
-        OktaHooks { pool }
+    pub fn new(pool: Pool, metrics: Metrics) -> OktaHooks {
+        OktaHooks {
+            pool,
+            metrics,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Reads a delivery's body and stores it with its events not seen before, in one
+    /// transaction (parsed off the async threads: a body may be megabytes); wakes the
+    /// processor. Nothing calls Okta here.
+    pub async fn receive(&self, body: Vec<u8>) -> Result<inbox::Stored, HooksError> {
+        let stored = crate::store::run(&self.pool, move |conn| {
+            let parsed = delivery::parse(&body).map_err(HooksError::Malformed)?;
+            // `parse` read it as JSON, so it is UTF-8.
+            let text = String::from_utf8_lossy(&body);
+            tx::write(conn, |c| {
+                Ok::<_, HooksError>(inbox::store(c, &text, &parsed)?)
+            })
+        })
+        .await?;
+        self.metrics
+            .record_hook_events("duplicate", stored.duplicates as u64);
+        self.metrics
+            .record_hook_events("ignored", stored.ignored as u64);
+        if stored.pending > 0 {
+            self.wake.notify_one();
+        }
+        Ok(stored)
     }
 
     /// Records the hook (creates or replaces the one row).

@@ -36,6 +36,7 @@ mod okta_connect;
 mod okta_follow;
 mod okta_hooks_admin;
 mod okta_hooks_receive;
+mod okta_hooks_support;
 mod okta_reader;
 mod okta_resync;
 mod okta_support;
