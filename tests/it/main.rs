@@ -38,6 +38,7 @@ mod okta_hooks_admin;
 mod okta_hooks_receive;
 mod okta_hooks_support;
 mod okta_reader;
+mod okta_resync;
 mod okta_support;
 mod okta_tokens;
 mod outbox;
