@@ -159,6 +159,7 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         okta_hooks.clone(),
         pool.clone(),
         &config.public_url,
+        resync.clone(),
     );
     Ok(Services {
         initial_sync,

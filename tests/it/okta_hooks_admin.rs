@@ -221,7 +221,10 @@ async fn a_hook_deactivated_moved_or_deleted_in_okta_is_repaired() {
     assert_eq!(repaired["status"], "ACTIVE", "{repaired}");
     assert_eq!(repaired["verification_status"], "VERIFIED", "{repaired}");
     assert!(
-        repaired["actions"].to_string().contains("activated"),
+        repaired["actions"].to_string().contains("activated")
+            && repaired["actions"]
+                .to_string()
+                .contains("re-read of the org requested"),
         "{repaired}"
     );
     assert!(only_hook(&okta).is_live());
