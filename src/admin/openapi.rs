@@ -413,7 +413,8 @@ fn initial_sync_schemas() -> Value {
             "state": {"type": "string", "enum": ["reading_okta", "reading_zenqms", "applying", "done", "failed", "cancelled"]},
             "progress": {"type": "object", "properties": {"done": count, "total": count}},
             "counts": {"type": "object", "properties": {"link": count, "create": count, "update": count, "unchanged": count, "skip": count, "conflict": count}},
-            "started_at": ts(), "finished_at": nullable(ts()), "error": nullable(json!({"type": "string"}))}},
+            "started_at": ts(), "finished_at": nullable(ts()), "error": nullable(json!({"type": "string"})),
+            "refused": {"type": "array", "items": schema_ref("InitialSyncItem"), "description": "GET of one run only: the users the run refused (skip, conflict) with the reason, the first 50 in report order; the rest with items?outcome=skip or conflict"}}},
         "InitialSyncItem": {"type": "object", "properties": {
             "seq": {"type": "integer", "description": "position in the report (the paging cursor)"},
             "okta_id": nullable(json!({"type": "string"})), "email": nullable(json!({"type": "string"})),

@@ -9,8 +9,10 @@ use serde::Deserialize;
 use super::error::ConsoleError;
 use super::page::{self, Chrome, Editor, Notice, Viewer};
 use super::ROOT;
+use crate::admin::AdminError;
 use crate::initial_sync::{InitialSync, RunView};
 use crate::okta::Okta;
+use crate::okta_hooks::registration::{HookView, Registration};
 use crate::sync::{state::UserView, Engine, StatusView, SyncState};
 
 /// Users listed per page.
@@ -52,6 +54,8 @@ struct DashboardPage {
     users: Vec<UserView>,
     next_after: Option<String>,
     last_run: Option<RunView>,
+    /// The Okta event hook as last recorded (the page asks Okta nothing).
+    hook: HookView,
 }
 
 impl DashboardPage {
@@ -87,6 +91,7 @@ pub async fn page(
     sync: web::Data<Engine>,
     okta: web::Data<Okta>,
     initial: web::Data<InitialSync>,
+    hooks: web::Data<Registration>,
 ) -> Result<HttpResponse, ConsoleError> {
     let q = q.into_inner();
     let notice = match q.ok.as_deref() {
@@ -94,6 +99,7 @@ pub async fn page(
         Some("resumed") => Notice::ok("Sync resumed: the queue drains now."),
         Some("retried") => Notice::ok("The users are queued to be reconciled again."),
         Some("sweep") => Notice::ok("A drift sweep started: every ZenQMS user is read and compared."),
+        Some("hook") => Notice::ok("The Okta event hook was created or repaired; its state is in the Okta card."),
         _ => Notice::default(),
     };
     let status = sync.status().await?;
@@ -129,6 +135,7 @@ pub async fn page(
         notice,
         okta: okta.view().await?,
         last_run: initial.list(1).await?.into_iter().next(),
+        hook: hooks.recorded().await.map_err(AdminError::from)?,
         status,
         counts,
         state: wanted.as_str(),
@@ -171,4 +178,14 @@ pub async fn resume(who: Editor, sync: web::Data<Engine>) -> Result<HttpResponse
 pub async fn sweep(who: Editor, sync: web::Data<Engine>) -> Result<HttpResponse, ConsoleError> {
     sync.sweep_now(who.actor()).await?;
     Ok(page::see_other(&format!("{ROOT}/dashboard?ok=sweep")))
+}
+
+/// The Okta card's "Create or repair the event hook" (the same service as
+/// `POST /api/v1/okta/event-hook`).
+pub async fn event_hook(
+    who: Editor,
+    hooks: web::Data<Registration>,
+) -> Result<HttpResponse, ConsoleError> {
+    hooks.ensure(who.actor()).await.map_err(AdminError::from)?;
+    Ok(page::see_other(&format!("{ROOT}/dashboard?ok=hook")))
 }

@@ -83,6 +83,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/sync/pause", web::post().to(dashboard::pause))
             .route("/sync/resume", web::post().to(dashboard::resume))
             .route("/sync/sweep", web::post().to(dashboard::sweep))
+            .route("/okta/event-hook", web::post().to(dashboard::event_hook))
             .route("/setup/connections", web::get().to(setup::page))
             .route("/setup/okta", web::post().to(setup::save_okta))
             .route("/setup/okta/authorize", web::post().to(setup::authorize))

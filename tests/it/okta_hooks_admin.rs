@@ -416,3 +416,40 @@ async fn without_a_connection_the_scope_or_https_the_admin_is_told_what_to_do() 
     );
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn the_console_card_creates_the_hook_with_the_sessions_csrf_token() {
+    use crate::console_support::{admin_browser, Browser};
+    let (okta, app) = setup().await;
+    let mut b = admin_browser(&app).await;
+    let page = b.get("/console/dashboard").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("NOT_REGISTERED"), "{}", page.body);
+    assert!(page.body.contains("Create event hook"), "{}", page.body);
+
+    // A form without the session's CSRF token changes nothing.
+    let refused = b.post("/console/okta/event-hook", &[]).await;
+    assert_ne!(refused.status, 303, "{}", refused.body);
+    assert!(okta.sim.hooks().is_empty());
+
+    let done = b
+        .submit("/console/dashboard", "/console/okta/event-hook", &[])
+        .await;
+    assert_eq!(done.status, 303, "{}", done.body);
+    assert_eq!(done.location(), "/console/dashboard?ok=hook");
+    let live = only_hook(&okta);
+    assert_eq!(live.uri, format!("{}/okta/events", app.base));
+    let page = b.get("/console/dashboard?ok=hook").await;
+    assert!(page.body.contains("Repair event hook"), "{}", page.body);
+    assert!(page.body.contains("ACTIVE"), "{}", page.body);
+    assert_eq!(audit(&app, "okta.event_hook.create").await.len(), 1);
+
+    // A read-only session sees the card but no button, and may not post it.
+    let read = token(&app, "auditor", "read").await;
+    let mut r = Browser::new(&app);
+    assert_eq!(r.sign_in(&read).await.status, 303);
+    let page = r.get("/console/dashboard").await;
+    assert!(page.body.contains("hook-status"), "{}", page.body);
+    assert!(!page.body.contains("Repair event hook"), "{}", page.body);
+    app.stop().await;
+}
