@@ -39,6 +39,7 @@ mod okta_hooks_bench;
 mod okta_hooks_receive;
 mod okta_hooks_support;
 mod okta_reader;
+mod okta_resync;
 mod okta_support;
 mod okta_tokens;
 mod outbox;
