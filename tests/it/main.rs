@@ -35,6 +35,7 @@ mod mapping_support;
 mod okta_connect;
 mod okta_follow;
 mod okta_hooks_admin;
+mod okta_hooks_bench;
 mod okta_hooks_receive;
 mod okta_hooks_support;
 mod okta_reader;
