@@ -115,6 +115,7 @@ settings! {
     DEFAULT_TITLE: Optional<String> = "unset", secret: false, "ZenQMS title for users whose SCIM title is empty; unset: such users are skipped.";
     OKTA_CONNECT_TIMEOUT_MS: Key<u64> = "5000", secret: false, "Connect timeout for calls to the Okta org (OAuth and the Users/Groups APIs).";
     OKTA_REQUEST_TIMEOUT_MS: Key<u64> = "30000", secret: false, "Whole-request timeout for calls to the Okta org.";
+    OKTA_RESYNC_SECS: Key<u64> = "3600", secret: false, "How often the connected Okta org is re-read for users and group memberships changed since the last re-read (what event hooks missed); once across processes. 0 turns periodic re-reads off (POST /api/v1/okta/resync and a repaired event hook still run one).";
     CONSOLE_SESSION_IDLE_SECS: Key<u64> = "1800", secret: false, "The admin console signs a browser out after this long without a request.";
     CONSOLE_SESSION_MAX_SECS: Key<u64> = "43200", secret: false, "The admin console signs a browser out this long after sign-in, however active.";
     CONSOLE_SESSION_PURGE_SECS: Key<u64> = "600", secret: false, "How often ended and expired console sessions are deleted from the database.";
@@ -232,6 +233,8 @@ pub struct Config {
     pub default_title: Option<String>,
     pub okta_connect_timeout: Duration,
     pub okta_request_timeout: Duration,
+    /// `None`: no periodic Okta re-read (on request only).
+    pub okta_resync: Option<Duration>,
     pub console_session_idle: Duration,
     pub console_session_max: Duration,
     pub console_session_purge: Duration,
@@ -378,6 +381,13 @@ impl Config {
         let default_title = r.optional(&DEFAULT_TITLE)?;
         let okta_connect_ms = r.get(&OKTA_CONNECT_TIMEOUT_MS)?;
         let okta_request_ms = r.get(&OKTA_REQUEST_TIMEOUT_MS)?;
+        let okta_resync_secs = r.get(&OKTA_RESYNC_SECS)?;
+        if okta_resync_secs > 7 * 86_400 {
+            return Err(bad(
+                OKTA_RESYNC_SECS.name(),
+                "must be at most 604800 (a week); 0 turns periodic re-reads off",
+            ));
+        }
         let console_idle = r.get(&CONSOLE_SESSION_IDLE_SECS)?;
         let console_max = r.get(&CONSOLE_SESSION_MAX_SECS)?;
         if !(1..=86_400).contains(&console_idle) {
@@ -427,6 +437,7 @@ impl Config {
             default_title,
             okta_connect_timeout: Duration::from_millis(okta_connect_ms.max(1)),
             okta_request_timeout: Duration::from_millis(okta_request_ms.max(1)),
+            okta_resync: (okta_resync_secs > 0).then(|| Duration::from_secs(okta_resync_secs)),
             console_session_idle: Duration::from_secs(console_idle),
             console_session_max: Duration::from_secs(console_max),
             console_session_purge: Duration::from_secs(console_purge),

@@ -46,6 +46,8 @@ pub struct Services {
     pub okta: Okta,
     /// Follows one Okta user or group into the directory (event hooks, the re-read).
     pub follow: crate::okta::follow::Follower,
+    /// The periodic re-read of the Okta org (what event hooks missed).
+    pub resync: crate::okta::resync::Resync,
     /// Okta event hooks: the hook's record and secret, what was received and processed.
     pub okta_hooks: crate::okta_hooks::OktaHooks,
     /// The hook in Okta: created, repaired, read, removed (`okta_hooks::registration`).
@@ -150,18 +152,21 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         Some(Arc::new(org)),
     );
     let follow = crate::okta::follow::Follower::new(okta.clone(), directory.clone());
+    let resync = crate::okta::resync::Resync::new(pool.clone(), follow.clone(), config.okta_resync);
     let okta_hooks = crate::okta_hooks::OktaHooks::new(pool.clone(), metrics.clone());
     let hook_registration = crate::okta_hooks::registration::Registration::new(
         okta.clone(),
         okta_hooks.clone(),
         pool.clone(),
         &config.public_url,
+        resync.clone(),
     );
     Ok(Services {
         initial_sync,
         follow,
         okta_hooks,
         hook_registration,
+        resync,
         mappings: Mappings::new(pool.clone(), wakeup, Arc::new(sync.clone())),
         directory,
         admission: Admission::new(
@@ -262,6 +267,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
         web::Data::new(services.okta_hooks.clone()),
     );
     let admission = web::Data::new(services.admission.clone());
+    let resync = web::Data::new(services.resync.clone());
     let hook_registration = web::Data::new(services.hook_registration.clone());
     move |cfg| {
         cfg.app_data(data.0)
@@ -278,6 +284,7 @@ fn app(services: &Services) -> impl FnOnce(&mut web::ServiceConfig) {
             .app_data(data.11)
             .app_data(data.12)
             .app_data(admission)
+            .app_data(resync)
             .app_data(hook_registration)
             .route("/healthz", web::get().to(healthz))
             .route("/readyz", web::get().to(readyz))
@@ -372,8 +379,8 @@ async fn not_found() -> HttpResponse {
 }
 
 /// The background tasks of a process: the sync housekeeping, `SYNC_WORKERS` workers, the
-/// drift sweeper, the mappings' housekeeping, the console sessions' purge, and the initial
-/// sync's runner.
+/// drift sweeper, the mappings' housekeeping, the console sessions' purge, the Okta re-read,
+/// and the initial sync's runner.
 struct Background {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -411,6 +418,7 @@ impl Background {
             services.config.console_session_purge,
             rx.clone(),
         )));
+        tasks.push(tokio::spawn(services.resync.clone().run(rx.clone())));
         tasks.push(tokio::spawn(crate::okta_hooks::process::run(
             services.okta_hooks.clone(),
             services.follow.clone(),

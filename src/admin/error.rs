@@ -264,3 +264,17 @@ impl From<crate::okta::OktaError> for AdminError {
         }
     }
 }
+
+impl From<crate::okta::resync::ResyncError> for AdminError {
+    fn from(e: crate::okta::resync::ResyncError) -> Self {
+        use crate::okta::resync::ResyncError;
+        match e {
+            ResyncError::NotConnected(_) | ResyncError::NoBaseline => {
+                AdminError::Conflict(e.to_string())
+            }
+            ResyncError::Okta(o) => o.into(),
+            ResyncError::Store(s) => s.into(),
+            ResyncError::Follow(_) => AdminError::BadGateway(e.to_string()),
+        }
+    }
+}

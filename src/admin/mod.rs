@@ -8,6 +8,7 @@ pub mod initial_sync;
 pub mod mappings;
 pub mod okta;
 pub mod okta_hooks;
+pub mod okta_resync;
 pub mod openapi;
 pub mod principal;
 pub mod roles;
@@ -52,6 +53,7 @@ api_routes! {
     put "/settings/okta" => okta::put_settings;
     delete "/settings/okta" => okta::delete_settings;
     post "/okta/authorize" => okta::authorize;
+    post "/okta/resync" => okta_resync::start;
     get "/okta/event-hook" => okta_hooks::get;
     post "/okta/event-hook" => okta_hooks::ensure;
     delete "/okta/event-hook" => okta_hooks::delete;

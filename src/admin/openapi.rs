@@ -157,7 +157,8 @@ fn schemas() -> Value {
             "detail": {"type": "object", "description": "before/after, request and outcome details"},
             "outcome": {"type": "string", "enum": ["success", "failure"]}}},
         "SyncStatus": {"type": "object", "properties": {
-            "okta": {"type": "object", "description": "the Okta connection (GET /api/v1/settings/okta)", "properties": {"state": {"type": "string"}, "problem": nullable(json!({"type": "string"}))}},
+            "okta": {"type": "object", "description": "the Okta connection (GET /api/v1/settings/okta) and its periodic re-read", "properties": {"state": {"type": "string"}, "problem": nullable(json!({"type": "string"})),
+                "resync": schema_ref("OktaResync")}},
             "configured": {"type": "boolean"}, "paused": {"type": "boolean"},
             "zenqms": {"type": "object", "properties": {
                 "state": {"type": "string", "enum": ["configured", "not configured"]},
@@ -413,7 +414,8 @@ fn initial_sync_schemas() -> Value {
             "state": {"type": "string", "enum": ["reading_okta", "reading_zenqms", "applying", "done", "failed", "cancelled"]},
             "progress": {"type": "object", "properties": {"done": count, "total": count}},
             "counts": {"type": "object", "properties": {"link": count, "create": count, "update": count, "unchanged": count, "skip": count, "conflict": count}},
-            "started_at": ts(), "finished_at": nullable(ts()), "error": nullable(json!({"type": "string"}))}},
+            "started_at": ts(), "finished_at": nullable(ts()), "error": nullable(json!({"type": "string"})),
+            "refused": {"type": "array", "items": schema_ref("InitialSyncItem"), "description": "GET of one run only: the users the run refused (skip, conflict) with the reason, the first 50 in report order; the rest with items?outcome=skip or conflict"}}},
         "InitialSyncItem": {"type": "object", "properties": {
             "seq": {"type": "integer", "description": "position in the report (the paging cursor)"},
             "okta_id": nullable(json!({"type": "string"})), "email": nullable(json!({"type": "string"})),
@@ -459,6 +461,41 @@ fn initial_sync_paths() -> Value {
     })
 }
 
+/// The Okta re-read's schemas (`crate::okta::resync`).
+fn okta_resync_schemas() -> Value {
+    json!({
+        "OktaResync": {"type": "object", "description": "the periodic re-read of the Okta org (OKTA_RESYNC_SECS): users changed since the last one, groups whose membership moved", "properties": {
+            "state": {"type": "string", "enum": ["running", "idle", "failed", "not_connected", "waiting_for_initial_sync"]},
+            "interval_secs": nullable(json!({"type": "integer", "description": "OKTA_RESYNC_SECS; null: no periodic re-read"})),
+            "trigger": nullable(json!({"type": "string", "description": "why the running (else the last) re-read started: periodic, first, admin, or the reason it was requested for"})),
+            "last_started_at": nullable(ts()), "last_finished_at": nullable(ts()),
+            "last_outcome": nullable(json!({"type": "string", "enum": ["completed", "failed", "interrupted"]})),
+            "users_read": {"type": "integer", "description": "users Okta listed as changed since the mark"},
+            "users_changed": {"type": "integer", "description": "of them, users the directory changed for"},
+            "users_disabled": {"type": "integer"},
+            "groups_read": {"type": "integer", "description": "groups whose membership or profile changed since the mark"},
+            "groups_changed": {"type": "integer"},
+            "ignored": {"type": "integer", "description": "users and groups outside the scope that the directory does not have"},
+            "errors": {"type": "integer", "description": "users and groups the directory refused (listed in problem)"},
+            "problem": nullable(json!({"type": "string", "description": "why nothing runs, why the last re-read failed, or what it could not apply"})),
+            "requested": {"type": "boolean", "description": "a re-read is asked for"},
+            "next_at": nullable(ts()),
+            "users_mark": nullable(ts()), "groups_mark": nullable(ts()),
+            "overlap_secs": {"type": "integer", "description": "how far before the marks the next re-read starts"}}},
+        "OktaResyncStarted": {"type": "object", "properties": {
+            "started": {"type": "boolean", "description": "false: a re-read was already running (here or in another process) and was left to finish"},
+            "message": {"type": "string"}, "resync": schema_ref("OktaResync")}}
+    })
+}
+
+fn okta_resync_paths() -> Value {
+    json!({
+        "/api/v1/okta/resync": {"post": op("okta", "Re-read the Okta org now: users changed since the last re-read (filter lastUpdated gt, with an overlap) and groups whose membership moved, each applied from its current state", Some("admin"),
+            json!({"description": "What event hooks missed (Okta retries a failed delivery once) reaches the directory and ZenQMS through the same outbox. Runs every OKTA_RESYNC_SECS on its own, in one process at a time; 409 while the Okta org is not connected or no initial sync from it has completed. Audited (okta.resync.start, okta.resync.finish)."}),
+            json!({"202": ok("Started, or left to the re-read already running", schema_ref("OktaResyncStarted"))}), &["409", "503"])}
+    })
+}
+
 /// The Okta event hook's schemas and routes (`admin/okta_hooks.rs`).
 fn event_hook_schemas() -> Value {
     json!({
@@ -494,13 +531,21 @@ fn event_hook_paths() -> Value {
 pub fn build() -> Value {
     let mut schemas = schemas();
     schemas["DriftSweep"] = drift_sweep_schema();
-    for more in [initial_sync_schemas(), event_hook_schemas()] {
+    for more in [
+        initial_sync_schemas(),
+        okta_resync_schemas(),
+        event_hook_schemas(),
+    ] {
         if let (Value::Object(all), Value::Object(more)) = (&mut schemas, more) {
             all.extend(more);
         }
     }
     let mut paths = paths();
-    for more in [initial_sync_paths(), event_hook_paths()] {
+    for more in [
+        initial_sync_paths(),
+        okta_resync_paths(),
+        event_hook_paths(),
+    ] {
         if let (Value::Object(all), Value::Object(more)) = (&mut paths, more) {
             all.extend(more);
         }

@@ -15,15 +15,18 @@ pub async fn status(
     _who: ReadPrincipal,
     sync: web::Data<Engine>,
     okta: web::Data<crate::okta::Okta>,
+    resync: web::Data<crate::okta::resync::Resync>,
 ) -> Result<HttpResponse, AdminError> {
     let mut body = serde_json::to_value(sync.status().await?)
         .map_err(|e| AdminError::Internal(e.to_string()))?;
-    // The Okta connection's state: `reauthorization_needed` shows here (and SCIM still works).
+    // The Okta connection's state: `reauthorization_needed` shows here (and SCIM still works),
+    // and the periodic re-read's last outcome.
     let view = okta.view().await?;
+    let resync = resync.view().await?;
     if let Some(map) = body.as_object_mut() {
         map.insert(
             "okta".into(),
-            serde_json::json!({"state": view.state, "problem": view.problem}),
+            serde_json::json!({"state": view.state, "problem": view.problem, "resync": resync}),
         );
     }
     Ok(HttpResponse::Ok().json(body))

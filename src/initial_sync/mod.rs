@@ -64,7 +64,15 @@ pub struct RunView {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub error: Option<String>,
+    /// `GET` of one run only: the users the run refused (`skip`, `conflict`), each with its
+    /// reason, the first [`REFUSED_LISTED`] in report order (the rest: the items filtered by
+    /// outcome). An admin sees who was left out without paging through the whole report.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<Vec<runs::ItemRow>>,
 }
+
+/// Refused users listed in the `GET` of a run.
+pub const REFUSED_LISTED: i64 = 50;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Progress {
@@ -87,6 +95,7 @@ fn view(run: &runs::RunRow, c: runs::Counts) -> RunView {
         started_at: crate::time::rfc3339(&run.started_at),
         finished_at: run.finished_at.as_ref().map(crate::time::rfc3339),
         error: run.error.clone(),
+        refused: None,
     }
 }
 
@@ -194,7 +203,9 @@ impl InitialSync {
                 return Ok::<_, StoreError>(None);
             };
             let counts = runs::counts(c, &rid)?;
-            Ok(Some(view(&run, counts)))
+            let mut v = view(&run, counts);
+            v.refused = Some(runs::refused(c, &rid, REFUSED_LISTED)?);
+            Ok(Some(v))
         })
         .await?;
         found.ok_or_else(|| InitialSyncError::NotFound(id.to_string()))

@@ -433,6 +433,20 @@ pub struct Counts {
 }
 
 /// One page of a run's items (keyset: `seq` after `after`).
+/// The first `limit` lines of the report whose user the run refused (`skip`, `conflict`).
+pub fn refused(conn: &mut DbConn, run_id: &str, limit: i64) -> Result<Vec<ItemRow>, StoreError> {
+    Ok(initial_sync_items::table
+        .filter(initial_sync_items::run_id.eq(run_id))
+        .filter(
+            initial_sync_items::outcome
+                .eq_any([Outcome::Skip.as_str(), Outcome::Conflict.as_str()]),
+        )
+        .order(initial_sync_items::seq.asc())
+        .limit(limit)
+        .select(ItemRow::as_select())
+        .load(conn)?)
+}
+
 pub fn items(
     conn: &mut DbConn,
     run_id: &str,

@@ -13,6 +13,7 @@ pub mod id_token;
 pub mod import;
 pub mod org_url;
 pub mod reader;
+pub mod resync;
 pub mod signin;
 pub mod store;
 pub mod tokens;

@@ -71,6 +71,12 @@ pub struct OktaGroup {
     #[serde(default, rename = "type")]
     pub group_type: String,
     pub profile: GroupProfile,
+    /// When the group's profile last changed (ISO 8601, Okta's clock).
+    #[serde(default, rename = "lastUpdated")]
+    pub last_updated: Option<String>,
+    /// When a member last joined or left (the periodic re-read follows groups whose value moved).
+    #[serde(default, rename = "lastMembershipUpdated")]
+    pub last_membership_updated: Option<String>,
 }
 
 /// One page of a list, and the `rel="next"` link to follow (verbatim) for the next.

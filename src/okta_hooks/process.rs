@@ -233,8 +233,13 @@ const RACE_RETRIES: i32 = 5;
 /// what the winner wrote and converges.
 fn lost_race(e: &FollowError) -> bool {
     match e {
+        // Also a group followed at the same moment as one of its members (each is followed
+        // once per batch, several at once): a member or group the other write just changed.
         FollowError::Directory(
-            DirectoryError::Conflict(_) | DirectoryError::VersionMismatch { .. },
+            DirectoryError::Conflict(_)
+            | DirectoryError::VersionMismatch { .. }
+            | DirectoryError::NotFound { .. }
+            | DirectoryError::UnknownMembers(_),
         ) => true,
         FollowError::Directory(DirectoryError::Store(s)) => s.is_unique_violation(),
         _ => false,

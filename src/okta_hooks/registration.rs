@@ -218,17 +218,26 @@ pub struct Registration {
     hooks: OktaHooks,
     pool: Pool,
     public_url: String,
+    /// Asked for a re-read after a repair: events Okta sent nowhere meanwhile are found by it.
+    resync: crate::okta::resync::Resync,
     /// One create or repair at a time in this process (two would create two hooks).
     lock: std::sync::Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Registration {
-    pub fn new(okta: Okta, hooks: OktaHooks, pool: Pool, public_url: &str) -> Registration {
+    pub fn new(
+        okta: Okta,
+        hooks: OktaHooks,
+        pool: Pool,
+        public_url: &str,
+        resync: crate::okta::resync::Resync,
+    ) -> Registration {
         Registration {
             okta,
             hooks,
             pool,
             public_url: public_url.to_string(),
+            resync,
             lock: std::sync::Arc::new(tokio::sync::Mutex::new(())),
         }
     }
@@ -358,6 +367,21 @@ impl Registration {
         }
         let problem = problem.or_else(|| problem_of(&hook, &uri));
         self.record(&hook, None, problem.clone()).await?;
+        // A recorded hook that was not delivering (deleted, deactivated, moved, unverified)
+        // lost events meanwhile: the re-read finds them.
+        let was_broken = had.as_ref().is_some_and(|h| {
+            h.status != "ACTIVE" || h.verification_status != "VERIFIED" || h.uri != uri
+        }) || done
+            .iter()
+            .any(|d| d.contains("deleted") || d == "activated" || d.starts_with("replaced"));
+        if had.is_some() && was_broken && hook.is_verified() {
+            match self.resync.request_now("event hook repaired").await {
+                Ok(()) => done.push("re-read of the org requested".into()),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not request the Okta re-read after repairing the event hook")
+                }
+            }
+        }
         let mut view = self.view_of_live(&hook, problem).await?;
         view.source = "okta";
         Ok(Ensured {

@@ -284,6 +284,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    okta_resync (id) {
+        id -> Integer,
+        runs -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+        run_trigger -> Nullable<Text>,
+        requested_at -> Nullable<Timestamp>,
+        requested_why -> Nullable<Text>,
+        last_started_at -> Nullable<Timestamp>,
+        last_finished_at -> Nullable<Timestamp>,
+        users_mark -> Nullable<Timestamp>,
+        groups_mark -> Nullable<Timestamp>,
+        last_outcome -> Nullable<Text>,
+        last_error -> Nullable<Text>,
+        last_counts -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     okta_event_hook (id) {
         id -> Integer,
         okta_hook_id -> Text,

@@ -330,3 +330,64 @@ async fn a_full_dry_run_plans_the_roles_of_users_not_yet_in_the_directory() {
     app.stop().await;
     okta.stop().await;
 }
+
+#[tokio::test]
+async fn the_run_lists_the_users_it_refused_with_the_reason() {
+    let (_zenqms, okta, app) = setup().await;
+    // Full with no DEFAULT_TITLE: t (no title) is skipped; dup1 and dup2 share an email and b
+    // is linked to another Okta id in ZenQMS: conflicts.
+    let full = run_to_done(&app, "full", false).await;
+    let id = full["id"].as_str().expect("id");
+    let run = run_of(&app, id).await;
+    let refused = run["refused"].as_array().cloned().unwrap_or_default();
+    let mut who: Vec<(String, String)> = refused
+        .iter()
+        .map(|i| {
+            (
+                i["okta_id"].as_str().unwrap_or("").to_string(),
+                i["outcome"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    who.sort();
+    assert_eq!(
+        who,
+        [
+            ("00ub".to_string(), "conflict".to_string()),
+            ("00udup1".into(), "conflict".into()),
+            ("00udup2".into(), "conflict".into()),
+            ("00ut".into(), "skip".into()),
+        ],
+        "{run}"
+    );
+    let reason = |okta: &str| {
+        item(&refused, okta)["reason"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(reason("00ut").starts_with("title"), "{}", reason("00ut"));
+    assert!(
+        reason("00udup1").contains("00udup2") && reason("00udup1").contains("dup@example.com"),
+        "{}",
+        reason("00udup1")
+    );
+    assert!(
+        reason("00ub").contains("00uother") || reason("00ub").contains("another"),
+        "{}",
+        reason("00ub")
+    );
+    // The same lines, with the same reasons, in the report filtered by outcome.
+    let items = all_items(&app, id).await;
+    for i in &refused {
+        let okta_id = i["okta_id"].as_str().unwrap_or("");
+        assert_eq!(item(&items, okta_id)["reason"], i["reason"]);
+        assert_eq!(i["email"], item(&items, okta_id)["email"]);
+    }
+    // The list of runs stays small: no refused users there.
+    let (s, list) = send(app.admin(Method::GET, "/initial-sync")).await;
+    assert_eq!(s, 200, "{list}");
+    assert!(list["runs"][0].get("refused").is_none(), "{list}");
+    app.stop().await;
+    okta.stop().await;
+}

@@ -299,3 +299,119 @@ async fn the_command_runs_a_dry_run_and_prints_the_summary() {
     assert_eq!(body["runs"][0]["dry_run"], true, "{body}");
     app.stop().await;
 }
+
+/// Successful `POST /v2/users` (creates).
+fn creates(sim: &RunningSim) -> usize {
+    sim.sim
+        .calls()
+        .records("POST /v2/users")
+        .filter(|r| r.status == Some(201))
+        .count()
+}
+
+#[tokio::test]
+async fn a_bridge_killed_mid_run_from_okta_resumes_and_creates_each_user_once() {
+    use crate::okta_support::{open, CLIENT_ID, CLIENT_SECRET};
+    const N: usize = 60;
+    let sim = start_sim(SimConfig {
+        faults: Faults {
+            latency_min_ms: Some(25),
+            latency_max_ms: Some(25),
+            ..Faults::default()
+        },
+        ..SimConfig::new(SIM_TOKEN)
+    })
+    .await;
+    let users: Vec<serde_json::Value> = (0..N)
+        .map(|i| {
+            json!({"id": format!("00uk{i}"), "profile": {
+                "login": format!("k{i}@example.com"), "email": format!("k{i}@example.com"),
+                "firstName": "Given", "lastName": format!("Family{i}"), "title": "Chemist"}})
+        })
+        .collect();
+    let seed = okta_sim::Seed::from_json(&json!({"users": users}).to_string()).expect("seed");
+    let okta = crate::okta_support::start_sim(okta_sim::SimConfig {
+        seed: Some(seed),
+        ..okta_sim::SimConfig::default()
+    })
+    .await;
+    let db = TestDb::new();
+    let (admin, _scim) = tokens(&db);
+    let client = reqwest::Client::new();
+    let bin = spawn(&db, &sim);
+    bin.wait_ready(&client).await;
+    let api = |bin: &BinaryApp, method: Method, path: &str| {
+        client
+            .request(method, format!("{}/api/v1{path}", bin.base))
+            .bearer_auth(&admin)
+    };
+    // Connect the org through the first process (its callback is the redirect URI).
+    okta.sim
+        .set_client(okta_sim::OAuthClient::new(
+            CLIENT_ID,
+            CLIENT_SECRET,
+            &format!("{}/oauth/okta/callback", bin.base),
+        ))
+        .expect("client");
+    let put = api(&bin, Method::PUT, "/settings/okta").json(&json!({
+        "org_url": format!("http://{}/", okta.addr), "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET}));
+    let (s, body) = json_of(put.send().await.expect("put")).await;
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = json_of(
+        api(&bin, Method::POST, "/okta/authorize")
+            .send()
+            .await
+            .expect("authorize"),
+    )
+    .await;
+    assert_eq!(s, 200, "{body}");
+    let (status, page, _) = open(body["authorize_url"].as_str().expect("url")).await;
+    assert_eq!(status, 200, "{page}");
+
+    let res = api(&bin, Method::POST, "/initial-sync")
+        .json(&json!({"mode": "full"}))
+        .send()
+        .await
+        .expect("start");
+    let (s, run) = json_of(res).await;
+    assert_eq!(s, 202, "{run}");
+    assert_eq!(run["source"], "okta", "{run}");
+    let id = run["id"].as_str().expect("id").to_string();
+
+    eventually(T, || async { creates(&sim) >= 15 }).await;
+    let mut bin = bin;
+    bin.child.kill().expect("SIGKILL");
+    let _ = bin.child.wait();
+    let at_kill = creates(&sim);
+    assert!(at_kill < N, "killed mid-run ({at_kill} created)");
+
+    let bin = spawn(&db, &sim);
+    bin.wait_ready(&client).await;
+    let run_path = format!("/initial-sync/{id}");
+    eventually(Duration::from_secs(90), || async {
+        let res = api(&bin, Method::GET, &run_path).send().await.expect("get");
+        json_of(res).await.1["state"] == "done"
+    })
+    .await;
+    let (_, done) = json_of(api(&bin, Method::GET, &run_path).send().await.expect("get")).await;
+    // The run's users, created by it or (once it released their holds) by the sync workers
+    // of either process — each once.
+    let counted = done["counts"]["create"].as_u64().unwrap_or(0)
+        + done["counts"]["unchanged"].as_u64().unwrap_or(0);
+    assert_eq!(counted, N as u64, "{done}");
+    assert_eq!(done["progress"]["done"], N);
+    // Every Okta user exactly once in ZenQMS, linked to its Okta id, created once.
+    let state = sim.sim.state();
+    assert_eq!(state.users.len(), N, "no duplicate ZenQMS user");
+    assert_eq!(creates(&sim), N, "no create sent twice");
+    for i in 0..N {
+        let email = format!("k{i}@example.com");
+        let mine: Vec<_> = state.users.iter().filter(|u| u.email == email).collect();
+        assert_eq!(mine.len(), 1, "{email}");
+        assert_eq!(
+            mine[0].external_id.as_deref(),
+            Some(format!("00uk{i}").as_str())
+        );
+    }
+    okta.stop().await;
+}

@@ -1,0 +1,1 @@
+DROP TABLE okta_resync;

@@ -1,0 +1,386 @@
+//! The periodic Okta re-read (`okta::resync`) against okta-sim and zenqms-sim, with no event
+//! hook delivering (every change below is an event the bridge missed): a profile change, a
+//! deactivation, a membership that grants a mapped role and a user leaving the scope all
+//! reach ZenQMS after `POST /api/v1/okta/resync`; the periodic re-read runs by itself; two
+//! processes on one database make one re-read; an Okta outage fails the re-read without
+//! moving its marks and the next one catches up; nothing runs while Okta is not connected.
+
+use std::time::Duration;
+
+use okta_sim::{Faults, Lifecycle, RunningSim as OktaSim, Seed, SimConfig as OktaConfig};
+use reqwest::Method;
+use serde_json::{json, Value};
+use zenqms_sim::{Id, Status};
+
+use crate::harness::{eventually, send, TestApp};
+use crate::initial_sync_support::*;
+use crate::mapping_support::map_group;
+use crate::okta_support::{
+    client_for, connect, register, start_sim as start_okta, CLIENT_SECRET, SECRET_KEY,
+};
+use crate::scim_support::{enc, get};
+use crate::sim_support::*;
+
+const WAIT: Duration = Duration::from_secs(30);
+const STAFF: &str = "00gstaff";
+const ENG: &str = "00geng";
+
+/// Okta's org: a, d, e and f in Staff (the scope), nobody in Eng (also in the scope, mapped
+/// to role 7 once the directory has it); ZenQMS has a and e already (`tenant()`).
+fn org() -> Seed {
+    let users: Vec<Value> = ["a", "d", "e", "f"]
+        .iter()
+        .map(|n| {
+            // Last changed long before the initial sync: only what changes later is listed.
+            json!({"id": format!("00u{n}"), "created": "2026-01-05T09:00:00.000Z",
+                "lastUpdated": "2026-01-05T10:00:00.000Z", "profile": {
+                "login": format!("{n}@example.com"), "email": format!("{n}@example.com"),
+                "firstName": format!("Given{n}"), "lastName": format!("Family{n}"),
+                "title": "QA Specialist"}})
+        })
+        .collect();
+    Seed::from_json(
+        &json!({"users": users, "groups": [
+            {"id": STAFF, "name": "Staff", "members": ["00ua", "00ud", "00ue", "00uf"]},
+            {"id": ENG, "name": "Eng", "members": []}]})
+        .to_string(),
+    )
+    .expect("seed")
+}
+
+/// The bridge connected to Okta with Staff and Eng as the scope (no initial sync yet).
+async fn setup_on(
+    db: crate::harness::TestDb,
+    extra: &[(&str, &str)],
+) -> (zenqms_sim::RunningSim, OktaSim, TestApp) {
+    let zenqms = tenant_sim().await;
+    let okta = start_okta(OktaConfig {
+        seed: Some(org()),
+        ..OktaConfig::default()
+    })
+    .await;
+    let mut settings = vec![
+        ("SYNC_DRIFT_SWEEP_SECS", "0"),
+        ("OKTA_RESYNC_SECS", "0"),
+        ("SECRET_KEY", SECRET_KEY),
+    ];
+    settings.extend_from_slice(extra);
+    let app = bridge_on(db, &zenqms, &settings).await;
+    register(&okta, client_for(&app));
+    connect(&app, &okta).await;
+    scope(&app, &okta).await;
+    connected(&app).await;
+    let (s, body) = send(app.admin(Method::POST, "/zenqms/roles/refresh")).await;
+    assert_eq!(s, 200, "{body}");
+    (zenqms, okta, app)
+}
+
+async fn scope(app: &TestApp, okta: &OktaSim) {
+    let (s, body) = send(app.admin(Method::PUT, "/settings/okta").json(&json!({
+        "org_url": format!("http://{}/", okta.addr),
+        "client_id": crate::okta_support::CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "scope_group_ids": [STAFF, ENG],
+    })))
+    .await;
+    assert_eq!(s, 200, "{body}");
+}
+
+/// Connected, a Full initial sync done (a, d, e, f in ZenQMS), Eng mapped to role 7.
+async fn setup(extra: &[(&str, &str)]) -> (zenqms_sim::RunningSim, OktaSim, TestApp) {
+    let (zenqms, okta, app) = setup_on(crate::harness::TestDb::new(), extra).await;
+    let run = run_to_done(&app, "full", false).await;
+    assert_eq!(run["source"], "okta", "{run}");
+    settled(&app, WAIT).await;
+    for n in ["a", "d", "e", "f"] {
+        zenqms_until(&zenqms, &format!("{n}@example.com"), |u| {
+            u.status == Status::Active
+        })
+        .await;
+    }
+    let eng = group_named(&app, "Eng")
+        .await
+        .expect("Eng in the directory");
+    map_group(&app, eng["id"].as_str().expect("id"), &["7"]).await;
+    (zenqms, okta, app)
+}
+
+async fn zenqms_until(
+    zenqms: &zenqms_sim::RunningSim,
+    email: &str,
+    check: impl Fn(&zenqms_sim::User) -> bool,
+) -> zenqms_sim::User {
+    eventually(WAIT, || async {
+        zenqms_user(zenqms, email).as_ref().is_some_and(&check)
+    })
+    .await;
+    zenqms_user(zenqms, email).expect("the user")
+}
+
+async fn group_named(app: &TestApp, name: &str) -> Option<Value> {
+    let filter = enc(&format!("displayName eq \"{name}\""));
+    let (s, list) = get(app, &format!("/Groups?filter={filter}")).await;
+    assert_eq!(s, 200, "{list}");
+    list["Resources"]
+        .as_array()
+        .and_then(|l| l.first().cloned())
+}
+
+/// `okta.resync` of the sync status.
+async fn resync_status(app: &TestApp) -> Value {
+    status(app).await["okta"]["resync"].clone()
+}
+
+/// `POST /api/v1/okta/resync`.
+async fn post_resync(app: &TestApp) -> (u16, Value) {
+    send(app.admin(Method::POST, "/okta/resync")).await
+}
+
+/// Waits until no re-read runs and the last one began at or after `after` (text, RFC 3339
+/// with microseconds: comparable as text); returns the status.
+async fn finished_since(app: &TestApp, after: &str) -> Value {
+    eventually(WAIT, || async {
+        let r = resync_status(app).await;
+        r["state"] != "running"
+            && r["last_finished_at"].is_string()
+            && r["last_started_at"].as_str().is_some_and(|s| s >= after)
+            && r["last_finished_at"].as_str() >= r["last_started_at"].as_str()
+    })
+    .await;
+    resync_status(app).await
+}
+
+/// Starts a re-read over the admin API and waits for its end.
+async fn resync(app: &TestApp) -> Value {
+    let (s, body) = post_resync(app).await;
+    assert_eq!(s, 202, "{body}");
+    assert_eq!(body["started"], true, "{body}");
+    let started = body["resync"]["last_started_at"]
+        .as_str()
+        .expect("started_at")
+        .to_string();
+    finished_since(app, &started).await
+}
+
+fn profile(pairs: &[(&str, &str)]) -> serde_json::Map<String, Value> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect()
+}
+
+#[tokio::test]
+async fn missed_changes_reach_zenqms_after_a_resync() {
+    let (zenqms, okta, app) = setup(&[]).await;
+    assert!(okta.sim.hooks().is_empty(), "no event hook delivers");
+    // Events the bridge never hears of.
+    okta.sim
+        .update_profile("00ua", profile(&[("firstName", "Adele")]))
+        .expect("profile");
+    okta.sim
+        .lifecycle("00ud", Lifecycle::Deactivate)
+        .expect("deactivated");
+    okta.sim.add_member(ENG, "00ue").expect("added to Eng");
+    okta.sim.remove_member(STAFF, "00uf").expect("left Staff");
+    settled(&app, WAIT).await;
+    assert_eq!(
+        zenqms_user(&zenqms, "a@example.com").map(|u| u.first_name),
+        Some("Givena".to_string()),
+        "nothing reaches ZenQMS without an event or a re-read"
+    );
+
+    let r = resync(&app).await;
+    assert_eq!(r["last_outcome"], "completed", "{r}");
+    assert_eq!(r["trigger"], "admin", "{r}");
+    assert_eq!(r["errors"], 0, "{r}");
+    // a and d changed (their lastUpdated moved); e and f only through their groups.
+    assert_eq!(r["users_read"], 2, "{r}");
+    assert_eq!(r["users_changed"], 2, "{r}");
+    assert!(r["groups_read"].as_i64() >= Some(2), "{r}");
+    assert!(r["groups_changed"].as_i64() >= Some(2), "{r}");
+    assert!(
+        r["users_mark"].is_string() && r["groups_mark"].is_string(),
+        "{r}"
+    );
+
+    zenqms_until(&zenqms, "a@example.com", |u| u.first_name == "Adele").await;
+    zenqms_until(&zenqms, "d@example.com", |u| u.status == Status::Disabled).await;
+    zenqms_until(&zenqms, "e@example.com", |u| {
+        u.role_ids.contains(&Id::Num(7))
+    })
+    .await;
+    zenqms_until(&zenqms, "f@example.com", |u| u.status == Status::Disabled).await;
+
+    // Audited, start and finish.
+    let (s, audit) = send(app.admin(Method::GET, "/audit?action=okta.resync.")).await;
+    assert_eq!(s, 200, "{audit}");
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .map(|l| l.iter().filter_map(|e| e["action"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(actions.contains(&"okta.resync.start"), "{audit}");
+    assert!(actions.contains(&"okta.resync.finish"), "{audit}");
+
+    // Nothing changed since: a second re-read changes nothing.
+    let again = resync(&app).await;
+    assert_eq!(again["last_outcome"], "completed", "{again}");
+    assert_eq!(again["users_changed"], 0, "{again}");
+    assert_eq!(again["groups_changed"], 0, "{again}");
+    app.stop().await;
+    okta.stop().await;
+}
+
+#[tokio::test]
+async fn the_periodic_resync_runs_by_itself() {
+    let (zenqms, okta, app) = setup(&[("OKTA_RESYNC_SECS", "1")]).await;
+    okta.sim
+        .update_profile("00ue", profile(&[("title", "Principal")]))
+        .expect("profile");
+    zenqms_until(&zenqms, "e@example.com", |u| u.title == "Principal").await;
+    let r = resync_status(&app).await;
+    assert_eq!(r["interval_secs"], 1, "{r}");
+    assert!(
+        ["periodic", "first"].contains(&r["trigger"].as_str().unwrap_or("")),
+        "{r}"
+    );
+    app.stop().await;
+    okta.stop().await;
+}
+
+#[tokio::test]
+async fn an_okta_outage_fails_the_resync_and_the_next_one_catches_up() {
+    let (zenqms, okta, app) = setup(&[]).await;
+    let first = resync(&app).await;
+    assert_eq!(first["last_outcome"], "completed", "{first}");
+    let mark = first["users_mark"].clone();
+    assert!(mark.is_string(), "{first}");
+
+    okta.sim
+        .update_profile("00ua", profile(&[("lastName", "Lovelace")]))
+        .expect("profile");
+    okta.sim
+        .set_faults(Faults {
+            outage: true,
+            ..Faults::default()
+        })
+        .expect("outage");
+    let failed = resync(&app).await;
+    assert_eq!(failed["last_outcome"], "failed", "{failed}");
+    assert_eq!(failed["state"], "failed", "{failed}");
+    assert!(failed["problem"].is_string(), "{failed}");
+    assert_eq!(
+        failed["users_mark"], mark,
+        "a failed re-read keeps its mark"
+    );
+    assert_eq!(
+        failed["requested"], true,
+        "a failed re-read asks for another"
+    );
+
+    okta.sim.set_faults(Faults::default()).expect("recovered");
+    let caught_up = resync(&app).await;
+    assert_eq!(caught_up["last_outcome"], "completed", "{caught_up}");
+    assert_eq!(caught_up["problem"], Value::Null, "{caught_up}");
+    zenqms_until(&zenqms, "a@example.com", |u| u.last_name == "Lovelace").await;
+    app.stop().await;
+    okta.stop().await;
+}
+
+#[tokio::test]
+async fn two_processes_make_one_resync() {
+    let (zenqms, okta, one) = setup(&[]).await;
+    let two = bridge_on(
+        one.db.share(),
+        &zenqms,
+        &[
+            ("SYNC_DRIFT_SWEEP_SECS", "0"),
+            ("OKTA_RESYNC_SECS", "0"),
+            // Opens the Okta tokens the first process stored.
+            ("SECRET_KEY", SECRET_KEY),
+        ],
+    )
+    .await;
+    // Each call to Okta takes a while, so the first re-read is still running when the
+    // second process is asked.
+    okta.sim
+        .set_faults(Faults {
+            latency_ms: 200,
+            ..Faults::default()
+        })
+        .expect("latency");
+    okta.sim.reset_calls();
+    let (s, a) = post_resync(&one).await;
+    assert_eq!(s, 202, "{a}");
+    assert_eq!(a["started"], true, "{a}");
+    let (s, b) = post_resync(&two).await;
+    assert_eq!(s, 202, "{b}");
+    assert_eq!(b["started"], false, "{b}");
+    assert_eq!(b["resync"]["state"], "running", "{b}");
+    let started = a["resync"]["last_started_at"]
+        .as_str()
+        .expect("started")
+        .to_string();
+    finished_since(&two, &started).await;
+    assert_eq!(
+        okta.sim.calls().count("GET /api/v1/users"),
+        1,
+        "one listing of changed users"
+    );
+
+    // Both processes asked at once through the persisted request: one re-read.
+    okta.sim.set_faults(Faults::default()).expect("no latency");
+    okta.sim.reset_calls();
+    let before = resync_status(&one).await["last_started_at"].clone();
+    one.state.resync.request_now("test").await.expect("asked");
+    two.state.resync.request_now("test").await.expect("asked");
+    eventually(WAIT, || async {
+        let r = resync_status(&two).await;
+        r["last_started_at"] != before && r["state"] == "idle" && r["requested"] == false
+    })
+    .await;
+    let r = resync_status(&one).await;
+    assert_eq!(r["trigger"], "test", "{r}");
+    assert_eq!(r["last_outcome"], "completed", "{r}");
+    assert_eq!(okta.sim.calls().count("GET /api/v1/users"), 1, "{r}");
+    two.stop().await;
+    one.stop().await;
+    okta.stop().await;
+}
+
+#[tokio::test]
+async fn nothing_runs_while_okta_is_not_connected_or_not_yet_read() {
+    let zenqms = tenant_sim().await;
+    let app = bridge(&zenqms, &[("OKTA_RESYNC_SECS", "1")]).await;
+    let (s, body) = post_resync(&app).await;
+    assert_eq!(s, 409, "{body}");
+    assert_eq!(body["error"], "conflict", "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not connected") && m.contains("/api/v1/settings/okta")),
+        "{body}"
+    );
+    let r = resync_status(&app).await;
+    assert_eq!(r["state"], "not_connected", "{r}");
+    assert!(r["problem"].is_string(), "{r}");
+    assert_eq!(r["next_at"], Value::Null, "{r}");
+    app.stop().await;
+
+    // Connected, but no initial sync from Okta yet: no starting point.
+    let (zenqms, okta, app) = setup_on(crate::harness::TestDb::new(), &[]).await;
+    let (s, body) = post_resync(&app).await;
+    assert_eq!(s, 409, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("initial sync")),
+        "{body}"
+    );
+    assert_eq!(
+        resync_status(&app).await["state"],
+        "waiting_for_initial_sync"
+    );
+    drop(zenqms);
+    app.stop().await;
+    okta.stop().await;
+}
