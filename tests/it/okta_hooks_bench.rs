@@ -87,10 +87,13 @@ fn slow_sims(setup: &Setup) {
         .expect("zenqms latency");
 }
 
+/// A user's profile. With a title: ZenQMS requires one, and the bridge's tests set no
+/// `DEFAULT_TITLE` — without it the reconciler refuses every user and nothing ever reaches
+/// zenqms-sim (why the first version of this benchmark never finished).
 fn profile(i: usize, last_name: &str) -> Map<String, Value> {
     let n = format!("hb{i}");
     json!({"login": format!("{n}@example.com"), "email": format!("{n}@example.com"),
-           "firstName": "Bench", "lastName": last_name})
+           "firstName": "Bench", "lastName": last_name, "title": "Engineer"})
     .as_object()
     .cloned()
     .unwrap_or_default()
