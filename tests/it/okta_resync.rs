@@ -411,7 +411,13 @@ async fn a_bridge_stopped_while_okta_changes_is_level_again_after_its_restart() 
         !d.is_empty() && d.iter().all(|r| r.outcome == DeliveryOutcome::Delivered)
     })
     .await;
-    let received = app.state.okta_hooks.stats().await.expect("stats").deliveries;
+    let received = app
+        .state
+        .okta_hooks
+        .stats()
+        .await
+        .expect("stats")
+        .deliveries;
     assert!(received >= 1, "the hook delivered to the running bridge");
 
     // The bridge stops (periodic re-reads are off: OKTA_RESYNC_SECS=0); Okta changes.
@@ -477,7 +483,12 @@ async fn a_bridge_stopped_while_okta_changes_is_level_again_after_its_restart() 
     );
     assert_eq!(r["errors"], 0, "{r}");
     assert_eq!(
-        app.state.okta_hooks.stats().await.expect("stats").deliveries,
+        app.state
+            .okta_hooks
+            .stats()
+            .await
+            .expect("stats")
+            .deliveries,
         received,
         "no event was delivered: the re-read did it"
     );

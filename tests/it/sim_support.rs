@@ -74,12 +74,7 @@ fn pairs(settings: &[(String, String)]) -> Vec<(&str, &str)> {
 }
 
 /// A bridge started again on `db` at `port`, the address a stopped one served.
-pub async fn bridge_at(
-    db: TestDb,
-    port: u16,
-    sim: &RunningSim,
-    extra: &[(&str, &str)],
-) -> TestApp {
+pub async fn bridge_at(db: TestDb, port: u16, sim: &RunningSim, extra: &[(&str, &str)]) -> TestApp {
     let settings = settings_with(sim, extra);
     TestApp::start_at(db, port, &pairs(&settings)).await
 }
