@@ -419,6 +419,10 @@ impl Background {
             rx.clone(),
         )));
         tasks.push(tokio::spawn(services.resync.clone().run(rx.clone())));
+        let registration = services.hook_registration.clone();
+        tasks.push(tokio::spawn(
+            async move { registration.after_start().await },
+        ));
         tasks.push(tokio::spawn(crate::okta_hooks::process::run(
             services.okta_hooks.clone(),
             services.follow.clone(),

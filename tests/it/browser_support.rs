@@ -157,16 +157,25 @@ impl Browser {
             .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
     }
 
+    /// The text of the first element matching `css`. An element found on a page the browser
+    /// is just leaving goes stale before it is read: it is looked up again on the new page.
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
-            .text()
-            .await
-            .expect("text")
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let el = self
+                .client
+                .wait()
+                .at_most(Duration::from_secs(10))
+                .for_element(Locator::Css(css))
+                .await
+                .unwrap_or_else(|e| panic!("no {css}: {e}"));
+            match el.text().await {
+                Ok(text) => return text,
+                Err(e)
+                    if e.is_stale_element_reference() && std::time::Instant::now() < deadline => {}
+                Err(e) => panic!("text of {css}: {e}"),
+            }
+        }
     }
 
     pub async fn body(&self) -> String {
