@@ -146,10 +146,8 @@ impl Okta {
             Ok::<_, OktaError>((groups, members))
         };
         let (listed, (groups, members)) = tokio::try_join!(user_list, groups_and_members)?;
-        let mut users: BTreeMap<String, SnapshotUser> = listed
-            .into_iter()
-            .map(|u| (u.okta_id.clone(), u))
-            .collect();
+        let mut users: BTreeMap<String, SnapshotUser> =
+            listed.into_iter().map(|u| (u.okta_id.clone(), u)).collect();
         let mut out = Vec::with_capacity(groups.len());
         for (g, list) in groups.iter().zip(members) {
             let mut ids = BTreeSet::new();

@@ -186,11 +186,14 @@ mod tests {
         g.observe("users", at(100));
         g.observe("users", at(103)); // an answer to a call that left earlier
         assert_eq!(g.buckets.lock().unwrap()["users"].remaining, 100);
-        g.observe("users", RateLimit {
-            remaining: 599,
-            reset: reset + 60,
-            limit,
-        });
+        g.observe(
+            "users",
+            RateLimit {
+                remaining: 599,
+                reset: reset + 60,
+                limit,
+            },
+        );
         assert_eq!(
             g.buckets.lock().unwrap()["users"].remaining,
             599,

@@ -380,7 +380,10 @@ mod tests {
         assert_eq!(b.depart(), Some(t0 + Duration::from_millis(1035)));
         tokio::time::advance(Duration::from_millis(1035)).await;
         assert_eq!(b.depart(), None);
-        assert!(b.depart().is_some(), "the second of the ten is still in the window");
+        assert!(
+            b.depart().is_some(),
+            "the second of the ten is still in the window"
+        );
     }
 
     #[test]

@@ -163,7 +163,10 @@ async fn measure(
     };
     let busiest = per_family("/api/v1/users").max(per_family("/api/v1/groups"));
     let extra_windows = busiest.div_ceil(OKTA_BUCKET).saturating_sub(1);
-    let user_pages = okta_api.iter().filter(|c| c.path == "/api/v1/users").count();
+    let user_pages = okta_api
+        .iter()
+        .filter(|c| c.path == "/api/v1/users")
+        .count();
     let page_size = okta_api
         .iter()
         .filter_map(|c| {
