@@ -132,7 +132,7 @@ async fn group_named(app: &TestApp, name: &str) -> Option<Value> {
 }
 
 /// `okta.resync` of the sync status.
-async fn resync_status(app: &TestApp) -> Value {
+pub(crate) async fn resync_status(app: &TestApp) -> Value {
     status(app).await["okta"]["resync"].clone()
 }
 
@@ -156,7 +156,7 @@ async fn finished_since(app: &TestApp, after: &str) -> Value {
 }
 
 /// Starts a re-read over the admin API and waits for its end.
-async fn resync(app: &TestApp) -> Value {
+pub(crate) async fn resync(app: &TestApp) -> Value {
     let (s, body) = post_resync(app).await;
     assert_eq!(s, 202, "{body}");
     assert_eq!(body["started"], true, "{body}");
