@@ -254,6 +254,12 @@ pub fn release_holds(conn: &mut DbConn, user_ids: &[String]) -> Result<usize, St
     Ok(n)
 }
 
+/// Releases every hold a run still has (a Full run that ended before applying them all).
+pub fn release_run_holds(conn: &mut DbConn, run_id: &str) -> Result<usize, StoreError> {
+    use crate::store::schema::sync_holds;
+    Ok(diesel::delete(sync_holds::table.filter(sync_holds::run_id.eq(run_id))).execute(conn)?)
+}
+
 /// Which of these users are on hold.
 pub fn held_among(conn: &mut DbConn, user_ids: &[String]) -> Result<Vec<String>, StoreError> {
     use crate::store::schema::sync_holds;

@@ -153,7 +153,8 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
     );
     let follow = crate::okta::follow::Follower::new(okta.clone(), directory.clone());
     let resync = crate::okta::resync::Resync::new(pool.clone(), follow.clone(), config.okta_resync);
-    let okta_hooks = crate::okta_hooks::OktaHooks::new(pool.clone(), metrics.clone());
+    let okta_hooks =
+        crate::okta_hooks::OktaHooks::new(pool.clone(), metrics.clone(), config.okta_events_retain);
     let hook_registration = crate::okta_hooks::registration::Registration::new(
         okta.clone(),
         okta_hooks.clone(),
@@ -419,6 +420,10 @@ impl Background {
             rx.clone(),
         )));
         tasks.push(tokio::spawn(services.resync.clone().run(rx.clone())));
+        let registration = services.hook_registration.clone();
+        tasks.push(tokio::spawn(
+            async move { registration.after_start().await },
+        ));
         tasks.push(tokio::spawn(crate::okta_hooks::process::run(
             services.okta_hooks.clone(),
             services.follow.clone(),

@@ -91,6 +91,13 @@ pub struct SeedGroup {
     /// Logins or ids of the members.
     #[serde(default)]
     pub members: Vec<String>,
+    /// When the group's profile last changed; now when absent.
+    #[serde(default, rename = "lastUpdated")]
+    pub last_updated: Option<DateTime<Utc>>,
+    /// When its membership last changed; now when absent (a re-read filtering on it should
+    /// not see a seeded org as just changed: set both in the past).
+    #[serde(default, rename = "lastMembershipUpdated")]
+    pub last_membership_updated: Option<DateTime<Utc>>,
 }
 
 impl SeedGroup {
@@ -468,11 +475,12 @@ pub(crate) fn apply_seed(
         for m in &sg.members {
             memberships.push((id.clone(), m.clone()));
         }
+        let last_updated = sg.last_updated.unwrap_or(now);
         groups.push(Group {
             id,
-            created: now,
-            last_updated: now,
-            last_membership_updated: now,
+            created: last_updated.min(now),
+            last_updated,
+            last_membership_updated: sg.last_membership_updated.unwrap_or(now),
             object_class: vec!["okta:user_group".into()],
             group_type,
             profile: GroupProfile {

@@ -591,6 +591,23 @@ pub fn user_ids_by_external_ids(
     Ok(out)
 }
 
+/// The external ids of the groups (those that have one) the live user with external id
+/// `user` is a member of; `None` when the directory has no such user.
+pub fn user_group_external_ids(
+    conn: &mut DbConn,
+    user: &str,
+) -> Result<Option<Vec<String>>, StoreError> {
+    let Some(uid) = user_id_by_external_id(conn, user)? else {
+        return Ok(None);
+    };
+    let ids: Vec<Option<String>> = group_members::table
+        .inner_join(scim_groups::table)
+        .filter(group_members::user_id.eq(&uid))
+        .select(scim_groups::external_id)
+        .load(conn)?;
+    Ok(Some(ids.into_iter().flatten().collect()))
+}
+
 /// The directory group whose `externalId` is `external_id`.
 pub fn group_id_by_external_id(
     conn: &mut DbConn,

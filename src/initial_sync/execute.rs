@@ -1,5 +1,6 @@
-//! Running one initial sync under its lease: read the source, read ZenQMS (one paged search,
-//! 100 a call), plan, then apply the plan one user at a time, each marked as it goes.
+//! Running one initial sync under its lease: read the source and ZenQMS (one paged search,
+//! 100 a call) at once, plan, then apply the plan, several users at a time within the ZenQMS
+//! budget, each marked as it goes.
 //!
 //! Safe to kill at any point. Before a user's call the item is marked `in_flight`; a resumed
 //! run that finds an item so marked reads that ZenQMS user before repeating the change (a
@@ -55,8 +56,6 @@ impl From<StoreError> for Halt {
 
 /// ZenQMS users read per search call (the API's maximum).
 const PAGE: u32 = 100;
-/// Items read from the plan at a time while applying.
-const BATCH: i64 = 100;
 
 /// Runs `id` (whose lease this process holds) while renewing the lease, until it ends, the
 /// lease is lost or `stop` changes (then the lease is given back for the next process).
@@ -112,6 +111,11 @@ async fn finish(
     store::run(&svc.inner.pool, move |c| {
         store::tx::write(c, |c| {
             let counts = runs::counts(c, &rid)?;
+            // A Full run holds its users until it applies them; one that ended early (or
+            // any users it did not reach) gives them back to the workers.
+            if runs::get(c, &rid)?.is_some_and(|r| r.mode() == Mode::Full) {
+                crate::outbox::release_run_holds(c, &rid)?;
+            }
             runs::finish(c, &rid, state, error.as_deref())?;
             audit::record(
                 c,
@@ -229,9 +233,15 @@ async fn plan_run(svc: &InitialSync, run: &RunRow) -> Result<bool, Halt> {
     let id = run.id.as_str();
     let mode = run.mode();
     set_state(svc, id, State::ReadingOkta).await?;
-    let (users, unwritten) = read_source(svc, run).await?;
-    set_state(svc, id, State::ReadingZenqms).await?;
-    let zenqms = read_zenqms(svc, id).await?;
+    // The two reads depend on nothing of each other and spend different budgets (Okta's
+    // buckets, ZenQMS's calls per second): read both at once, so the shorter one costs
+    // nothing. The state says `reading_zenqms` once the source is read.
+    let source = async {
+        let read = read_source(svc, run).await?;
+        set_state(svc, id, State::ReadingZenqms).await?;
+        Ok::<_, Halt>(read)
+    };
+    let ((users, unwritten), zenqms) = tokio::try_join!(source, read_zenqms(svc, id))?;
     check_cancel(svc, id).await?;
     let zenqms_by_id: HashMap<String, RemoteUser> = zenqms
         .iter()
@@ -282,7 +292,6 @@ async fn plan_run(svc: &InitialSync, run: &RunRow) -> Result<bool, Halt> {
         store::tx::write(c, |c| {
             runs::replace_items(c, &rid, &items, dry)?;
             let mut held = 0;
-            let mut released = 0;
             if !dry {
                 match mode {
                     // Linked users are not touched again until Okta changes them.
@@ -294,7 +303,12 @@ async fn plan_run(svc: &InitialSync, run: &RunRow) -> Result<bool, Halt> {
                             }
                         }
                     }
-                    Mode::Full => released = crate::outbox::release_holds(c, &scope)?,
+                    // Held for this run until each is applied (`reconcile_one` releases
+                    // the hold with the user's record): a worker that reconciled a user
+                    // first — the start-up backfill of a resumed run enqueues every user
+                    // without a record — would leave the run an `unchanged` to report for
+                    // a user it never created.
+                    Mode::Full => held = crate::outbox::hold_users(c, &scope, &rid)?,
                 }
             }
             let counts = runs::counts(c, &rid)?;
@@ -309,7 +323,6 @@ async fn plan_run(svc: &InitialSync, run: &RunRow) -> Result<bool, Halt> {
                         "users": counts.total,
                         "counts": counts.by_outcome,
                         "held": held,
-                        "holds_released": released,
                     }),
                     outcome: audit::Outcome::Success,
                 },
@@ -504,34 +517,48 @@ async fn full_inputs(
     .await?)
 }
 
-/// Applies the plan, `SYNC_WORKERS` users at a time: one user's call waits on ZenQMS's
-/// latency, so one at a time could not use the budget (50 ms a call is 20 calls a second at
-/// most, with nothing left for the bookkeeping); the shared throttle paces them all.
+/// Applies the plan, many users at a time: one user's call waits on ZenQMS's latency and
+/// on the database around it, so the budget is used only if enough users are under way that
+/// one of them is always ready for the next slot. [`in_flight`] users at once, their calls
+/// paced by the shared throttle, from one list of what is left to apply (read once: a line
+/// is a few hundred bytes), so no user waits for the slowest of a batch before it.
 async fn apply(svc: &InitialSync, run: &RunRow) -> Result<(), Halt> {
     use futures_util::stream::{self, TryStreamExt};
     let id = run.id.as_str();
-    let workers = svc.inner.sync.inner.config.sync_workers.max(1);
-    loop {
-        let rid = id.to_string();
-        let batch = store::run(&svc.inner.pool, move |c| runs::pending(c, &rid, BATCH)).await?;
-        if batch.is_empty() {
-            break;
-        }
-        // The first halt (cancel, stop) drops the users under way: each is marked
-        // `in_flight` and looked at before its call is repeated on resume.
-        stream::iter(batch.iter().map(Ok))
-            .try_for_each_concurrent(workers, |item| async move {
-                check_cancel(svc, id).await?;
-                match run.mode() {
-                    Mode::Standard => link_one(svc, id, item).await,
-                    Mode::Full => reconcile_one(svc, id, item).await,
-                }
-            })
-            .await?;
-    }
+    let config = &svc.inner.sync.inner.config;
+    let workers = in_flight(config.sync_workers, config.zenqms_max_rps);
+    let rid = id.to_string();
+    let left = store::run(&svc.inner.pool, move |c| runs::pending(c, &rid, i64::MAX)).await?;
+    // The first halt (cancel, stop) drops the users under way: each is marked `in_flight`
+    // and looked at before its call is repeated on resume.
+    stream::iter(left.iter().map(Ok))
+        .try_for_each_concurrent(workers, |item| async move {
+            check_cancel(svc, id).await?;
+            match run.mode() {
+                Mode::Standard => link_one(svc, id, item).await,
+                Mode::Full => reconcile_one(svc, id, item).await,
+            }
+        })
+        .await?;
     finish(svc, id, State::Done, None).await?;
     Ok(())
 }
+
+/// Users under way at once while applying: enough for 0.4 s of the ZenQMS budget (a user
+/// takes one call of ZenQMS's latency plus a few database round trips, well under that),
+/// at most [`MAX_IN_FLIGHT`], and at least `SYNC_WORKERS`. At 20 calls/s: 8.
+fn in_flight(sync_workers: usize, max_rps: f64) -> usize {
+    let budgeted = (max_rps * 0.4).ceil();
+    let budgeted = if budgeted.is_finite() && budgeted >= 1.0 {
+        (budgeted as usize).min(MAX_IN_FLIGHT)
+    } else {
+        1
+    };
+    budgeted.max(sync_workers).max(1)
+}
+
+/// Beyond this many users under way, more only wait for the budget (and hold connections).
+const MAX_IN_FLIGHT: usize = 16;
 
 async fn mark_in_flight(svc: &InitialSync, id: &str, seq: i64) -> Result<(), Halt> {
     let rid = id.to_string();
@@ -799,7 +826,7 @@ async fn reconcile_one(svc: &InitialSync, id: &str, item: &ItemRow) -> Result<()
             plan,
         )
         .await;
-        let Some((outcome, reason)) = plan::outcome_of(had_link, &rec, &run) else {
+        let Some((mut outcome, mut reason)) = plan::outcome_of(had_link, &rec, &run) else {
             attempt += 1;
             let why = match &run.outcome {
                 RunOutcome::Retry { error } => error.to_string(),
@@ -808,6 +835,21 @@ async fn reconcile_one(svc: &InitialSync, id: &str, item: &ItemRow) -> Result<()
             pause(svc, id, attempt, &why).await?;
             continue;
         };
+        // A create this run sent before its process stopped, whose answer was lost with it:
+        // the resumed run finds the user it created (by its Okta id) with nothing left to
+        // change. It is the run's create, not a user that was already right.
+        if item.status == runs::IN_FLIGHT
+            && item.outcome == Outcome::Create.as_str()
+            && outcome == Outcome::Unchanged
+            && !had_link
+            && run.link.is_some()
+        {
+            outcome = Outcome::Create;
+            reason = Some(match reason {
+                Some(r) => format!("created before the run was interrupted; {r}"),
+                None => "created before the run was interrupted".into(),
+            });
+        }
         let sync_state = match &run.outcome {
             RunOutcome::Synced { .. } => SyncState::Synced,
             RunOutcome::Skipped { .. } => SyncState::Skipped,
@@ -831,6 +873,8 @@ async fn reconcile_one(svc: &InitialSync, id: &str, item: &ItemRow) -> Result<()
                 }
                 roles.mark_missing(c, &missing)?;
                 state::save(c, &uid, &record)?;
+                // Applied: from now on the user is the workers' again.
+                crate::outbox::release_holds(c, std::slice::from_ref(&uid))?;
                 runs::mark_done(c, &rid, seq, outcome, zid.as_ref(), reason.as_deref())
             })
         })

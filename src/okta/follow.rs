@@ -17,6 +17,10 @@
 //!   members; its members unknown to the directory are followed (they entered the scope), and
 //!   with a scope, so are the members who left it (they may have left the scope).
 //!
+//! - [`Follower::follow_listed_user`] and [`Follower::follow_listed_group`] do the same from
+//!   an object an Okta list just returned (the periodic re-read): the user or group is not
+//!   read again, and a user's groups only when they decide something.
+//!
 //! Every write goes through `directory::external`, so the outbox, the audit trail, the role
 //! mappings and the reconciler do the ZenQMS side exactly as for a SCIM push — there is no
 //! other path to ZenQMS. A write that changes a user releases a Standard initial sync's hold on
@@ -165,15 +169,73 @@ impl Follower {
             Err(e) => return Err(e.into()),
         };
         let groups = groups?;
-        let in_scope = scope.is_empty() || groups.iter().any(|g| scope.contains(&g.id));
-        if !in_scope {
-            return self
-                .disable(
-                    okta_user_id,
-                    actor,
-                    "the user is in none of the scope groups",
-                )
-                .await;
+        self.apply_user(&user, Some(&groups), &scope, actor).await
+    }
+
+    /// Brings the directory level with `user` as an Okta list just returned it (the re-read's
+    /// `GET /api/v1/users?filter=lastUpdated gt …`): the listed object is the user's current
+    /// profile and status, so it is not read again, and its groups are read only when they
+    /// decide something — when the directory does not have the user (created with its
+    /// memberships, if in scope; a deactivated one is not created and costs no call), or when
+    /// the directory shows it in none of the scope groups (it may have entered the scope).
+    /// Otherwise (the whole org is the scope, or the directory has it in a scope group) only
+    /// its profile and status are written, and its memberships are left to the re-read's
+    /// group pass: a membership change moves the group's `lastMembershipUpdated`, not the
+    /// user's `lastUpdated`, and a user who left a scope group is followed in full from there.
+    pub async fn follow_listed_user(
+        &self,
+        user: &OktaUser,
+        actor: &str,
+    ) -> Result<Followed, FollowError> {
+        if !is_okta_id(&user.id) {
+            return Ok(Followed::Ignored(format!(
+                "{:?} is not an Okta user id",
+                user.id
+            )));
+        }
+        let scope = self.scope().await?;
+        let uid = user.id.clone();
+        let in_directory = self
+            .directory
+            .read(move |c| external::user_group_external_ids(c, &uid))
+            .await
+            .map_err(DirectoryError::from)?;
+        let groups = match in_directory {
+            Some(g) if scope.is_empty() || g.iter().any(|id| scope.contains(id)) => None,
+            None if user.status == "DEPROVISIONED" => {
+                // As the initial sync: a deactivated user the directory never had is not created.
+                return Ok(Followed::Ignored(
+                    "deactivated in Okta and not in the directory".into(),
+                ));
+            }
+            _ => Some(self.groups_of(&user.id).await?),
+        };
+        self.apply_user(user, groups.as_deref(), &scope, actor)
+            .await
+    }
+
+    /// Writes `user` as Okta holds it: with its `groups` (all of them) the scope is judged
+    /// and its memberships set; without, its profile and status only (the caller knows it
+    /// is in scope).
+    async fn apply_user(
+        &self,
+        user: &OktaUser,
+        groups: Option<&[OktaGroup]>,
+        scope: &HashSet<String>,
+        actor: &str,
+    ) -> Result<Followed, FollowError> {
+        let okta_user_id = user.id.as_str();
+        if let Some(groups) = groups {
+            let in_scope = scope.is_empty() || groups.iter().any(|g| scope.contains(&g.id));
+            if !in_scope {
+                return self
+                    .disable(
+                        okta_user_id,
+                        actor,
+                        "the user is in none of the scope groups",
+                    )
+                    .await;
+            }
         }
         let known = self.is_known(okta_user_id).await?;
         if !known && user.status == "DEPROVISIONED" {
@@ -182,7 +244,7 @@ impl Follower {
                 "deactivated in Okta and not in the directory".into(),
             ));
         }
-        let profile = super::import::profile(&OrgUser::from(&SnapshotUser::from(&user)));
+        let profile = super::import::profile(&OrgUser::from(&SnapshotUser::from(user)));
         let name = actor.to_string();
         let upserted = self
             .directory
@@ -200,9 +262,9 @@ impl Follower {
                 return Ok(Followed::Refused(why));
             }
         };
-        changed |= self
-            .set_groups(okta_user_id, &groups, &scope, actor)
-            .await?;
+        if let Some(groups) = groups {
+            changed |= self.set_groups(okta_user_id, groups, scope, actor).await?;
+        }
         tracing::debug!(
             okta_id = okta_user_id,
             changed,
@@ -223,7 +285,6 @@ impl Follower {
                 "{okta_group_id:?} is not an Okta group id"
             )));
         }
-        let scope = self.scope().await?;
         let path = format!("/api/v1/groups/{okta_group_id}");
         let group: OktaGroup = match self.okta.get_one(&path).await {
             Ok(g) => g,
@@ -239,6 +300,23 @@ impl Follower {
             }
             Err(e) => return Err(e.into()),
         };
+        self.follow_listed_group(&group, actor).await
+    }
+
+    /// Brings the directory level with `group` as an Okta list just returned it (the
+    /// re-read's `GET /api/v1/groups?filter=…`): its record is not read again, its members are.
+    pub async fn follow_listed_group(
+        &self,
+        group: &OktaGroup,
+        actor: &str,
+    ) -> Result<Followed, FollowError> {
+        let okta_group_id = group.id.as_str();
+        if !is_okta_id(okta_group_id) {
+            return Ok(Followed::Ignored(format!(
+                "{okta_group_id:?} is not an Okta group id"
+            )));
+        }
+        let scope = self.scope().await?;
         let gid = okta_group_id.to_string();
         let known = self
             .directory
@@ -251,7 +329,7 @@ impl Follower {
                 "a group outside the scope groups, unknown to the directory".into(),
             ));
         }
-        let mut changed = match self.write_group(&group, actor).await? {
+        let mut changed = match self.write_group(group, actor).await? {
             Ok(c) => c,
             Err(why) => return Ok(Followed::Refused(why)),
         };

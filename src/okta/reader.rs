@@ -63,73 +63,107 @@ pub struct Progress {
     pub pages: usize,
 }
 
+/// Group member lists read at once: Okta's buckets count calls per minute, not calls in
+/// flight, and each list's pages follow one another by cursor, so a few lists side by side
+/// take a few times less latency for the same calls.
+const MEMBER_LISTS: usize = 4;
+
 impl Okta {
     /// Reads the org (or its scope groups) into a snapshot, calling `progress` after each page.
+    /// The user list (the `users` bucket) and the groups with their members (the `groups`
+    /// bucket) are read side by side, and [`MEMBER_LISTS`] member lists at a time.
     pub async fn read_org(
         &self,
-        mut progress: impl FnMut(Progress) + Send,
+        progress: impl FnMut(Progress) + Send,
     ) -> Result<OrgSnapshot, OktaError> {
+        use futures_util::stream::{self, StreamExt, TryStreamExt};
         let row = self.load().await?.ok_or(OktaError::NotConfigured)?;
         let scope = row.scope_group_ids();
-        let mut done = Progress {
-            users: 0,
-            groups: 0,
-            pages: 0,
+        let in_scope = !scope.is_empty();
+        // Pages come from several lists at once; one tally reports them.
+        let tally = std::sync::Mutex::new((
+            Progress {
+                users: 0,
+                groups: 0,
+                pages: 0,
+            },
+            progress,
+        ));
+        let tick = |users: usize, groups: usize| {
+            let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+            t.0.users += users;
+            t.0.groups += groups;
+            t.0.pages += 1;
+            let done = t.0;
+            (t.1)(done);
         };
-        let mut users: BTreeMap<String, SnapshotUser> = BTreeMap::new();
-        let mut groups: Vec<OktaGroup> = Vec::new();
-        if scope.is_empty() {
-            self.each_page::<OktaUser>("/api/v1/users", |page| {
-                for u in page {
-                    users.insert(u.id.clone(), SnapshotUser::from(u));
-                }
-                done.users = users.len();
-                done.pages += 1;
-                progress(done);
-            })
-            .await?;
-            self.each_page::<OktaGroup>("/api/v1/groups", |page| {
-                groups.extend(page.iter().cloned());
-                done.groups = groups.len();
-                done.pages += 1;
-                progress(done);
-            })
-            .await?;
-        } else {
-            for id in &scope {
-                let path = format!("/api/v1/groups/{id}");
-                let group = self.group(&path).await?;
-                groups.push(group);
-                done.groups = groups.len();
-                progress(done);
+        let tick = &tick;
+        let user_list = async {
+            let mut all = Vec::new();
+            if !in_scope {
+                self.each_page::<OktaUser>("/api/v1/users", |page| {
+                    all.extend(page.iter().map(SnapshotUser::from));
+                    tick(page.len(), 0);
+                })
+                .await?;
             }
-        }
-        let mut out = Vec::new();
-        for g in &groups {
-            let mut members = BTreeSet::new();
-            let in_scope = !scope.is_empty();
-            self.each_page::<OktaUser>(&format!("/api/v1/groups/{}/users", g.id), |page| {
-                for u in page {
-                    if in_scope && u.status != "DEPROVISIONED" {
-                        users
-                            .entry(u.id.clone())
-                            .or_insert_with(|| SnapshotUser::from(u));
-                    }
-                    members.insert(u.id.clone());
+            Ok::<_, OktaError>(all)
+        };
+        let groups_and_members = async {
+            let mut groups: Vec<OktaGroup> = Vec::new();
+            if in_scope {
+                for id in &scope {
+                    let path = format!("/api/v1/groups/{id}");
+                    groups.push(self.group(&path).await?);
+                    tick(0, 1);
                 }
-                done.users = users.len();
-                done.pages += 1;
-                progress(done);
-            })
-            .await?;
+            } else {
+                self.each_page::<OktaGroup>("/api/v1/groups", |page| {
+                    groups.extend(page.iter().cloned());
+                    tick(0, page.len());
+                })
+                .await?;
+            }
+            // Owned paths: a stream over borrowed groups is not `Send` for every lifetime.
+            let paths: Vec<String> = groups
+                .iter()
+                .map(|g| format!("/api/v1/groups/{}/users", g.id))
+                .collect();
+            let members: Vec<Vec<OktaUser>> = stream::iter(paths)
+                .map(|path| async move {
+                    let mut members = Vec::new();
+                    self.each_page::<OktaUser>(&path, |page| {
+                        members.extend(page.iter().cloned());
+                        // Members of scope groups are the run's users.
+                        tick(if in_scope { page.len() } else { 0 }, 0);
+                    })
+                    .await?;
+                    Ok::<_, OktaError>(members)
+                })
+                .buffered(MEMBER_LISTS)
+                .try_collect()
+                .await?;
+            Ok::<_, OktaError>((groups, members))
+        };
+        let (listed, (groups, members)) = tokio::try_join!(user_list, groups_and_members)?;
+        let mut users: BTreeMap<String, SnapshotUser> =
+            listed.into_iter().map(|u| (u.okta_id.clone(), u)).collect();
+        let mut out = Vec::with_capacity(groups.len());
+        for (g, list) in groups.iter().zip(members) {
+            let mut ids = BTreeSet::new();
+            for u in &list {
+                if in_scope && u.status != "DEPROVISIONED" {
+                    users
+                        .entry(u.id.clone())
+                        .or_insert_with(|| SnapshotUser::from(u));
+                }
+                ids.insert(u.id.clone());
+            }
             out.push(SnapshotGroup {
                 okta_id: g.id.clone(),
                 name: g.profile.name.clone(),
                 description: g.profile.description.clone(),
-                members: members
-                    .into_iter()
-                    .filter(|m| users.contains_key(m))
-                    .collect(),
+                members: ids.into_iter().filter(|m| users.contains_key(m)).collect(),
             });
         }
         Ok(OrgSnapshot {

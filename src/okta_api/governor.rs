@@ -98,10 +98,20 @@ impl Governor {
         wait
     }
 
-    /// What an answer's headers said.
+    /// What an answer's headers said. Within one window (same `Reset`) the lower of the
+    /// estimate and the answer wins: answers of concurrent calls come back in any order, and
+    /// one that left early says more is left than the calls sent since have left — taking
+    /// it would hand out units already spent, and the last of them would meet a `429`.
     pub fn observe(&self, family: &'static str, seen: RateLimit) {
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
-        buckets.insert(family, seen);
+        let merged = match buckets.get(family) {
+            Some(known) if known.reset == seen.reset && known.limit == seen.limit => RateLimit {
+                remaining: known.remaining.min(seen.remaining),
+                ..seen
+            },
+            _ => seen,
+        };
+        buckets.insert(family, merged);
     }
 
     /// A `429`: nothing is left until `reset`.
@@ -162,6 +172,33 @@ mod tests {
         assert_eq!(g.delay("groups", now), Duration::ZERO);
         // After the reset, calls go at once.
         assert_eq!(g.delay("users", reset * 1000 + 1), Duration::ZERO);
+    }
+
+    #[test]
+    fn a_late_answer_of_the_same_window_does_not_give_back_units() {
+        let g = Governor::new();
+        let (limit, reset) = (600, 1_000_060);
+        let at = |remaining| RateLimit {
+            limit,
+            remaining,
+            reset,
+        };
+        g.observe("users", at(100));
+        g.observe("users", at(103)); // an answer to a call that left earlier
+        assert_eq!(g.buckets.lock().unwrap()["users"].remaining, 100);
+        g.observe(
+            "users",
+            RateLimit {
+                remaining: 599,
+                reset: reset + 60,
+                limit,
+            },
+        );
+        assert_eq!(
+            g.buckets.lock().unwrap()["users"].remaining,
+            599,
+            "a new window replaces the old"
+        );
     }
 
     #[test]

@@ -2,6 +2,13 @@
 //! one transaction, events claimed by the processor under a lease, and their outcome written
 //! back.
 //!
+//! Retention: events done (applied, ignored, failed) longer ago than `OKTA_EVENTS_RETAIN_DAYS`
+//! are deleted, then the processed deliveries left without events (`OktaHooks::prune`, run
+//! by the processor's task at its start and hourly). An event's row
+//! is what recognises a repeated `uuid`; Okta repeats a delivery within seconds (one retry of a
+//! failed one, or an at-least-once duplicate), so a retention of at least a day keeps every
+//! repeat recognised. Pending events, and their deliveries, are kept whatever their age.
+//!
 //! Claiming: pending events that are due and whose lease is free or expired, oldest
 //! `published` first, locked with `FOR UPDATE SKIP LOCKED` on PostgreSQL so that two bridge
 //! processes never claim the same event (SQLite: one process, and its write transaction
@@ -265,4 +272,67 @@ pub fn release(conn: &mut DbConn, owner: &str) -> Result<usize, StoreError> {
         okta_hook_events::lease_until.eq(None::<NaiveDateTime>),
     ))
     .execute(conn)?)
+}
+
+/// Rows deleted per statement when pruning (a short write transaction each: SQLite's one
+/// writer, and the receiver behind it, wait at most one batch).
+const PRUNE_BATCH: i64 = 1_000;
+
+/// What [`prune`] deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub events: usize,
+    pub deliveries: usize,
+}
+
+/// Deletes one batch of the events done before `before`; how many.
+pub fn prune_events(conn: &mut DbConn, before: NaiveDateTime) -> Result<usize, StoreError> {
+    let uuids: Vec<String> = okta_hook_events::table
+        .filter(okta_hook_events::state.ne("pending"))
+        .filter(okta_hook_events::done_at.lt(before))
+        .select(okta_hook_events::uuid)
+        .limit(PRUNE_BATCH)
+        .load(conn)?;
+    if uuids.is_empty() {
+        return Ok(0);
+    }
+    Ok(
+        diesel::delete(okta_hook_events::table.filter(okta_hook_events::uuid.eq_any(&uuids)))
+            .execute(conn)?,
+    )
+}
+
+/// Deletes, of the next batch of deliveries processed before `before` (by id, after
+/// `after_id`), those that hold no event any more: how many, and the last id looked at
+/// (`None`: none left to look at).
+pub fn prune_deliveries(
+    conn: &mut DbConn,
+    before: NaiveDateTime,
+    after_id: &str,
+) -> Result<(usize, Option<String>), StoreError> {
+    let ids: Vec<String> = okta_hook_deliveries::table
+        .filter(okta_hook_deliveries::processed_at.lt(before))
+        .filter(okta_hook_deliveries::id.gt(after_id))
+        .order(okta_hook_deliveries::id)
+        .select(okta_hook_deliveries::id)
+        .limit(PRUNE_BATCH)
+        .load(conn)?;
+    let Some(last) = ids.last().cloned() else {
+        return Ok((0, None));
+    };
+    let holding: BTreeSet<String> = okta_hook_events::table
+        .filter(okta_hook_events::delivery_id.eq_any(&ids))
+        .select(okta_hook_events::delivery_id)
+        .distinct()
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    let empty: Vec<&String> = ids.iter().filter(|id| !holding.contains(*id)).collect();
+    let deleted = if empty.is_empty() {
+        0
+    } else {
+        diesel::delete(okta_hook_deliveries::table.filter(okta_hook_deliveries::id.eq_any(empty)))
+            .execute(conn)?
+    };
+    Ok((deleted, Some(last)))
 }

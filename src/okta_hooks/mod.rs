@@ -13,6 +13,7 @@ pub mod secret;
 pub mod store;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
@@ -123,15 +124,53 @@ pub struct OktaHooks {
     metrics: Metrics,
     /// Wakes this process's processor after a delivery committed.
     wake: Arc<Notify>,
+    /// How long processed deliveries and events are kept (`OKTA_EVENTS_RETAIN_DAYS`).
+    retain: Duration,
 }
 
 impl OktaHooks {
-    pub fn new(pool: Pool, metrics: Metrics) -> OktaHooks {
+    pub fn new(pool: Pool, metrics: Metrics, retain: Duration) -> OktaHooks {
         OktaHooks {
             pool,
             metrics,
             wake: Arc::new(Notify::new()),
+            retain,
         }
+    }
+
+    /// Deletes the events done and the deliveries processed longer ago than the retention
+    /// (`inbox`'s module comment says why that keeps duplicates recognised), a batch per
+    /// transaction; what it deleted.
+    pub async fn prune(&self) -> Result<inbox::Pruned, HooksError> {
+        let span = chrono::TimeDelta::from_std(self.retain).unwrap_or(chrono::TimeDelta::days(30));
+        let before = crate::store::now() - span;
+        let mut pruned = inbox::Pruned::default();
+        loop {
+            let n = crate::store::run(&self.pool, move |c| {
+                tx::write(c, |c| Ok::<_, HooksError>(inbox::prune_events(c, before)?))
+            })
+            .await?;
+            pruned.events += n;
+            if n == 0 {
+                break;
+            }
+        }
+        let mut after = String::new();
+        loop {
+            let from = after.clone();
+            let (n, last) = crate::store::run(&self.pool, move |c| {
+                tx::write(c, |c| {
+                    Ok::<_, HooksError>(inbox::prune_deliveries(c, before, &from)?)
+                })
+            })
+            .await?;
+            pruned.deliveries += n;
+            match last {
+                Some(id) => after = id,
+                None => break,
+            }
+        }
+        Ok(pruned)
     }
 
     /// Reads a delivery's body and stores it with its events not seen before, in one
@@ -221,7 +260,7 @@ impl OktaHooks {
         .await
     }
 
-    /// Deliveries received and events processed so far.
+    /// Deliveries received and events processed, of those kept (`OKTA_EVENTS_RETAIN_DAYS`).
     pub async fn stats(&self) -> Result<Stats, HooksError> {
         crate::store::run(&self.pool, |conn| Ok(store::stats(conn)?)).await
     }

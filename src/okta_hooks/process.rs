@@ -15,6 +15,8 @@
 //!   unreachable, busy, rate-limited, the connection not authorized yet): never dropped.
 //! - Woken by each delivery this process stores, and every [`POLL`] (deliveries another
 //!   process stored, retries coming due, expired leases of a process that died).
+//! - Housekeeping: at its start and every [`PRUNE_EVERY`], the task deletes the deliveries and
+//!   events processed longer ago than `OKTA_EVENTS_RETAIN_DAYS` (`OktaHooks::prune`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -32,6 +34,8 @@ use crate::store::tx;
 
 /// How often the processor looks for due events without being woken.
 pub const POLL: Duration = Duration::from_secs(2);
+/// How often processed deliveries and events past the retention are deleted.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How long a claim holds its events (a batch that takes longer is taken over).
 pub const LEASE: Duration = Duration::from_secs(120);
 /// Events claimed at once.
@@ -64,9 +68,25 @@ pub async fn run(
     owner: String,
     mut stop: watch::Receiver<bool>,
 ) {
+    let mut prune_at = tokio::time::Instant::now();
     loop {
         if *stop.borrow() {
             break;
+        }
+        if tokio::time::Instant::now() >= prune_at {
+            prune_at = tokio::time::Instant::now() + PRUNE_EVERY;
+            tokio::select! {
+                r = hooks.prune() => match r {
+                    Ok(p) if p.events + p.deliveries > 0 => tracing::info!(
+                        events = p.events,
+                        deliveries = p.deliveries,
+                        "deleted Okta event-hook deliveries and events past their retention"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "cannot delete old Okta event-hook deliveries; trying again within the hour"),
+                },
+                _ = stop.changed() => break,
+            }
         }
         let worked = tokio::select! {
             r = process_once(&hooks, &follower, &owner) => r,

@@ -37,6 +37,10 @@ const SECRET_BYTES: usize = 32;
 /// Where Okta sends events and the verification challenge, under `PUBLIC_URL`.
 pub const EVENTS_PATH: &str = "/okta/events";
 
+/// Why a re-read is asked for when a process starts with a hook recorded (the re-read's
+/// `trigger` in the sync status).
+pub const RESTARTED: &str = "bridge started: events sent while it was not answering";
+
 /// `status` when there is no hook to show.
 pub const NOT_REGISTERED: &str = "NOT_REGISTERED";
 /// `status` of a recorded hook that Okta no longer has.
@@ -239,6 +243,33 @@ impl Registration {
             public_url: public_url.to_string(),
             resync,
             lock: std::sync::Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    /// At a process's start: when a hook is recorded, asks for a re-read of the org. Okta
+    /// sends each event to the hook once and retries a failed delivery once, so every event
+    /// it sent while no bridge answered (this process stopped, restarted, unreachable) is
+    /// lost; the re-read finds those changes. The request is persisted and served once
+    /// across processes (`okta::resync`), and it waits for the Okta connection and a first
+    /// initial sync if there are none yet.
+    pub async fn after_start(&self) {
+        let recorded = match self.hooks.hook().await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the recorded event hook at start; the periodic re-read brings what it missed");
+                return;
+            }
+        };
+        if recorded.is_none() {
+            return;
+        }
+        match self.resync.request_now(RESTARTED).await {
+            Ok(()) => tracing::info!(
+                "an event hook is recorded: a re-read of the Okta org is requested for the events sent while the bridge was not answering"
+            ),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not request the Okta re-read at start; the periodic re-read brings what was missed")
+            }
         }
     }
 

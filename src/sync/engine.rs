@@ -81,10 +81,8 @@ pub(crate) struct Inner {
     loaded: Mutex<Option<Option<NaiveDateTime>>>,
     /// Names this process's leases: `<pid>-<random>`.
     pub process: String,
-    /// A drift sweep an admin started in this process, for its sweeper to run.
-    pub(crate) sweep_handoff: Mutex<Option<super::sweep::Claim>>,
-    /// Wakes this process's sweeper (a handoff).
-    pub sweep_kick: tokio::sync::Notify,
+    /// A drift sweep an admin started in this process, for its sweeper to run; its wake-up.
+    pub(crate) sweep_handoff: super::lease::Handoff<super::sweep::Claim>,
     /// Orders the in-memory copies of the settings after their database writes: without it a
     /// refresh that read the old row could overwrite a pause (or a connection) just saved.
     settings_lock: tokio::sync::Mutex<()>,
@@ -100,11 +98,7 @@ impl Engine {
         wakeup: Wakeup,
         roles: Arc<dyn RolePolicy>,
     ) -> Engine {
-        let process = format!(
-            "{}-{}",
-            std::process::id(),
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
+        let process = super::lease::owner_name();
         Engine {
             inner: Arc::new(Inner {
                 budget: Budget::shared(config.zenqms_max_rps, pool.clone()),
@@ -120,8 +114,7 @@ impl Engine {
                 conn: RwLock::new(Conn::NotConfigured),
                 loaded: Mutex::new(None),
                 process,
-                sweep_handoff: Mutex::new(None),
-                sweep_kick: tokio::sync::Notify::new(),
+                sweep_handoff: super::lease::Handoff::default(),
                 settings_lock: tokio::sync::Mutex::new(()),
             }),
         }

@@ -18,6 +18,7 @@ pub mod engine;
 pub mod error;
 pub mod health;
 pub mod housekeeping;
+pub mod lease;
 pub mod queue;
 pub mod reconcile;
 pub mod roles;

@@ -10,7 +10,8 @@
 //! only compares a timestamp (two processes may both refresh, which is harmless), a sweep is
 //! claimed by compare-and-swap of that record with a lease the sweeper renews, because two
 //! sweeps would double the calls. A sweeper that dies leaves a lease that runs out; the next
-//! process to look after that runs the sweep.
+//! process to look after that runs the sweep. The sweeper's loop and the renewal beside the
+//! work are `lease.rs`'s, shared with the Okta re-read.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use tokio::sync::watch;
 use super::drift::{self, UnlinkedHolder, LISTED_HOLDERS};
 use super::engine::Engine;
 use super::error::{SweepRefusal, SyncError};
+use super::lease::{self, chrono_of, RETRY_AFTER_FAILURE};
 use super::settings;
 use super::throttle::{Patience, Throttled};
 use crate::audit::{self, Outcome};
@@ -31,10 +33,9 @@ use crate::zenqms::contract::MAX_PAGE_SIZE;
 use crate::zenqms::{CallCtx, RemoteUser, SearchFilters};
 
 /// Most pages one sweep reads (a million users): past this the answers are not a user list.
+/// (A sweep that failed — ZenQMS down, sync paused — is tried again after
+/// `lease::RETRY_AFTER_FAILURE`, or after the interval if that is shorter.)
 const MAX_PAGES: u32 = 10_000;
-/// A sweep that failed (ZenQMS down, sync paused) is tried again after this, or after the
-/// interval if that is shorter — not a whole interval later.
-const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
 
 /// The stored record: the sweep running, if any, and the last one that ended.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -137,10 +138,6 @@ impl Record {
         }
         Some(at)
     }
-}
-
-fn chrono_of(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::days(1))
 }
 
 /// A sweep this process holds: the record as last written (the next swap's expected value).
@@ -310,68 +307,42 @@ fn sweep_every(engine: &Engine) -> Option<Duration> {
 
 /// This process's sweeper: claims a sweep when one is due (or takes the one an admin
 /// started here) and runs it; otherwise looks again every second.
-pub async fn run(engine: Engine, mut stop: watch::Receiver<bool>) {
-    let engine = &engine;
-    let tick = sweep_every(engine)
+pub async fn run(engine: Engine, stop: watch::Receiver<bool>) {
+    let tick = sweep_every(&engine)
         .unwrap_or(Duration::from_secs(1))
         .clamp(Duration::from_millis(200), Duration::from_secs(1));
-    loop {
-        if *stop.borrow() {
-            return drop_handoff(engine).await;
-        }
-        let handed = engine
-            .inner
-            .sweep_handoff
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        let claim = match handed {
-            Some(c) => Some(c),
-            None if sweep_every(engine).is_some()
-                && !engine.is_paused()
-                && engine.connected().is_some() =>
-            {
-                match claim_sweep(engine, Trigger::Schedule).await {
-                    Ok(Claimed::Yes(c)) => Some(c),
-                    Ok(_) => None,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot look whether a drift sweep is due");
-                        None
-                    }
-                }
-            }
-            None => None,
-        };
-        if let Some(claim) = claim {
-            tokio::select! {
-                _ = sweep(engine, &claim) => {}
-                _ = stop.changed() => {
-                    end_sweep(engine, &claim, &Totals::default(), End::Interrupted("the bridge process stopped".into())).await;
-                    return;
-                }
-            }
-            continue;
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(tick) => {}
-            _ = engine.inner.sweep_kick.notified() => {}
-            _ = stop.changed() => return drop_handoff(engine).await,
-        }
-    }
+    lease::run(&Sweeper(&engine), &engine.inner.sweep_handoff, tick, stop).await
 }
 
-/// A sweep an admin started just as the process stops is ended at once, so the next
-/// process need not wait for its lease to run out.
-async fn drop_handoff(engine: &Engine) {
-    let handed = engine
-        .inner
-        .sweep_handoff
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .take();
-    if let Some(claim) = handed {
+/// The drift sweep as a leased job.
+struct Sweeper<'a>(&'a Engine);
+
+impl lease::Job for Sweeper<'_> {
+    type Claim = Claim;
+    const NAME: &'static str = "drift sweep";
+
+    async fn claim_due(&self) -> Option<Claim> {
+        let engine = self.0;
+        if sweep_every(engine).is_none() || engine.is_paused() || engine.connected().is_none() {
+            return None;
+        }
+        match claim_sweep(engine, Trigger::Schedule).await {
+            Ok(Claimed::Yes(c)) => Some(c),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look whether a drift sweep is due");
+                None
+            }
+        }
+    }
+
+    async fn execute(&self, claim: &Claim) {
+        sweep(self.0, claim).await
+    }
+
+    async fn interrupt(&self, claim: &Claim) {
         let why = End::Interrupted("the bridge process stopped".into());
-        end_sweep(engine, &claim, &Totals::default(), why).await;
+        end_sweep(self.0, claim, &Totals::default(), why).await;
     }
 }
 
@@ -424,12 +395,7 @@ pub(super) async fn start_now(engine: &Engine, actor: &str) -> Result<Started, S
     };
     let started_at = claim.started_at;
     let linked_users = store::run(&engine.inner.pool, super::state::linked_count).await?;
-    *engine
-        .inner
-        .sweep_handoff
-        .lock()
-        .unwrap_or_else(|p| p.into_inner()) = Some(claim);
-    engine.inner.sweep_kick.notify_one();
+    engine.inner.sweep_handoff.hand(claim);
     Ok(Started {
         started: true,
         started_at,
@@ -442,20 +408,20 @@ pub(super) async fn start_now(engine: &Engine, actor: &str) -> Result<Started, S
 /// Runs a claimed sweep to its end, renewing the lease meanwhile, and records the end.
 async fn sweep(engine: &Engine, claim: &Claim) {
     let mut totals = Totals::default();
-    let result = tokio::select! {
-        r = sweep_pages(engine, claim, &mut totals) => Some(r),
-        _ = keep_sweep_lease(engine, claim) => None,
-    };
+    let lease = engine.inner.config.sync_lease;
+    let held = lease::while_held(
+        <Sweeper as lease::Job>::NAME,
+        sweep_pages(engine, claim, &mut totals),
+        lease / 3,
+        || renew(engine, claim, lease),
+    )
+    .await;
+    // `None`: the lease was lost; the process that took it over records the end.
+    let Some(result) = held else { return };
     let end = match result {
-        None => {
-            tracing::warn!(
-                "the drift sweep's lease was lost (another process took it over); stopped"
-            );
-            return;
-        }
-        Some(Ok(())) => End::Completed,
-        Some(Err(SyncError::Paused)) => End::Interrupted("sync was paused".into()),
-        Some(Err(e)) => End::Failed(e.to_string()),
+        Ok(()) => End::Completed,
+        Err(SyncError::Paused) => End::Interrupted("sync was paused".into()),
+        Err(e) => End::Failed(e.to_string()),
     };
     end_sweep(engine, claim, &totals, end).await;
 }
@@ -514,32 +480,30 @@ async fn sweep_pages(engine: &Engine, claim: &Claim, totals: &mut Totals) -> Res
     )))
 }
 
-/// Renews the lease every third of it; returns only when it was lost.
-async fn keep_sweep_lease(engine: &Engine, claim: &Claim) {
-    let lease = engine.inner.config.sync_lease;
-    loop {
-        tokio::time::sleep(lease / 3).await;
-        let mut current = claim.current.lock().await;
-        let expected = current.clone();
-        let owner = claim.owner.clone();
-        let renewed = store::run(&engine.inner.pool, move |c| {
-            let mut rec = Record::parse(Some(&expected));
-            match rec.running.as_mut() {
-                Some(r) if r.owner == owner => {
-                    r.lease_until = store::now() + chrono_of(lease);
-                }
-                _ => return Ok::<_, StoreError>(None),
+/// Extends the sweep's lease by `lease`; `false` when the record says it is no longer ours.
+async fn renew(engine: &Engine, claim: &Claim, lease: Duration) -> Result<bool, StoreError> {
+    let mut current = claim.current.lock().await;
+    let expected = current.clone();
+    let owner = claim.owner.clone();
+    let renewed = store::run(&engine.inner.pool, move |c| {
+        let mut rec = Record::parse(Some(&expected));
+        match rec.running.as_mut() {
+            Some(r) if r.owner == owner => {
+                r.lease_until = store::now() + chrono_of(lease);
             }
-            let next = rec.text()?;
-            Ok(settings::swap_sweep(c, Some(&expected), &next)?.then_some(next))
-        })
-        .await;
-        match renewed {
-            Ok(Some(next)) => *current = next,
-            Ok(None) => return,
-            Err(e) => tracing::warn!(error = %e, "cannot renew the drift sweep's lease"),
+            _ => return Ok::<_, StoreError>(None),
         }
-    }
+        let next = rec.text()?;
+        Ok(settings::swap_sweep(c, Some(&expected), &next)?.then_some(next))
+    })
+    .await?;
+    Ok(match renewed {
+        Some(next) => {
+            *current = next;
+            true
+        }
+        None => false,
+    })
 }
 
 /// Records how a sweep ended (and its audit entry) if this process still holds it.

@@ -133,40 +133,42 @@ impl Browser {
         }
     }
 
-    pub async fn fill(&self, css: &str, text: &str) {
-        let el = self
-            .client
+    /// The first element matching `css`, waiting up to 10 s for it to appear.
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
+        self.client
             .wait()
             .at_most(Duration::from_secs(10))
             .for_element(Locator::Css(css))
             .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"));
+            .unwrap_or_else(|e| panic!("no {css}: {e}"))
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let el = self.element(css).await;
         el.clear().await.expect("cleared");
         el.send_keys(text).await.expect("typed");
     }
 
     pub async fn click(&self, css: &str) {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
+        self.element(css)
             .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
             .click()
             .await
             .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
     }
 
+    /// The text of the first element matching `css`. An element found on a page the browser
+    /// is just leaving goes stale before it is read: it is looked up again on the new page.
     pub async fn text(&self, css: &str) -> String {
-        self.client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"))
-            .text()
-            .await
-            .expect("text")
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match self.element(css).await.text().await {
+                Ok(text) => return text,
+                Err(e)
+                    if e.is_stale_element_reference() && std::time::Instant::now() < deadline => {}
+                Err(e) => panic!("text of {css}: {e}"),
+            }
+        }
     }
 
     pub async fn body(&self) -> String {

@@ -177,8 +177,31 @@ impl TestApp {
         extra: &[(&str, &str)],
         tune: impl FnOnce(&mut Services),
     ) -> TestApp {
-        zenqms_bridge::install_crypto_provider();
         let listener = TcpListener::bind("127.0.0.1:0").expect("free port");
+        Self::start_listening(db, listener, extra, tune).await
+    }
+
+    /// Starts a bridge on `port`, the port a bridge stopped just before served, as a
+    /// restarted process would (Okta's event hook still points at it). The port is free once
+    /// the stopped server closed its listener; a moment's wait covers the kernel's release.
+    pub async fn start_at(db: TestDb, port: u16, extra: &[(&str, &str)]) -> TestApp {
+        let mut listener = None;
+        eventually(Duration::from_secs(10), || {
+            listener = TcpListener::bind(("127.0.0.1", port)).ok();
+            std::future::ready(listener.is_some())
+        })
+        .await;
+        let listener = listener.expect("the port is free again");
+        Self::start_listening(db, listener, extra, |_| {}).await
+    }
+
+    async fn start_listening(
+        db: TestDb,
+        listener: TcpListener,
+        extra: &[(&str, &str)],
+        tune: impl FnOnce(&mut Services),
+    ) -> TestApp {
+        zenqms_bridge::install_crypto_provider();
         let port = listener.local_addr().expect("addr").port();
         let config = test_config(&db, port, extra);
         let mut state = server::prepare(config).expect("prepare");
@@ -235,6 +258,15 @@ impl TestApp {
                 .unwrap_or(false)
         })
         .await;
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.base
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("a port in the base URL")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -3,11 +3,15 @@
 //! deactivation, a membership that grants a mapped role and a user leaving the scope all
 //! reach ZenQMS after `POST /api/v1/okta/resync`; the periodic re-read runs by itself; two
 //! processes on one database make one re-read; an Okta outage fails the re-read without
-//! moving its marks and the next one catches up; nothing runs while Okta is not connected.
+//! moving its marks and the next one catches up; nothing runs while Okta is not connected; a
+//! bridge stopped while Okta's hook delivered to it is level again after its restart.
 
 use std::time::Duration;
 
-use okta_sim::{Faults, Lifecycle, RunningSim as OktaSim, Seed, SimConfig as OktaConfig};
+use okta_sim::{
+    DeliveryOutcome, Faults, Lifecycle, NewUser, RunningSim as OktaSim, Seed,
+    SimConfig as OktaConfig,
+};
 use reqwest::Method;
 use serde_json::{json, Value};
 use zenqms_sim::{Id, Status};
@@ -15,6 +19,7 @@ use zenqms_sim::{Id, Status};
 use crate::harness::{eventually, send, TestApp};
 use crate::initial_sync_support::*;
 use crate::mapping_support::map_group;
+use crate::okta_hooks_support::register_hook;
 use crate::okta_support::{
     client_for, connect, register, start_sim as start_okta, CLIENT_SECRET, SECRET_KEY,
 };
@@ -127,7 +132,7 @@ async fn group_named(app: &TestApp, name: &str) -> Option<Value> {
 }
 
 /// `okta.resync` of the sync status.
-async fn resync_status(app: &TestApp) -> Value {
+pub(crate) async fn resync_status(app: &TestApp) -> Value {
     status(app).await["okta"]["resync"].clone()
 }
 
@@ -151,7 +156,7 @@ async fn finished_since(app: &TestApp, after: &str) -> Value {
 }
 
 /// Starts a re-read over the admin API and waits for its end.
-async fn resync(app: &TestApp) -> Value {
+pub(crate) async fn resync(app: &TestApp) -> Value {
     let (s, body) = post_resync(app).await;
     assert_eq!(s, 202, "{body}");
     assert_eq!(body["started"], true, "{body}");
@@ -381,6 +386,119 @@ async fn nothing_runs_while_okta_is_not_connected_or_not_yet_read() {
         "waiting_for_initial_sync"
     );
     drop(zenqms);
+    app.stop().await;
+    okta.stop().await;
+}
+
+/// The settings every bridge of these tests runs with (`setup`'s).
+const SETTINGS: [(&str, &str); 3] = [
+    ("SYNC_DRIFT_SWEEP_SECS", "0"),
+    ("OKTA_RESYNC_SECS", "0"),
+    ("SECRET_KEY", SECRET_KEY),
+];
+
+#[tokio::test]
+async fn a_bridge_stopped_while_okta_changes_is_level_again_after_its_restart() {
+    let (zenqms, okta, app) = setup(&[]).await;
+    register_hook(&okta, &app).await;
+    // The hook delivers while the bridge runs.
+    okta.sim
+        .update_profile("00ue", profile(&[("title", "Lead")]))
+        .expect("profile");
+    zenqms_until(&zenqms, "e@example.com", |u| u.title == "Lead").await;
+    eventually(WAIT, || async {
+        let d = okta.sim.deliveries();
+        !d.is_empty() && d.iter().all(|r| r.outcome == DeliveryOutcome::Delivered)
+    })
+    .await;
+    let received = app
+        .state
+        .okta_hooks
+        .stats()
+        .await
+        .expect("stats")
+        .deliveries;
+    assert!(received >= 1, "the hook delivered to the running bridge");
+
+    // The bridge stops (periodic re-reads are off: OKTA_RESYNC_SECS=0); Okta changes.
+    let port = app.port();
+    let db = app.stop_keeping_db().await;
+    okta.sim.reset_deliveries();
+    okta.sim
+        .update_profile("00ua", profile(&[("firstName", "Adele")]))
+        .expect("profile");
+    okta.sim
+        .lifecycle("00ud", Lifecycle::Deactivate)
+        .expect("deactivated");
+    okta.sim.add_member(ENG, "00ue").expect("added to Eng");
+    okta.sim.remove_member(STAFF, "00uf").expect("left Staff");
+    okta.sim
+        .create_user(NewUser {
+            profile: profile(&[
+                ("login", "g@example.com"),
+                ("email", "g@example.com"),
+                ("firstName", "Givg"),
+                ("lastName", "Famg"),
+                ("title", "Auditor"),
+            ]),
+            status: None,
+            group_ids: vec![STAFF.to_string()],
+        })
+        .expect("a new user assigned");
+    // Okta sent each event to the stopped bridge, retried once, and gave up.
+    eventually(WAIT, || async {
+        let d = okta.sim.deliveries();
+        let types: Vec<&String> = d.iter().flat_map(|r| &r.event_types).collect();
+        d.iter().all(|r| r.outcome == DeliveryOutcome::Failed)
+            && types.iter().any(|t| *t == "user.lifecycle.create")
+            && types.iter().any(|t| *t == "group.user_membership.remove")
+    })
+    .await;
+    let lost = okta.sim.deliveries();
+    assert!(
+        lost.iter().all(|r| r.attempts.len() == 2),
+        "each failed delivery was tried twice: {lost:?}"
+    );
+
+    // Started again on the same database and address: a hook is recorded, so the start asks
+    // for a re-read, which brings ZenQMS level with no event delivered.
+    let app = crate::sim_support::bridge_at(db, port, &zenqms, &SETTINGS).await;
+    zenqms_until(&zenqms, "a@example.com", |u| u.first_name == "Adele").await;
+    zenqms_until(&zenqms, "d@example.com", |u| u.status == Status::Disabled).await;
+    zenqms_until(&zenqms, "e@example.com", |u| {
+        u.role_ids.contains(&Id::Num(7))
+    })
+    .await;
+    zenqms_until(&zenqms, "f@example.com", |u| u.status == Status::Disabled).await;
+    zenqms_until(&zenqms, "g@example.com", |u| {
+        u.status == Status::Active && u.title == "Auditor"
+    })
+    .await;
+    let r = finished_since(&app, "").await;
+    assert_eq!(r["last_outcome"], "completed", "{r}");
+    assert_eq!(
+        r["trigger"],
+        zenqms_bridge::okta_hooks::registration::RESTARTED,
+        "{r}"
+    );
+    assert_eq!(r["errors"], 0, "{r}");
+    assert_eq!(
+        app.state
+            .okta_hooks
+            .stats()
+            .await
+            .expect("stats")
+            .deliveries,
+        received,
+        "no event was delivered: the re-read did it"
+    );
+    assert!(
+        okta.sim
+            .deliveries()
+            .iter()
+            .all(|r| r.outcome == DeliveryOutcome::Failed),
+        "nothing was delivered after the stop"
+    );
     app.stop().await;
     okta.stop().await;
 }

@@ -56,22 +56,37 @@ pub async fn bridge_waking_only(sim: &RunningSim) -> TestApp {
     .await
 }
 
+/// [`bridge_settings`] with `extra` in place of the same names.
+fn settings_with(sim: &RunningSim, extra: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut settings = bridge_settings(sim);
+    for (k, v) in extra {
+        settings.retain(|(name, _)| name != k);
+        settings.push((k.to_string(), v.to_string()));
+    }
+    settings
+}
+
+fn pairs(settings: &[(String, String)]) -> Vec<(&str, &str)> {
+    settings
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// A bridge started again on `db` at `port`, the address a stopped one served.
+pub async fn bridge_at(db: TestDb, port: u16, sim: &RunningSim, extra: &[(&str, &str)]) -> TestApp {
+    let settings = settings_with(sim, extra);
+    TestApp::start_at(db, port, &pairs(&settings)).await
+}
+
 async fn bridge_tuned(
     db: TestDb,
     sim: &RunningSim,
     extra: &[(&str, &str)],
     tune: impl FnOnce(&mut zenqms_bridge::server::Services),
 ) -> TestApp {
-    let mut settings = bridge_settings(sim);
-    for (k, v) in extra {
-        settings.retain(|(name, _)| name != k);
-        settings.push((k.to_string(), v.to_string()));
-    }
-    let pairs: Vec<(&str, &str)> = settings
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    TestApp::start_tuned(db, &pairs, tune).await
+    let settings = settings_with(sim, extra);
+    TestApp::start_tuned(db, &pairs(&settings), tune).await
 }
 
 /// `GET /api/v1/sync/status`.

@@ -6,33 +6,33 @@
 //! the groups whose membership moved, and follows each (`pass.rs`).
 //!
 //! One process runs each re-read: the claim is a compare-and-swap on the `okta_resync` row
-//! with a lease the runner renews (`row.rs`); a process that dies leaves a lease that runs
-//! out, and the next look after that runs the re-read again from the same marks. Nothing
+//! with a lease the runner renews (`row.rs`; the runner's loop and the renewal are the drift
+//! sweep's, `sync::lease`); a process that dies leaves a lease that runs out, and the next look
+//! after that runs the re-read again from the same marks. Nothing
 //! runs while the Okta org is not connected, or before an initial sync from it completed
 //! (there is no starting point); the status says which.
 
 mod pass;
 mod row;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::NaiveDateTime;
 use serde::Serialize;
 use serde_json::json;
-use tokio::sync::{watch, Notify};
+use tokio::sync::watch;
 
 use super::follow::{FollowError, Follower};
 use super::OktaError;
 use crate::audit::{self, Outcome};
 use crate::store::{self, tx, Pool, StoreError};
+use crate::sync::lease::{self, chrono_of, RETRY_AFTER_FAILURE};
 
 pub use pass::{okta_time, OVERLAP};
 
 /// How long a claim holds without renewal (renewed every quarter of it while running).
 const LEASE: Duration = Duration::from_secs(120);
-/// A failed re-read is tried again after this (or at the next period, if sooner).
-const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(60);
 /// How often the background task looks whether a re-read is due, besides being woken.
 const TICK: Duration = Duration::from_secs(1);
 
@@ -128,7 +128,7 @@ pub struct Started {
 }
 
 /// A re-read this process holds.
-struct Claim {
+pub struct Claim {
     run: i64,
     trigger: String,
     actor: String,
@@ -153,13 +153,8 @@ struct Inner {
     every: Option<Duration>,
     /// Names this process's leases.
     owner: String,
-    kick: Notify,
-    /// A re-read an admin just claimed here, for the background task to run.
-    handoff: Mutex<Option<Claim>>,
-}
-
-fn chrono_of(d: Duration) -> chrono::TimeDelta {
-    chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::days(1))
+    /// A re-read an admin just claimed here, for the background task to run; its wake-up.
+    handoff: lease::Handoff<Claim>,
 }
 
 /// When the next re-read is due: a request, the period after the last start, or a failed
@@ -174,19 +169,13 @@ fn due_at(row: &row::Row, every: Option<Duration>, now: NaiveDateTime) -> Option
 
 impl Resync {
     pub fn new(pool: Pool, follow: Follower, every: Option<Duration>) -> Resync {
-        let owner = format!(
-            "{}-{}",
-            std::process::id(),
-            &uuid::Uuid::new_v4().simple().to_string()[..8]
-        );
         Resync {
             inner: Arc::new(Inner {
                 pool,
                 follow,
                 every,
-                owner,
-                kick: Notify::new(),
-                handoff: Mutex::new(None),
+                owner: lease::owner_name(),
+                handoff: lease::Handoff::default(),
             }),
         }
     }
@@ -202,7 +191,7 @@ impl Resync {
             Ok::<_, ResyncError>(())
         })
         .await?;
-        self.inner.kick.notify_one();
+        self.inner.handoff.wake();
         Ok(())
     }
 
@@ -350,12 +339,7 @@ impl Resync {
         }
         let (started, message) = match self.claim(Some(actor)).await? {
             Claimed::Yes(claim) => {
-                *self
-                    .inner
-                    .handoff
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner()) = Some(claim);
-                self.inner.kick.notify_one();
+                self.inner.handoff.hand(claim);
                 (true, "started: the users Okta changed since the last re-read and the groups whose membership moved are read and applied; GET /api/v1/sync/status shows okta.resync".to_string())
             }
             _ => (false, "a re-read is already running (in this or another bridge process); it was left to finish — GET /api/v1/sync/status shows okta.resync".to_string()),
@@ -368,23 +352,22 @@ impl Resync {
     }
 
     /// Runs a claimed re-read to its end, renewing the lease meanwhile, and records the end.
-    async fn execute(&self, claim: Claim) {
+    async fn run_claimed(&self, claim: &Claim) {
         let mut totals = Totals::default();
-        let result = tokio::select! {
-            r = self.pass(&mut totals) => Some(r),
-            _ = self.keep_lease(&claim) => None,
-        };
+        let held = lease::while_held(
+            <Self as lease::Job>::NAME,
+            self.pass(&mut totals),
+            LEASE / 4,
+            || self.renew(claim.run),
+        )
+        .await;
+        // `None`: the lease was lost; the process that took it over records the end.
+        let Some(result) = held else { return };
         let (outcome, error, marks) = match result {
-            None => {
-                tracing::warn!(
-                    "the Okta re-read's lease was lost (another process took it over); stopped"
-                );
-                return;
-            }
-            Some(Ok(marks)) => ("completed", None, Some((marks.users, marks.groups))),
-            Some(Err(e)) => ("failed", Some(e.to_string()), None),
+            Ok(marks) => ("completed", None, Some((marks.users, marks.groups))),
+            Err(e) => ("failed", Some(e.to_string()), None),
         };
-        self.end(&claim, outcome, error, &totals, marks).await;
+        self.end(claim, outcome, error, &totals, marks).await;
     }
 
     async fn pass(&self, totals: &mut Totals) -> Result<pass::Marks, ResyncError> {
@@ -401,24 +384,13 @@ impl Resync {
         pass::run(&self.inner.follow, users_from, groups_from, totals).await
     }
 
-    async fn keep_lease(&self, claim: &Claim) {
-        let every = LEASE / 4;
-        loop {
-            tokio::time::sleep(every).await;
-            let (owner, run) = (self.inner.owner.clone(), claim.run);
-            let renewed = store::run(&self.inner.pool, move |c| {
-                row::renew(c, run, &owner, store::now() + chrono_of(LEASE))
-            })
-            .await;
-            match renewed {
-                Ok(true) => {}
-                Ok(false) => return,
-                // The database away for a moment: the lease has three more chances.
-                Err::<_, StoreError>(e) => {
-                    tracing::warn!(error = %e, "cannot renew the Okta re-read's lease")
-                }
-            }
-        }
+    /// Extends the lease of re-read `run`; `false` when it is no longer this process's.
+    async fn renew(&self, run: i64) -> Result<bool, StoreError> {
+        let owner = self.inner.owner.clone();
+        store::run(&self.inner.pool, move |c| {
+            row::renew(c, run, &owner, store::now() + chrono_of(LEASE))
+        })
+        .await
     }
 
     async fn end(
@@ -500,76 +472,40 @@ impl Resync {
     /// This process's re-reader: runs a re-read an admin claimed here, or claims one when due
     /// (the org connected and a starting point known); otherwise looks again every second or
     /// when woken. Stops when `stop` turns true (a re-read in progress ends `interrupted`).
-    pub async fn run(self, mut stop: watch::Receiver<bool>) {
-        loop {
-            if *stop.borrow() {
-                return self.drop_handoff().await;
-            }
-            let handed = self
-                .inner
-                .handoff
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .take();
-            let claim = match handed {
-                Some(c) => Some(c),
-                None => match self.blocked().await {
-                    Ok(None) => match self.claim(None).await {
-                        Ok(Claimed::Yes(c)) => Some(c),
-                        Ok(_) => None,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cannot look whether an Okta re-read is due");
-                            None
-                        }
-                    },
-                    Ok(Some(_)) => None,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot look whether an Okta re-read may run");
-                        None
-                    }
-                },
-            };
-            if let Some(claim) = claim {
-                let interrupted = Claim {
-                    run: claim.run,
-                    trigger: claim.trigger.clone(),
-                    actor: claim.actor.clone(),
-                    started_at: claim.started_at,
-                };
-                tokio::select! {
-                    _ = self.execute(claim) => {}
-                    _ = stop.changed() => {
-                        self.interrupt(&interrupted).await;
-                        return;
-                    }
+    pub async fn run(self, stop: watch::Receiver<bool>) {
+        lease::run(&self, &self.inner.handoff, TICK, stop).await
+    }
+}
+
+impl lease::Job for Resync {
+    type Claim = Claim;
+    const NAME: &'static str = "Okta re-read";
+
+    async fn claim_due(&self) -> Option<Claim> {
+        match self.blocked().await {
+            Ok(None) => match self.claim(None).await {
+                Ok(Claimed::Yes(c)) => Some(c),
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot look whether an Okta re-read is due");
+                    None
                 }
-                continue;
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(TICK) => {}
-                _ = self.inner.kick.notified() => {}
-                _ = stop.changed() => return self.drop_handoff().await,
+            },
+            Ok(Some(_)) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot look whether an Okta re-read may run");
+                None
             }
         }
+    }
+
+    async fn execute(&self, claim: &Claim) {
+        self.run_claimed(claim).await
     }
 
     async fn interrupt(&self, claim: &Claim) {
         let why = Some("the bridge process stopped during the re-read".to_string());
         self.end(claim, "interrupted", why, &Totals::default(), None)
             .await;
-    }
-
-    /// A re-read an admin started just as the process stops is ended at once, so that the
-    /// next process need not wait for its lease to run out.
-    async fn drop_handoff(&self) {
-        let handed = self
-            .inner
-            .handoff
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
-        if let Some(claim) = handed {
-            self.interrupt(&claim).await;
-        }
     }
 }
