@@ -133,25 +133,25 @@ impl Browser {
         }
     }
 
-    pub async fn fill(&self, css: &str, text: &str) {
-        let el = self
-            .client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("no {css}: {e}"));
-        el.clear().await.expect("cleared");
-        el.send_keys(text).await.expect("typed");
-    }
-
-    pub async fn click(&self, css: &str) {
+    /// The first element matching `css`, waiting up to 10 s for it to appear.
+    async fn element(&self, css: &str) -> fantoccini::elements::Element {
         self.client
             .wait()
             .at_most(Duration::from_secs(10))
             .for_element(Locator::Css(css))
             .await
             .unwrap_or_else(|e| panic!("no {css}: {e}"))
+    }
+
+    pub async fn fill(&self, css: &str, text: &str) {
+        let el = self.element(css).await;
+        el.clear().await.expect("cleared");
+        el.send_keys(text).await.expect("typed");
+    }
+
+    pub async fn click(&self, css: &str) {
+        self.element(css)
+            .await
             .click()
             .await
             .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
@@ -162,14 +162,7 @@ impl Browser {
     pub async fn text(&self, css: &str) -> String {
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {
-            let el = self
-                .client
-                .wait()
-                .at_most(Duration::from_secs(10))
-                .for_element(Locator::Css(css))
-                .await
-                .unwrap_or_else(|e| panic!("no {css}: {e}"));
-            match el.text().await {
+            match self.element(css).await.text().await {
                 Ok(text) => return text,
                 Err(e)
                     if e.is_stale_element_reference() && std::time::Instant::now() < deadline => {}
