@@ -355,10 +355,20 @@ impl Follower {
             .await?;
         changed |= written.value.added + written.value.removed > 0;
         // Members the directory does not have yet entered the scope (or were never read);
-        // with a scope, members who left this group may have left the scope.
+        // with a scope, members who left this group may have left the scope, and members who
+        // joined a scope group may be entering it again (a user disabled when it left, whose
+        // own record in Okta has not changed since, so only this group shows it).
         let now: HashSet<&str> = ids.iter().map(String::as_str).collect();
         let mut follow: Vec<String> = written.value.unknown;
         if !scope.is_empty() {
+            if scope.contains(okta_group_id) {
+                let joined = ids
+                    .iter()
+                    .filter(|m| !before.contains(*m) && !follow.contains(m))
+                    .cloned()
+                    .collect::<Vec<_>>();
+                follow.extend(joined);
+            }
             follow.extend(before.into_iter().filter(|m| !now.contains(m.as_str())));
         }
         for user in follow {

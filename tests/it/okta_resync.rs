@@ -231,6 +231,14 @@ async fn missed_changes_reach_zenqms_after_a_resync() {
     assert_eq!(again["last_outcome"], "completed", "{again}");
     assert_eq!(again["users_changed"], 0, "{again}");
     assert_eq!(again["groups_changed"], 0, "{again}");
+
+    // f joins Staff again; its own record in Okta has not changed, only the group shows it:
+    // the re-read brings it back into the scope, active in ZenQMS.
+    okta.sim.add_member(STAFF, "00uf").expect("back in Staff");
+    let back = resync(&app).await;
+    assert_eq!(back["last_outcome"], "completed", "{back}");
+    assert_eq!(back["errors"], 0, "{back}");
+    zenqms_until(&zenqms, "f@example.com", |u| u.status == Status::Active).await;
     app.stop().await;
     okta.stop().await;
 }
