@@ -181,7 +181,9 @@ impl OktaHooks {
             let parsed = delivery::parse(&body).map_err(HooksError::Malformed)?;
             // `parse` read it as JSON, so it is UTF-8.
             let text = String::from_utf8_lossy(&body);
-            tx::write(conn, |c| {
+            // Okta waits for the answer: this short transaction goes before the
+            // processor's and the sync workers' writes waiting for SQLite's write lock.
+            tx::write_urgent(conn, |c| {
                 Ok::<_, HooksError>(inbox::store(c, &text, &parsed)?)
             })
         })

@@ -2,6 +2,7 @@
 //! writer queue, retried on lock contention on both backends. Each layer turns the
 //! contention that outlasted the retries into its own "busy" answer (a `503`, never a `500`).
 
+use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
@@ -12,7 +13,60 @@ use super::{DbConn, StoreError};
 const ATTEMPTS: u32 = 4;
 
 /// The queue of this process's SQLite writers (see [`write`]).
-static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+static SQLITE_WRITERS: WriterQueue = WriterQueue::new();
+
+/// One SQLite writer of this process at a time; a waiting urgent writer ([`write_urgent`])
+/// goes before every waiting ordinary one.
+struct WriterQueue {
+    state: Mutex<Queue>,
+    freed: Condvar,
+}
+
+struct Queue {
+    busy: bool,
+    urgent_waiting: usize,
+}
+
+impl WriterQueue {
+    const fn new() -> WriterQueue {
+        WriterQueue {
+            state: Mutex::new(Queue {
+                busy: false,
+                urgent_waiting: 0,
+            }),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// Waits for this writer's turn.
+    fn enter(&self, urgent: bool) -> Turn<'_> {
+        let mut q = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if urgent {
+            q.urgent_waiting += 1;
+        }
+        while q.busy || (!urgent && q.urgent_waiting > 0) {
+            q = self.freed.wait(q).unwrap_or_else(|p| p.into_inner());
+        }
+        if urgent {
+            q.urgent_waiting -= 1;
+        }
+        q.busy = true;
+        Turn(self)
+    }
+}
+
+/// A writer's turn; dropping it lets the next one in.
+struct Turn<'a>(&'a WriterQueue);
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        let mut q = self.0.state.lock().unwrap_or_else(|p| p.into_inner());
+        q.busy = false;
+        drop(q);
+        // Every waiter re-checks: an urgent one may be among them, and it goes first.
+        self.0.freed.notify_all();
+    }
+}
 
 /// Errors of a layer that may carry lock contention ([`StoreError::is_contention`]): the
 /// failures that a fresh attempt of the same transaction could avoid, so [`write`] retries them.
@@ -40,7 +94,27 @@ impl Contention for StoreError {
 /// write transaction on another connection: the queue is not re-entrant.
 /// PostgreSQL: READ COMMITTED plus whatever row locks `f` takes (`FOR UPDATE` on the resource);
 /// a deadlock or serialization failure is retried.
-pub fn write<T, E, F>(conn: &mut DbConn, mut f: F) -> Result<T, E>
+pub fn write<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnMut(&mut DbConn) -> Result<T, E>,
+    E: From<StoreError> + Contention + std::fmt::Display,
+{
+    write_queued(conn, false, f)
+}
+
+/// [`write`] for a short transaction that someone is waiting on and that must not queue
+/// behind background work: on SQLite it takes the write lock before any ordinary writer of
+/// this process that is waiting (PostgreSQL: the same as [`write`]). Used by the event-hook
+/// receiver, whose answer Okta waits for (`okta_hooks::OktaHooks::receive`).
+pub fn write_urgent<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    F: FnMut(&mut DbConn) -> Result<T, E>,
+    E: From<StoreError> + Contention + std::fmt::Display,
+{
+    write_queued(conn, true, f)
+}
+
+fn write_queued<T, E, F>(conn: &mut DbConn, urgent: bool, mut f: F) -> Result<T, E>
 where
     F: FnMut(&mut DbConn) -> Result<T, E>,
     E: From<StoreError> + Contention + std::fmt::Display,
@@ -48,7 +122,7 @@ where
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match once(conn, &mut f) {
+        match once(conn, urgent, &mut f) {
             Err(e) if attempt < ATTEMPTS && e.is_contention() => {
                 tracing::debug!(error = %e, attempt, "retrying a write transaction");
                 std::thread::sleep(backoff(attempt));
@@ -62,7 +136,7 @@ where
     }
 }
 
-fn once<T, E, F>(conn: &mut DbConn, f: &mut F) -> Result<T, E>
+fn once<T, E, F>(conn: &mut DbConn, urgent: bool, f: &mut F) -> Result<T, E>
 where
     F: FnMut(&mut DbConn) -> Result<T, E>,
     E: From<StoreError>,
@@ -73,9 +147,7 @@ where
             None
         }
         DbConn::Sqlite(inner) => {
-            let queued = SQLITE_WRITER
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let queued = SQLITE_WRITERS.enter(urgent);
             // The multi-connection's transaction manager delegates its state to the inner
             // connection's, so beginning on the inner one and committing through the outer one
             // keeps diesel's bookkeeping consistent.
