@@ -68,12 +68,15 @@ impl Throttled<'_> {
                     return Err(ZenqmsError::RateLimited { retry_after }.into());
                 }
             }
-            self.engine.budget.acquire().await?;
+            let departure = self.engine.budget.acquire().await?;
             // A pause that came while this call waited for its turn.
             if paused() {
                 return Err(SyncError::Paused);
             }
-            match f().await {
+            let answer = f().await;
+            // The answer is in: ZenQMS counted the call no later than now (budget.rs).
+            drop(departure);
+            match answer {
                 Err(ZenqmsError::RateLimited { retry_after }) => {
                     // Recorded for every process; if the database cannot take it, this
                     // process still honours it (and the others may meet a `429` of their own).
