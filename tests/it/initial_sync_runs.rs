@@ -128,7 +128,14 @@ async fn cancel_stops_a_run_between_users() {
 #[tokio::test]
 async fn a_zenqms_outage_pauses_the_run_and_it_resumes_when_zenqms_answers() {
     let sim = slow_sim(20, 5).await;
-    let app = bridge(&sim, &[("SYNC_DRIFT_SWEEP_SECS", "0")]).await;
+    // 4 calls a second: the 15 links left after the fifth take seconds, so the second outage
+    // below begins while the run is still applying (at the tests' usual 1,000 a second the
+    // run could finish before the test turned it on).
+    let app = bridge(
+        &sim,
+        &[("SYNC_DRIFT_SWEEP_SECS", "0"), ("ZENQMS_MAX_RPS", "4")],
+    )
+    .await;
     push_linkable(&app, 20).await;
     let outage = |on: bool| Faults {
         outage: on,
