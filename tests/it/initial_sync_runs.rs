@@ -95,7 +95,12 @@ async fn one_run_at_a_time_even_when_two_starts_race() {
 #[tokio::test]
 async fn cancel_stops_a_run_between_users() {
     let sim = slow_sim(40, 60).await;
-    let app = bridge(&sim, &[("SYNC_DRIFT_SWEEP_SECS", "0")]).await;
+    // 4 calls a second, as in the outage test: the cancel arrives while links remain.
+    let app = bridge(
+        &sim,
+        &[("SYNC_DRIFT_SWEEP_SECS", "0"), ("ZENQMS_MAX_RPS", "4")],
+    )
+    .await;
     push_linkable(&app, 40).await;
     let run = start(&app, "standard", false).await;
     let id = run["id"].as_str().expect("id");
