@@ -120,15 +120,7 @@ async fn processed(app: &TestApp) {
 
 /// The value of `zenqms_bridge_okta_hook_deliveries_total{outcome=…}` (0 when absent).
 async fn delivery_metric(app: &TestApp, outcome: &str) -> u64 {
-    let text = app
-        .raw(Method::GET, "/metrics")
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     let prefix = format!("zenqms_bridge_okta_hook_deliveries_total{{outcome=\"{outcome}\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))
