@@ -194,9 +194,22 @@ struct Processes<'a> {
     sim: &'a RunningSim,
     client: reqwest::Client,
     admin: String,
+    scim: String,
 }
 
-impl Processes<'_> {
+impl<'a> Processes<'a> {
+    /// The tokens made through the CLI on `db`.
+    fn new(db: &'a TestDb, sim: &'a RunningSim) -> Self {
+        let Prepared { admin, scim, .. } = prepare(db);
+        Processes {
+            db,
+            sim,
+            client: reqwest::Client::new(),
+            admin,
+            scim,
+        }
+    }
+
     /// A new process, ready.
     async fn spawn(&self) -> BinaryApp {
         let bin = spawn(self.db, self.sim);
@@ -265,13 +278,7 @@ async fn a_bridge_killed_mid_run_is_resumed_without_a_duplicate_call() {
     const N: usize = 60;
     let sim = slow_sim(N, 25).await;
     let db = TestDb::new();
-    let Prepared { admin, scim, .. } = prepare(&db);
-    let procs = Processes {
-        db: &db,
-        sim: &sim,
-        client: reqwest::Client::new(),
-        admin,
-    };
+    let procs = Processes::new(&db, &sim);
     let bin = procs.spawn().await;
     let (s, body) = json_of(
         procs
@@ -286,7 +293,7 @@ async fn a_bridge_killed_mid_run_is_resumed_without_a_duplicate_call() {
         push_to(
             &procs.client,
             &bin.base,
-            &scim,
+            &procs.scim,
             &mut Person::new(&format!("l{i}")),
         )
         .await;
@@ -391,13 +398,7 @@ async fn a_bridge_killed_mid_run_from_okta_resumes_and_creates_each_user_once() 
     })
     .await;
     let db = TestDb::new();
-    let Prepared { admin, .. } = prepare(&db);
-    let procs = Processes {
-        db: &db,
-        sim: &sim,
-        client: reqwest::Client::new(),
-        admin,
-    };
+    let procs = Processes::new(&db, &sim);
     let bin = procs.spawn().await;
     let api = |bin: &BinaryApp, method: Method, path: &str| procs.api(bin, method, path);
     // Connect the org through the first process (its callback is the redirect URI).

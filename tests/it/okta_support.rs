@@ -14,8 +14,9 @@ use serde_json::{json, Value};
 use zenqms_bridge::store::schema::okta_connection;
 
 use crate::harness::{eventually, send, TestApp};
-use crate::initial_sync_support::{connected, zenqms_user};
+use crate::initial_sync_support::{connected, tenant_sim, zenqms_user};
 use crate::scim_support::{enc, get};
+use crate::sim_support::bridge;
 
 pub const CLIENT_ID: &str = "0oatestclient0000001";
 pub const CLIENT_SECRET: &str = "okta-test-client-secret-0123456789";
@@ -131,6 +132,20 @@ pub async fn connect_with_roles(app: &TestApp, sim: &RunningSim) {
     connected(app).await;
     let (s, body) = send(app.admin(Method::POST, "/zenqms/roles/refresh")).await;
     assert_eq!(s, 200, "{body}");
+}
+
+/// ZenQMS's tenant (`tenant()`), okta-sim with `seed`, and a bridge on a fresh database
+/// connected to both, ZenQMS's roles read.
+pub async fn connected_to(seed: okta_sim::Seed) -> (zenqms_sim::RunningSim, RunningSim, TestApp) {
+    let zenqms = tenant_sim().await;
+    let okta = start_sim(SimConfig {
+        seed: Some(seed),
+        ..SimConfig::default()
+    })
+    .await;
+    let app = bridge(&zenqms, &[("SYNC_DRIFT_SWEEP_SECS", "0")]).await;
+    connect_with_roles(&app, &okta).await;
+    (zenqms, okta, app)
 }
 
 /// A new Okta user `n@example.com`, an Engineer.
