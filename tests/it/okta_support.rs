@@ -69,20 +69,28 @@ pub async fn authorize_url(app: &TestApp) -> String {
 /// Opens `url` like a browser: the simulator's redirect is followed to the bridge's
 /// callback, whose status and page are returned (with the callback URL, to replay it).
 pub async fn open(url: &str) -> (u16, String, String) {
-    let browser = reqwest::Client::builder()
+    let location = redirect_of(&no_redirects(), url).await;
+    let (status, page) = callback(&location).await;
+    (status, page, location)
+}
+
+/// A client that stops at redirects, to see where the simulator sends the browser.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .expect("client");
+        .expect("client")
+}
+
+/// `GET` of the simulator's `/authorize` URL: asserts the redirect back; its `Location`.
+pub async fn redirect_of(browser: &reqwest::Client, url: &str) -> String {
     let res = browser.get(url).send().await.expect("authorize answered");
     assert_eq!(res.status().as_u16(), 302, "the simulator redirects back");
-    let location = res
-        .headers()
+    res.headers()
         .get("location")
         .and_then(|v| v.to_str().ok())
         .expect("Location")
-        .to_string();
-    let (status, page) = callback(&location).await;
-    (status, page, location)
+        .to_string()
 }
 
 /// `GET` of a callback URL.
