@@ -5,7 +5,11 @@
 # `loadgen/bench.sh postgres create` runs only the create comparison (issue 14 §3): `wrk` posting
 # creates to the bridge, then `pgbench` doing the database work of a create (a user and its
 # outbox row in one transaction, loadgen/pgbench-create.sql) on the same database with as many
-# clients, and prints both and their ratio. Needs `wrk` (and `pgbench` for PostgreSQL):
+# clients, and prints both and their ratio. On PostgreSQL the bridge then gets as many database connections,
+# all of them for writes, as `pgbench` has clients (DB_POOL_SIZE=DB_MAX_WRITES_IN_FLIGHT=
+# CONNECTIONS, unless set): on PostgreSQL a create's time is mostly its commit's WAL flush, which
+# concurrent commits share, so the default pool (8, 6 for writes) against 32 pgbench clients
+# would compare 6 commits in flight with 32. Needs `wrk` (and `pgbench` for PostgreSQL):
 # `apt-get install wrk postgresql-client`.
 # Builds release binaries of the bridge and the load generator (not part of the normal build).
 set -euo pipefail
@@ -29,7 +33,12 @@ case "$backend" in
   *) echo "usage: $0 sqlite|postgres [all|create]" >&2; exit 2 ;;
 esac
 export DATABASE_URL="$db" DATA_DIR="$dir" BIND_ADDR="127.0.0.1:$port" RUST_LOG=${RUST_LOG:-warn}
-export DB_POOL_SIZE=${DB_POOL_SIZE:-8}
+if [ "$scenario" = create ] && [ "$backend" = postgres ]; then
+  export DB_POOL_SIZE=${DB_POOL_SIZE:-$conns}
+  export DB_MAX_WRITES_IN_FLIGHT=${DB_MAX_WRITES_IN_FLIGHT:-$DB_POOL_SIZE}
+else
+  export DB_POOL_SIZE=${DB_POOL_SIZE:-8}
+fi
 token=$("$bin" token create --name bench --scope scim 2>/dev/null | tail -n 1)
 "$bin" serve 2>"$dir/serve.log" &
 pid=$!
@@ -45,7 +54,7 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 L() { "$lg" --base "http://127.0.0.1:$port" --token "$token" --connections "$conns" --seconds "$secs" "$@"; }
-echo "== $backend, $conns connections, ${secs}s per run, pool $DB_POOL_SIZE, $(nproc) cores (load generator on the same machine)"
+echo "== $backend, $conns connections, ${secs}s per run, pool $DB_POOL_SIZE (writes in flight: ${DB_MAX_WRITES_IN_FLIGHT:-3/4 of it}), $(nproc) cores (load generator on the same machine)"
 L seed-users --count 2000 >/dev/null
 
 # Creates measured by wrk, beside what PostgreSQL serves for the same rows (pgbench, same
@@ -80,9 +89,10 @@ compare_create() {
   echo "PGBENCH_CREATE tps=$tps"
   awk -v r="$rps" -v p="$p99" -v t="$tps" 'BEGIN {
     printf "== creates side by side: bridge %.0f/s (p99 %.1f ms, wrk) | pgbench %.0f tps | ratio %.2f x\n", r, p, t, r / t }'
+  echo "   (bridge: pool $DB_POOL_SIZE, writes in flight ${DB_MAX_WRITES_IN_FLIGHT:-3/4 of the pool}; pgbench: $conns clients)"
 }
 
-if [ "$scenario" = create ]; then
+if [ "$scenario" = create ] && [ "$backend" = postgres ]; then
   compare_create
   exit 0
 fi

@@ -1,5 +1,6 @@
 //! Service accounts and their tokens. A token is shown once; only its SHA-256 is stored.
 
+pub mod recent;
 pub mod sessions;
 pub mod tokens;
 
@@ -117,11 +118,21 @@ pub fn token_from_header(value: Option<&HeaderValue>) -> Result<String, AuthErro
 #[derive(Clone)]
 pub struct Authenticator {
     pool: Pool,
+    recent: std::sync::Arc<recent::RecentChecks>,
 }
 
 impl Authenticator {
     pub fn new(pool: Pool) -> Authenticator {
-        Authenticator { pool }
+        Authenticator {
+            pool,
+            recent: Default::default(),
+        }
+    }
+
+    /// Whether `token` passed [`Authenticator::check_token`] for `needed` in this process a
+    /// moment ago ([`recent`] says what this may spare, and what it may not).
+    pub fn recently_passed(&self, token: &str, needed: Scope) -> bool {
+        self.recent.vouches_for(token, needed)
     }
 
     /// The principal whose token the `Authorization` header carries, if its scope grants
@@ -136,9 +147,15 @@ impl Authenticator {
     }
 
     /// [`Authenticator::check`] on a connection of its own.
+    /// A pass is remembered for [`Authenticator::recently_passed`].
     pub async fn check_token(&self, token: String, needed: Scope) -> Result<Principal, AuthError> {
+        let recent = self.recent.clone();
         store::run(&self.pool, move |conn| {
-            Ok(Self::check(conn, &token, needed))
+            let checked = Self::check(conn, &token, needed);
+            if checked.is_ok() {
+                recent.passed(&token, needed);
+            }
+            Ok(checked)
         })
         .await
         .unwrap_or_else(|e: StoreError| Err(unavailable(e)))
@@ -195,7 +212,8 @@ impl Authenticator {
     /// Revokes an account's token; effective on the next request.
     pub async fn revoke(&self, actor: &str, name: &str) -> Result<(), TokenError> {
         let (actor, name) = (actor.to_string(), name.to_string());
-        store::run(&self.pool, move |conn| {
+        let recent = self.recent.clone();
+        let revoked = store::run(&self.pool, move |conn| {
             tx::write(conn, |conn| {
                 tokens::revoke(conn, &name)?;
                 audit::record(
@@ -212,7 +230,11 @@ impl Authenticator {
                 Ok::<_, TokenError>(())
             })
         })
-        .await
+        .await;
+        // Whichever token it was, none is vouched for any more: its next body waits for a
+        // check again.
+        recent.forget_all();
+        revoked
     }
 }
 

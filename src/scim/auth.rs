@@ -3,7 +3,10 @@
 //! once — and puts a [`Caller`] in the request. The token is then checked exactly once, by
 //! the same [`Authenticator::check`], at the first of these moments:
 //! - before the body is read, for a request that has one (`POST`, `PUT`, `PATCH`): a request
-//!   with a bad token must not get its body read or parsed;
+//!   with a bad token must not get its body read or parsed. A token that passed this check in
+//!   this process within the last 2 s is not checked here again (`crate::auth::recent`): its
+//!   check is the next one, on the write's own connection, which sees a revocation made
+//!   meanwhile — the token still changes nothing and gets its `401`;
 //! - on the connection of the request's own first directory call, for a body-less request
 //!   (`GET`, `HEAD`, `DELETE`), through [`super::Ctx`] — on PostgreSQL that saves a pool
 //!   checkout and a round trip per read;
@@ -47,6 +50,16 @@ impl Caller {
         let authn = authn.ok_or(auth::AuthError::Unavailable)?;
         let p = authn.check_token(self.token.clone(), Scope::Scim).await?;
         Ok(self.checked.get_or_init(|| p).clone())
+    }
+
+    /// Before the body of a `POST`, `PUT` or `PATCH` is read: checks the token on a connection
+    /// of its own, unless it passed that check a moment ago (`crate::auth::recent`); then the
+    /// request stays unchecked and the check on its write's connection decides.
+    pub async fn check_before_body(&self, authn: Option<&Authenticator>) -> Result<(), ScimError> {
+        if authn.is_some_and(|a| a.recently_passed(&self.token, Scope::Scim)) {
+            return Ok(());
+        }
+        self.check(authn).await.map(drop)
     }
 
     /// The principal, checking the token on `conn` — the connection of the request's own

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 
 use super::request::{Conditions, ListParams, ScimBody};
 use super::schema::{self, GROUP_URN};
-use super::{document, guard, method_not_allowed, off_worker, patch, render, Ctx, ScimError};
+use super::{document, guard, method_not_allowed, patch, render, Ctx, ScimError};
 use crate::directory::{groups, Document};
 
 type Query = web::Query<Vec<(String, String)>>;
@@ -91,7 +91,7 @@ async fn get(ctx: Ctx, id: web::Path<String>, q: Query, cond: Conditions) -> Ans
 async fn create(ctx: Ctx, q: Query, body: ScimBody) -> Answer {
     let proj = ListParams::from_query(q.into_inner()).projection(GROUP_URN);
     let load_members = proj.wants("members");
-    let (doc, members) = off_worker(move || group_body(&body.0)).await?;
+    let (doc, members) = body.process(group_body).await?;
     let written = ctx
         .write(move |c, who| groups::create(c, who, &doc, &members, load_members))
         .await?;
@@ -115,7 +115,7 @@ async fn replace(
 ) -> Answer {
     let proj = ListParams::from_query(q.into_inner()).projection(GROUP_URN);
     let load_members = proj.wants("members");
-    let (doc, members) = off_worker(move || group_body(&body.0)).await?;
+    let (doc, members) = body.process(group_body).await?;
     let id = id.into_inner();
     let written = ctx
         .write(move |c, who| {
@@ -136,7 +136,9 @@ async fn modify(
 ) -> Answer {
     let proj = ListParams::from_query(q.into_inner()).projection(GROUP_URN);
     let load_members = proj.wants("members");
-    let ops = off_worker(move || patch::group_ops(&patch::parse(&body.0)?)).await?;
+    let ops = body
+        .process(|b| patch::group_ops(&patch::parse(b)?))
+        .await?;
     let id = id.into_inner();
     let written = ctx
         .write(move |c, who| groups::patch(c, who, &id, &cond.if_match, &ops, load_members))

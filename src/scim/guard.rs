@@ -58,7 +58,7 @@ pub async fn guard(
     let authn = authn.as_ref().map(|d| d.get_ref());
     let has_body = !matches!(*req.method(), Method::GET | Method::HEAD | Method::DELETE);
     if has_body {
-        if let Err(e) = caller.check(authn).await {
+        if let Err(e) = caller.check_before_body(authn).await {
             return Ok(req.into_response(e.error_response()));
         }
     }

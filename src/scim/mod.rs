@@ -68,12 +68,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-/// CPU work on a request body (normalising it, parsing a PATCH) runs on the blocking pool, not
-/// on the async worker: a worker thread serves many connections, and one body must not hold
-/// them (issue 13 §3 — 40,000 values once kept a worker busy for seconds; the bounds of
+/// CPU work on a large request body (normalising it, parsing a PATCH) runs on the blocking
+/// pool, not on the async worker: a worker thread serves many connections, and one body must
+/// not hold them (issue 13 §3 — 40,000 values once kept a worker busy for seconds; the bounds of
 /// [`limits`] make the work linear in a body of at most `SCIM_MAX_BODY_BYTES`, and this keeps
-/// even that off the workers).
-pub async fn off_worker<T, E, F>(f: F) -> Result<T, ScimError>
+/// even that off the workers). A small body stays on the worker
+/// ([`request::ScimBody::process`]): its work costs less than the hand-off.
+pub(crate) async fn off_worker<T, E, F>(f: F) -> Result<T, ScimError>
 where
     F: FnOnce() -> Result<T, E> + Send + 'static,
     T: Send + 'static,

@@ -25,7 +25,35 @@ const DEFAULT_COUNT: i64 = 100;
 /// `415` (no `scimType`: RFC 7644 §3.12 defines none for it). Bodies over
 /// `SCIM_MAX_BODY_BYTES` are `413` — refused from `Content-Length` before reading when it is
 /// sent, and cut off while reading otherwise.
-pub struct ScimBody(pub Map<String, Value>);
+///
+/// The second field is the body's size in bytes: it decides where the CPU work on the body
+/// runs ([`ScimBody::process`]).
+pub struct ScimBody(pub Map<String, Value>, usize);
+
+/// Bodies up to this size are parsed and processed on the async worker itself. The work on them
+/// is a few microseconds (the bounds of `super::limits` keep it linear in the size), less than
+/// the two thread hand-offs a trip to the blocking pool costs; on a SCIM create those hand-offs
+/// were most of the kernel's share of the CPU (issue 14 §3). Larger bodies go to the blocking
+/// pool, so no body can hold a worker and the connections it serves (issue 13 §3). An Okta or
+/// Entra user is under 2 KiB.
+pub const INLINE_BODY_BYTES: usize = 8 * 1024;
+
+impl ScimBody {
+    /// Runs CPU work on the body (normalising it, parsing a PATCH): inline for a body of at
+    /// most [`INLINE_BODY_BYTES`], on the blocking pool (`super::off_worker`) for a larger one.
+    pub async fn process<T, E, F>(self, f: F) -> Result<T, ScimError>
+    where
+        F: FnOnce(&Map<String, Value>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: Into<ScimError> + Send + 'static,
+    {
+        let ScimBody(map, size) = self;
+        if size <= INLINE_BODY_BYTES {
+            return f(&map).map_err(Into::into);
+        }
+        super::off_worker(move || f(&map)).await
+    }
+}
 
 fn acceptable(content_type: &str) -> bool {
     let essence = content_type
@@ -83,16 +111,23 @@ impl FromRequest for ScimBody {
                 }
                 body.extend_from_slice(&chunk);
             }
-            // Parsed on the blocking pool, like every CPU step on a body (`super::off_worker`).
+            // Parsed where [`ScimBody::process`] would work on it: inline when small, on the
+            // blocking pool otherwise.
             let body = body.freeze();
-            let parsed = web::block(move || {
+            let size = body.len();
+            let parse = move || {
                 let blank = body.iter().all(u8::is_ascii_whitespace);
                 (serde_json::from_slice::<Value>(&body), blank)
-            })
-            .await
-            .map_err(|e| ScimError::Internal(format!("the blocking pool failed: {e}")))?;
+            };
+            let parsed = if size <= INLINE_BODY_BYTES {
+                parse()
+            } else {
+                web::block(parse)
+                    .await
+                    .map_err(|e| ScimError::Internal(format!("the blocking pool failed: {e}")))?
+            };
             match parsed {
-                (Ok(Value::Object(map)), _) => Ok(ScimBody(map)),
+                (Ok(Value::Object(map)), _) => Ok(ScimBody(map, size)),
                 (Ok(_), _) => Err(ScimError::invalid_syntax("the body must be a JSON object")),
                 (Err(_), true) => Err(ScimError::invalid_syntax("the request needs a JSON body")),
                 (Err(e), false) => Err(ScimError::invalid_syntax(format!(

@@ -5,7 +5,7 @@ use actix_web::{middleware, web, HttpResponse};
 
 use super::request::{Conditions, ListParams, ScimBody};
 use super::schema::{self, USER_URN};
-use super::{document, guard, method_not_allowed, off_worker, patch, render, Ctx, ScimError};
+use super::{document, guard, method_not_allowed, patch, render, Ctx, ScimError};
 use crate::directory::users;
 
 type Query = web::Query<Vec<(String, String)>>;
@@ -78,7 +78,9 @@ async fn get(ctx: Ctx, id: web::Path<String>, q: Query, cond: Conditions) -> Ans
 async fn create(ctx: Ctx, q: Query, body: ScimBody) -> Answer {
     let proj = ListParams::from_query(q.into_inner()).projection(USER_URN);
     let load_groups = proj.wants("groups");
-    let doc = off_worker(move || document::normalize(schema::user(), &body.0)).await?;
+    let doc = body
+        .process(|b| document::normalize(schema::user(), b))
+        .await?;
     let written = ctx
         .write(move |c, who| users::create(c, who, &doc, load_groups))
         .await?;
@@ -102,7 +104,9 @@ async fn replace(
 ) -> Answer {
     let proj = ListParams::from_query(q.into_inner()).projection(USER_URN);
     let load_groups = proj.wants("groups");
-    let doc = off_worker(move || document::normalize(schema::user(), &body.0)).await?;
+    let doc = body
+        .process(|b| document::normalize(schema::user(), b))
+        .await?;
     let id = id.into_inner();
     let written = ctx
         .write(move |c, who| users::replace(c, who, &id, &cond.if_match, &doc, load_groups))
@@ -122,7 +126,9 @@ async fn modify(
 ) -> Answer {
     let proj = ListParams::from_query(q.into_inner()).projection(USER_URN);
     let load_groups = proj.wants("groups");
-    let edit = off_worker(move || patch::user_edit(&patch::parse(&body.0)?)).await?;
+    let edit = body
+        .process(|b| patch::user_edit(&patch::parse(b)?))
+        .await?;
     let id = id.into_inner();
     let written = ctx
         .write(move |c, who| users::modify(c, who, &id, &cond.if_match, &edit, load_groups))

@@ -397,8 +397,32 @@ async fn cli_token_lifecycle() {
     )
     .await;
     assert_ne!(s, 401);
+    let create = |name: &str| {
+        app.raw(Method::POST, "/scim/v2/Users")
+            .header("Authorization", format!("Bearer {token}"))
+            .json(&json!({"userName": name, "name": {"givenName": "A", "familyName": "B"}}))
+    };
+    // A create just before the revocation: the server now vouches for the token for a moment
+    // and skips the check before the next body (src/auth/recent.rs). The CLI is another process,
+    // so the server's memory of that pass is not cleared.
+    let (s, body) = send(create("before@example.com")).await;
+    assert_eq!(s, 201, "{body}");
     let out = cli(&app.db, &["token", "revoke", "okta"]);
     assert!(out.status.success());
+    // The check on the write's own connection still sees the revocation: 401, nothing created.
+    let (s, body) = send(create("after@example.com")).await;
+    assert_eq!(s, 401, "{body}");
+    assert_eq!(body["status"], "401", "a SCIM error body: {body}");
+    let (s, found) = send(app.scim(
+        Method::GET,
+        "/Users?filter=userName%20eq%20%22after@example.com%22",
+    ))
+    .await;
+    assert_eq!(
+        (s, found["totalResults"].as_i64()),
+        (200, Some(0)),
+        "{found}"
+    );
     let (s, body) = send(
         app.raw(Method::GET, "/scim/v2/Users")
             .header("Authorization", format!("Bearer {token}")),
