@@ -21,9 +21,9 @@ use crate::initial_sync_support::*;
 use crate::mapping_support::map_group;
 use crate::okta_hooks_support::register_hook;
 use crate::okta_support::{
-    client_for, connect, register, start_sim as start_okta, CLIENT_SECRET, SECRET_KEY,
+    connect_with_roles, group_named, start_sim as start_okta, zenqms_until, CLIENT_SECRET,
+    SECRET_KEY,
 };
-use crate::scim_support::{enc, get};
 use crate::sim_support::*;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -80,12 +80,8 @@ async fn setup_scoped(
     ];
     settings.extend_from_slice(extra);
     let app = bridge_on(db, &zenqms, &settings).await;
-    register(&okta, client_for(&app));
-    connect(&app, &okta).await;
+    connect_with_roles(&app, &okta).await;
     scope(&app, &okta, scope_ids).await;
-    connected(&app).await;
-    let (s, body) = send(app.admin(Method::POST, "/zenqms/roles/refresh")).await;
-    assert_eq!(s, 200, "{body}");
     (zenqms, okta, app)
 }
 
@@ -123,27 +119,6 @@ async fn synced_and_mapped(
         .expect("Eng in the directory");
     map_group(&app, eng["id"].as_str().expect("id"), &["7"]).await;
     (zenqms, okta, app)
-}
-
-async fn zenqms_until(
-    zenqms: &zenqms_sim::RunningSim,
-    email: &str,
-    check: impl Fn(&zenqms_sim::User) -> bool,
-) -> zenqms_sim::User {
-    eventually(WAIT, || async {
-        zenqms_user(zenqms, email).as_ref().is_some_and(&check)
-    })
-    .await;
-    zenqms_user(zenqms, email).expect("the user")
-}
-
-async fn group_named(app: &TestApp, name: &str) -> Option<Value> {
-    let filter = enc(&format!("displayName eq \"{name}\""));
-    let (s, list) = get(app, &format!("/Groups?filter={filter}")).await;
-    assert_eq!(s, 200, "{list}");
-    list["Resources"]
-        .as_array()
-        .and_then(|l| l.first().cloned())
 }
 
 /// `okta.resync` of the sync status.
