@@ -28,15 +28,7 @@ async fn health_readiness_and_metrics() {
     let generated = res.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(generated.len(), 36, "a uuid: {generated}");
 
-    let text = app
-        .raw(Method::GET, "/metrics")
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(
             r#"zenqms_bridge_http_requests_total{method="GET",route="/readyz",status="200"} 2"#

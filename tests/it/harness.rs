@@ -292,6 +292,18 @@ impl TestApp {
             .header("Authorization", format!("Bearer {}", self.admin_token))
     }
 
+    /// `GET /metrics` with the admin token: the text.
+    pub async fn metrics(&self) -> String {
+        self.raw(Method::GET, "/metrics")
+            .bearer_auth(&self.admin_token)
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text")
+    }
+
     pub async fn stop(mut self) {
         if let Some(s) = self.server.take() {
             s.stop().await;

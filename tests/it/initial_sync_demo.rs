@@ -4,18 +4,12 @@
 //! refused, adds a mapping whose role reaches ZenQMS, and a change made in okta-sim reaches
 //! ZenQMS. The demo always runs on its own SQLite file, whatever `TEST_DATABASE_URL` says.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::demo_support::{curl_missing, sh, Demo};
 use crate::harness::eventually;
-
-fn sh(line: &str) -> String {
-    let out = Command::new("sh").arg("-c").arg(line).output().expect("sh");
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
 
 fn json(text: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
@@ -49,57 +43,12 @@ async fn run_to_end(public: &str, admin: &str, line: &str) -> (String, Value) {
 
 #[tokio::test]
 async fn the_demo_walkthrough_connects_okta_and_provisions_zenqms_from_it() {
-    if Command::new("curl").arg("--version").output().is_err() {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "\nSKIPPED the demo's Okta walkthrough test: curl is not installed"
-        );
+    if curl_missing("the demo's Okta walkthrough test") {
         return;
     }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let work = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_zenqms-bridge"))
-        .args(["serve", "--demo"])
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("RUST_LOG", "warn")
-        .current_dir(work.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the demo");
-    let stdout = child.stdout.take().unwrap();
-    let lines = tokio::task::spawn_blocking(move || {
-        let mut lines = Vec::new();
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let done = line.starts_with("Ctrl-C");
-            lines.push(line);
-            if done {
-                break;
-            }
-        }
-        lines
-    });
-    let lines = tokio::time::timeout(Duration::from_secs(60), lines)
-        .await
-        .expect("demo prints")
-        .unwrap();
-    let field = |label: &str| {
-        lines
-            .iter()
-            .find_map(|l| {
-                l.trim()
-                    .strip_prefix(label)
-                    .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
-            })
-            .unwrap_or_else(|| panic!("no `{label}` in {lines:#?}"))
-    };
+    let demo = Demo::start().await;
+    let (port, lines) = (demo.port, &demo.lines);
+    let field = |label: &str| demo.field(label);
     let public = format!("http://127.0.0.1:{port}");
     assert_eq!(field("console:"), format!("{public}/"));
     let okta_url = field("Okta simulator:");
@@ -204,15 +153,5 @@ async fn the_demo_walkthrough_connects_okta_and_provisions_zenqms_from_it() {
     })
     .await;
 
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = tokio::task::spawn_blocking(move || child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(exit.success());
+    demo.stop().await;
 }

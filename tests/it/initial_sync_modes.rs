@@ -104,15 +104,7 @@ async fn standard_links_by_email_and_changes_nothing_else() {
     assert!(entries.iter().any(|e| e["action"] == "initial_sync.finish"));
 
     // Progress and counts in /metrics.
-    let metrics = app
-        .raw(Method::GET, "/metrics")
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("zenqms_bridge_initial_sync_items{outcome=\"link\"} 2"),
         "{metrics}"

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use crate::harness::{send, TestApp};
 use crate::initial_sync_support::*;
 use crate::mapping_support::map_group;
-use crate::okta_support::{client_for, connect, register, start_sim as start_okta};
+use crate::okta_support::{connect_with_roles, start_sim as start_okta};
 use crate::scim_support::{enc, get};
 use crate::sim_support::*;
 
@@ -52,11 +52,7 @@ async fn setup() -> (zenqms_sim::RunningSim, OktaSim, TestApp) {
     })
     .await;
     let app = bridge(&zenqms, &[("SYNC_DRIFT_SWEEP_SECS", "0")]).await;
-    register(&okta, client_for(&app));
-    connect(&app, &okta).await;
-    connected(&app).await;
-    let (s, body) = send(app.admin(Method::POST, "/zenqms/roles/refresh")).await;
-    assert_eq!(s, 200, "{body}");
+    connect_with_roles(&app, &okta).await;
     zenqms.sim.reset_calls();
     okta.sim.reset_calls();
     (zenqms, okta, app)

@@ -9,10 +9,11 @@ use reqwest::Method;
 use serde_json::json;
 use zenqms_sim::{Faults, RunningSim, SeedUser, SimConfig};
 
-use crate::harness::{cli, eventually, json_of, send, BinaryApp, TestApp, TestDb};
+use crate::harness::{eventually, json_of, send, BinaryApp, TestApp, TestDb};
 use crate::initial_sync_support::*;
 use crate::mapping_support::existing;
 use crate::sim_support::*;
+use crate::sync_processes::{prepare, Prepared};
 
 /// `n` ZenQMS users (`l0@…` …) that Okta pushes too: `n` links.
 fn linkable(n: usize) -> Vec<SeedUser> {
@@ -55,6 +56,21 @@ fn patches(sim: &RunningSim) -> BTreeMap<String, usize> {
     out
 }
 
+/// `n` linkable users in a ZenQMS answering in `latency_ms`, pushed (sync paused) to a bridge
+/// that spends 4 calls a second: a run over them takes seconds, so what a test does to it
+/// meanwhile (a cancel, an outage) arrives while links remain — at the tests' usual 1,000 a
+/// second the run could finish first.
+async fn throttled(n: usize, latency_ms: u64) -> (RunningSim, TestApp) {
+    let sim = slow_sim(n, latency_ms).await;
+    let app = bridge(
+        &sim,
+        &[("SYNC_DRIFT_SWEEP_SECS", "0"), ("ZENQMS_MAX_RPS", "4")],
+    )
+    .await;
+    push_linkable(&app, n).await;
+    (sim, app)
+}
+
 #[tokio::test]
 async fn one_run_at_a_time_even_when_two_starts_race() {
     let sim = slow_sim(30, 40).await;
@@ -94,14 +110,7 @@ async fn one_run_at_a_time_even_when_two_starts_race() {
 
 #[tokio::test]
 async fn cancel_stops_a_run_between_users() {
-    let sim = slow_sim(40, 60).await;
-    // 4 calls a second, as in the outage test: the cancel arrives while links remain.
-    let app = bridge(
-        &sim,
-        &[("SYNC_DRIFT_SWEEP_SECS", "0"), ("ZENQMS_MAX_RPS", "4")],
-    )
-    .await;
-    push_linkable(&app, 40).await;
+    let (sim, app) = throttled(40, 60).await;
     let run = start(&app, "standard", false).await;
     let id = run["id"].as_str().expect("id");
     eventually(T, || async { patches(&sim).len() >= 3 }).await;
@@ -132,16 +141,9 @@ async fn cancel_stops_a_run_between_users() {
 
 #[tokio::test]
 async fn a_zenqms_outage_pauses_the_run_and_it_resumes_when_zenqms_answers() {
-    let sim = slow_sim(20, 5).await;
-    // 4 calls a second: the 15 links left after the fifth take seconds, so the second outage
-    // below begins while the run is still applying (at the tests' usual 1,000 a second the
-    // run could finish before the test turned it on).
-    let app = bridge(
-        &sim,
-        &[("SYNC_DRIFT_SWEEP_SECS", "0"), ("ZENQMS_MAX_RPS", "4")],
-    )
-    .await;
-    push_linkable(&app, 20).await;
+    // The 15 links left after the fifth take seconds: the second outage below begins while
+    // the run is still applying.
+    let (sim, app) = throttled(20, 5).await;
     let outage = |on: bool| Faults {
         outage: on,
         latency_min_ms: Some(5),
@@ -176,25 +178,6 @@ async fn a_zenqms_outage_pauses_the_run_and_it_resumes_when_zenqms_answers() {
     app.stop().await;
 }
 
-/// Tokens through the CLI (which also applies the migrations).
-fn tokens(db: &TestDb) -> (String, String) {
-    zenqms_bridge::install_crypto_provider();
-    let token = |name: &str, scope: &str| {
-        let out = cli(db, &["token", "create", "--name", name, "--scope", scope]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap_or_default()
-            .to_string()
-    };
-    (token("ops", "admin"), token("okta", "scim"))
-}
-
 fn spawn(db: &TestDb, sim: &RunningSim) -> BinaryApp {
     let mut env = bridge_settings(sim);
     env.retain(|(k, _)| k != "SYNC_LEASE_SECS");
@@ -204,22 +187,95 @@ fn spawn(db: &TestDb, sim: &RunningSim) -> BinaryApp {
     BinaryApp::spawn(db, &pairs)
 }
 
+/// Bridge processes on one database and one ZenQMS, for the tests that kill one mid-run and
+/// let the next resume the run.
+struct Processes<'a> {
+    db: &'a TestDb,
+    sim: &'a RunningSim,
+    client: reqwest::Client,
+    admin: String,
+}
+
+impl Processes<'_> {
+    /// A new process, ready.
+    async fn spawn(&self) -> BinaryApp {
+        let bin = spawn(self.db, self.sim);
+        bin.wait_ready(&self.client).await;
+        bin
+    }
+
+    fn api(&self, bin: &BinaryApp, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, format!("{}/api/v1{path}", bin.base))
+            .bearer_auth(&self.admin)
+    }
+
+    /// `POST /api/v1/initial-sync` with `body` through `bin`; asserts `202`; the run.
+    async fn start(&self, bin: &BinaryApp, body: serde_json::Value) -> serde_json::Value {
+        let res = self
+            .api(bin, Method::POST, "/initial-sync")
+            .json(&body)
+            .send()
+            .await
+            .expect("start");
+        let (s, run) = json_of(res).await;
+        assert_eq!(s, 202, "{run}");
+        run
+    }
+
+    /// Kills `bin` (SIGKILL) once `applied()` reaches 15 and asserts it had not reached `n`
+    /// (the `what` of the message: linked, created), then starts the next process and waits
+    /// (at most `within`) for it to finish run `id`: the run at its end.
+    async fn kill_and_resume(
+        &self,
+        mut bin: BinaryApp,
+        id: &str,
+        (n, what): (usize, &str),
+        applied: impl Fn() -> usize,
+        within: Duration,
+    ) -> serde_json::Value {
+        eventually(T, || async { applied() >= 15 }).await;
+        bin.child.kill().expect("SIGKILL");
+        let _ = bin.child.wait();
+        let at_kill = applied();
+        assert!(at_kill < n, "killed mid-run ({at_kill} {what})");
+
+        let bin = self.spawn().await;
+        let run_path = format!("/initial-sync/{id}");
+        eventually(within, || async {
+            let res = self
+                .api(&bin, Method::GET, &run_path)
+                .send()
+                .await
+                .expect("get");
+            json_of(res).await.1["state"] == "done"
+        })
+        .await;
+        let res = self
+            .api(&bin, Method::GET, &run_path)
+            .send()
+            .await
+            .expect("get");
+        json_of(res).await.1
+    }
+}
+
 #[tokio::test]
 async fn a_bridge_killed_mid_run_is_resumed_without_a_duplicate_call() {
     const N: usize = 60;
     let sim = slow_sim(N, 25).await;
     let db = TestDb::new();
-    let (admin, scim) = tokens(&db);
-    let client = reqwest::Client::new();
-    let bin = spawn(&db, &sim);
-    bin.wait_ready(&client).await;
-    let api = |bin: &BinaryApp, method: Method, path: &str| {
-        client
-            .request(method, format!("{}/api/v1{path}", bin.base))
-            .bearer_auth(&admin)
+    let Prepared { admin, scim, .. } = prepare(&db);
+    let procs = Processes {
+        db: &db,
+        sim: &sim,
+        client: reqwest::Client::new(),
+        admin,
     };
+    let bin = procs.spawn().await;
     let (s, body) = json_of(
-        api(&bin, Method::POST, "/sync/pause")
+        procs
+            .api(&bin, Method::POST, "/sync/pause")
             .send()
             .await
             .expect("pause"),
@@ -228,38 +284,25 @@ async fn a_bridge_killed_mid_run_is_resumed_without_a_duplicate_call() {
     assert_eq!(s, 200, "{body}");
     for i in 0..N {
         push_to(
-            &client,
+            &procs.client,
             &bin.base,
             &scim,
             &mut Person::new(&format!("l{i}")),
         )
         .await;
     }
-    let res = api(&bin, Method::POST, "/initial-sync")
-        .json(&json!({"mode": "standard"}))
-        .send()
-        .await
-        .expect("start");
-    let (s, run) = json_of(res).await;
-    assert_eq!(s, 202, "{run}");
-    let id = run["id"].as_str().expect("id").to_string();
+    let run = procs.start(&bin, json!({"mode": "standard"})).await;
+    let id = run["id"].as_str().expect("id");
 
-    eventually(T, || async { patches(&sim).len() >= 15 }).await;
-    let mut bin = bin;
-    bin.child.kill().expect("SIGKILL");
-    let _ = bin.child.wait();
-    let at_kill = patches(&sim).len();
-    assert!(at_kill < N, "killed mid-run ({at_kill} linked)");
-
-    let bin = spawn(&db, &sim);
-    bin.wait_ready(&client).await;
-    let run_path = format!("/initial-sync/{id}");
-    eventually(Duration::from_secs(60), || async {
-        let res = api(&bin, Method::GET, &run_path).send().await.expect("get");
-        json_of(res).await.1["state"] == "done"
-    })
-    .await;
-    let (_, done) = json_of(api(&bin, Method::GET, &run_path).send().await.expect("get")).await;
+    let done = procs
+        .kill_and_resume(
+            bin,
+            id,
+            (N, "linked"),
+            || patches(&sim).len(),
+            Duration::from_secs(60),
+        )
+        .await;
     assert_eq!(done["counts"]["link"], N, "{done}");
     assert_eq!(done["progress"]["done"], N);
     let p = patches(&sim);
@@ -348,15 +391,15 @@ async fn a_bridge_killed_mid_run_from_okta_resumes_and_creates_each_user_once() 
     })
     .await;
     let db = TestDb::new();
-    let (admin, _scim) = tokens(&db);
-    let client = reqwest::Client::new();
-    let bin = spawn(&db, &sim);
-    bin.wait_ready(&client).await;
-    let api = |bin: &BinaryApp, method: Method, path: &str| {
-        client
-            .request(method, format!("{}/api/v1{path}", bin.base))
-            .bearer_auth(&admin)
+    let Prepared { admin, .. } = prepare(&db);
+    let procs = Processes {
+        db: &db,
+        sim: &sim,
+        client: reqwest::Client::new(),
+        admin,
     };
+    let bin = procs.spawn().await;
+    let api = |bin: &BinaryApp, method: Method, path: &str| procs.api(bin, method, path);
     // Connect the org through the first process (its callback is the redirect URI).
     okta.sim
         .set_client(okta_sim::OAuthClient::new(
@@ -380,32 +423,19 @@ async fn a_bridge_killed_mid_run_from_okta_resumes_and_creates_each_user_once() 
     let (status, page, _) = open(body["authorize_url"].as_str().expect("url")).await;
     assert_eq!(status, 200, "{page}");
 
-    let res = api(&bin, Method::POST, "/initial-sync")
-        .json(&json!({"mode": "full"}))
-        .send()
-        .await
-        .expect("start");
-    let (s, run) = json_of(res).await;
-    assert_eq!(s, 202, "{run}");
+    let run = procs.start(&bin, json!({"mode": "full"})).await;
     assert_eq!(run["source"], "okta", "{run}");
-    let id = run["id"].as_str().expect("id").to_string();
+    let id = run["id"].as_str().expect("id");
 
-    eventually(T, || async { creates(&sim) >= 15 }).await;
-    let mut bin = bin;
-    bin.child.kill().expect("SIGKILL");
-    let _ = bin.child.wait();
-    let at_kill = creates(&sim);
-    assert!(at_kill < N, "killed mid-run ({at_kill} created)");
-
-    let bin = spawn(&db, &sim);
-    bin.wait_ready(&client).await;
-    let run_path = format!("/initial-sync/{id}");
-    eventually(Duration::from_secs(90), || async {
-        let res = api(&bin, Method::GET, &run_path).send().await.expect("get");
-        json_of(res).await.1["state"] == "done"
-    })
-    .await;
-    let (_, done) = json_of(api(&bin, Method::GET, &run_path).send().await.expect("get")).await;
+    let done = procs
+        .kill_and_resume(
+            bin,
+            id,
+            (N, "created"),
+            || creates(&sim),
+            Duration::from_secs(90),
+        )
+        .await;
     // Every user created by the run, and counted so: the run holds each until it applies it
     // (the second process's start-up enqueues every user without a record, and its workers
     // must not create them first), and a create whose answer died with the first process is

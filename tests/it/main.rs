@@ -12,6 +12,7 @@ mod console_okta;
 mod console_sessions;
 mod console_support;
 mod console_users;
+mod demo_support;
 mod directory_external;
 mod faults_disk;
 mod faults_overload;

@@ -99,15 +99,7 @@ async fn the_whole_dance_connects_and_records_who_authorized() {
     }
     assert!(!audit.to_string().contains(CLIENT_SECRET));
     // Calls are counted in /metrics.
-    let metrics = app
-        .raw(Method::GET, "/metrics")
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains(
             "zenqms_bridge_okta_calls_total{endpoint=\"POST /oauth2/v1/token\",outcome=\"ok\"} 1"

@@ -6,40 +6,22 @@
 
 use std::time::Duration;
 
-use okta_sim::{
-    Lifecycle, NewGroup, NewUser, RunningSim as OktaSim, Seed, SimConfig as OktaConfig,
-};
+use okta_sim::{Lifecycle, NewGroup, RunningSim as OktaSim, SimConfig as OktaConfig};
 use reqwest::Method;
-use serde_json::{json, Value};
+use serde_json::json;
 use zenqms_bridge::okta::follow::Followed;
 use zenqms_sim::{Id, Status};
 
-use crate::harness::{eventually, send, TestApp};
+use crate::harness::{send, TestApp};
 use crate::initial_sync_support::*;
 use crate::mapping_support::map_group;
-use crate::okta_support::{client_for, connect, register, start_sim as start_okta, CLIENT_SECRET};
-use crate::scim_support::{enc, get};
+use crate::okta_hooks_support::org;
+use crate::okta_support::{
+    connect_with_roles, group_named, new_user, start_sim as start_okta, zenqms_until, CLIENT_SECRET,
+};
 use crate::sim_support::*;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Okta's org: a and d (QA), and e; ZenQMS has a and e already (`tenant()`).
-fn org() -> Seed {
-    let users: Vec<Value> = ["a", "d", "e"]
-        .iter()
-        .map(|n| {
-            json!({"id": format!("00u{n}"), "profile": {
-                "login": format!("{n}@example.com"), "email": format!("{n}@example.com"),
-                "firstName": format!("Given{n}"), "lastName": format!("Family{n}"),
-                "title": "QA Specialist"}})
-        })
-        .collect();
-    Seed::from_json(
-        &json!({"users": users, "groups": [{"id": "00gqa", "name": "QA", "members": ["00ua", "00ud"]}]})
-            .to_string(),
-    )
-    .expect("seed")
-}
 
 async fn setup() -> (zenqms_sim::RunningSim, OktaSim, TestApp) {
     let zenqms = tenant_sim().await;
@@ -49,21 +31,8 @@ async fn setup() -> (zenqms_sim::RunningSim, OktaSim, TestApp) {
     })
     .await;
     let app = bridge(&zenqms, &[("SYNC_DRIFT_SWEEP_SECS", "0")]).await;
-    register(&okta, client_for(&app));
-    connect(&app, &okta).await;
-    connected(&app).await;
-    let (s, body) = send(app.admin(Method::POST, "/zenqms/roles/refresh")).await;
-    assert_eq!(s, 200, "{body}");
+    connect_with_roles(&app, &okta).await;
     (zenqms, okta, app)
-}
-
-fn new_user(n: &str) -> NewUser {
-    let profile = json!({"login": format!("{n}@example.com"), "email": format!("{n}@example.com"),
-        "firstName": format!("Given{n}"), "lastName": format!("Family{n}"), "title": "Engineer"});
-    NewUser {
-        profile: profile.as_object().cloned().unwrap_or_default(),
-        ..NewUser::default()
-    }
 }
 
 async fn follow_user(app: &TestApp, id: &str) -> Followed {
@@ -80,28 +49,6 @@ async fn follow_group(app: &TestApp, id: &str) -> Followed {
         .follow_group(id, "test-follow")
         .await
         .expect("followed")
-}
-
-/// Waits until ZenQMS's user of `email` satisfies `check`.
-async fn zenqms_until(
-    zenqms: &zenqms_sim::RunningSim,
-    email: &str,
-    check: impl Fn(&zenqms_sim::User) -> bool,
-) -> zenqms_sim::User {
-    eventually(WAIT, || async {
-        zenqms_user(zenqms, email).as_ref().is_some_and(&check)
-    })
-    .await;
-    zenqms_user(zenqms, email).expect("the user")
-}
-
-async fn group_named(app: &TestApp, name: &str) -> Option<Value> {
-    let filter = enc(&format!("displayName eq \"{name}\""));
-    let (s, list) = get(app, &format!("/Groups?filter={filter}")).await;
-    assert_eq!(s, 200, "{list}");
-    list["Resources"]
-        .as_array()
-        .and_then(|l| l.first().cloned())
 }
 
 #[tokio::test]

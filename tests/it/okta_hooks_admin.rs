@@ -55,6 +55,23 @@ async fn ensure(app: &TestApp) -> Value {
     body
 }
 
+/// The bridge's view of the hook, whose `problem` names `what`.
+async fn problem_names(app: &TestApp, what: &str) -> Value {
+    let view = hook(app).await;
+    assert!(
+        view["problem"].as_str().unwrap_or_default().contains(what),
+        "{view}"
+    );
+    view
+}
+
+/// The hook deactivated in Okta, by its admin.
+async fn deactivate_in_okta(app: &TestApp, okta: &RunningSim, id: &str) {
+    let path = format!("/{id}/lifecycle/deactivate");
+    let (s, body) = in_okta(app, okta, Method::POST, &path, None).await;
+    assert_eq!(s, 200, "{body}");
+}
+
 fn sorted(v: &Value) -> Vec<String> {
     let mut list: Vec<String> = v
         .as_array()
@@ -198,24 +215,9 @@ async fn a_hook_deactivated_moved_or_deleted_in_okta_is_repaired() {
     let uri = format!("{}/okta/events", app.base);
 
     // Deactivated in Okta.
-    let (s, body) = in_okta(
-        &app,
-        &okta,
-        Method::POST,
-        &format!("/{id}/lifecycle/deactivate"),
-        None,
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
-    let view = hook(&app).await;
+    deactivate_in_okta(&app, &okta, &id).await;
+    let view = problem_names(&app, "deactivated").await;
     assert_eq!(view["status"], "INACTIVE", "{view}");
-    assert!(
-        view["problem"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("deactivated"),
-        "{view}"
-    );
     let repaired = ensure(&app).await;
     assert_eq!(repaired["id"], id.as_str(), "the same hook");
     assert_eq!(repaired["status"], "ACTIVE", "{repaired}");
@@ -240,15 +242,8 @@ async fn a_hook_deactivated_moved_or_deleted_in_okta_is_repaired() {
     )
     .await;
     assert_eq!(s, 200, "{body}");
-    let view = hook(&app).await;
+    let view = problem_names(&app, "points at").await;
     assert_eq!(view["uri"], "https://elsewhere.example.com/hook", "{view}");
-    assert!(
-        view["problem"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("points at"),
-        "{view}"
-    );
     let repaired = ensure(&app).await;
     assert_eq!(repaired["uri"], uri.as_str(), "{repaired}");
     assert_eq!(repaired["verification_status"], "VERIFIED", "{repaired}");
@@ -274,27 +269,12 @@ async fn a_hook_deactivated_moved_or_deleted_in_okta_is_repaired() {
         .expect("read"));
 
     // Deleted in Okta.
-    let (s, _) = in_okta(
-        &app,
-        &okta,
-        Method::POST,
-        &format!("/{id}/lifecycle/deactivate"),
-        None,
-    )
-    .await;
-    assert_eq!(s, 200);
+    deactivate_in_okta(&app, &okta, &id).await;
     let (s, _) = in_okta(&app, &okta, Method::DELETE, &format!("/{id}"), None).await;
     assert_eq!(s, 204);
     assert!(okta.sim.hooks().is_empty());
-    let view = hook(&app).await;
+    let view = problem_names(&app, "deleted in Okta").await;
     assert_eq!(view["status"], "DELETED_IN_OKTA", "{view}");
-    assert!(
-        view["problem"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("deleted in Okta"),
-        "{view}"
-    );
     let repaired = ensure(&app).await;
     let live = only_hook(&okta);
     assert_ne!(live.id, id, "created again");
@@ -407,14 +387,7 @@ async fn without_a_connection_the_scope_or_https_the_admin_is_told_what_to_do() 
         message.contains("PUBLIC_URL") && message.contains("HTTPS"),
         "{body}"
     );
-    let view = hook(&app).await;
-    assert!(
-        view["problem"]
-            .as_str()
-            .unwrap_or_default()
-            .contains("PUBLIC_URL"),
-        "{view}"
-    );
+    problem_names(&app, "PUBLIC_URL").await;
     app.stop().await;
 }
 

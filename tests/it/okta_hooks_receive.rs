@@ -65,49 +65,17 @@ async fn the_hook_record_keeps_only_the_secrets_hash_and_matches_it() {
 use std::collections::HashSet;
 
 use diesel::prelude::*;
-use okta_sim::{DeliveryOutcome, HookDelivery, Lifecycle, NewGroup, NewUser};
+use okta_sim::{DeliveryOutcome, HookDelivery, Lifecycle, NewGroup};
 use reqwest::Method;
 use serde_json::{json, Value};
 use zenqms_bridge::store::schema::{okta_hook_deliveries, okta_hook_events};
 use zenqms_sim::{Id, Status};
 
 use crate::harness::{eventually, send, TestDb};
-use crate::initial_sync_support::zenqms_user;
 use crate::mapping_support::map_group;
 use crate::okta_hooks_support::*;
-use crate::scim_support::{enc, get};
+use crate::okta_support::{group_named, new_user, zenqms_until};
 use crate::sim_support::{bridge_on, settled, total_calls};
-
-fn new_user(n: &str) -> NewUser {
-    let profile = json!({"login": format!("{n}@example.com"), "email": format!("{n}@example.com"),
-        "firstName": format!("Given{n}"), "lastName": format!("Family{n}"), "title": "Engineer"});
-    NewUser {
-        profile: profile.as_object().cloned().unwrap_or_default(),
-        ..NewUser::default()
-    }
-}
-
-/// Waits until ZenQMS's user of `email` satisfies `check`.
-async fn zenqms_until(
-    zenqms: &zenqms_sim::RunningSim,
-    email: &str,
-    check: impl Fn(&zenqms_sim::User) -> bool,
-) -> zenqms_sim::User {
-    eventually(WAIT, || async {
-        zenqms_user(zenqms, email).as_ref().is_some_and(&check)
-    })
-    .await;
-    zenqms_user(zenqms, email).expect("the user")
-}
-
-async fn group_named(app: &TestApp, name: &str) -> Option<Value> {
-    let filter = enc(&format!("displayName eq \"{name}\""));
-    let (s, list) = get(app, &format!("/Groups?filter={filter}")).await;
-    assert_eq!(s, 200, "{list}");
-    list["Resources"]
-        .as_array()
-        .and_then(|l| l.first().cloned())
-}
 
 /// `(uuid, state, attempts)` of every stored event.
 fn stored_events(app: &TestApp) -> Vec<(String, String, i32)> {
@@ -152,15 +120,7 @@ async fn processed(app: &TestApp) {
 
 /// The value of `zenqms_bridge_okta_hook_deliveries_total{outcome=…}` (0 when absent).
 async fn delivery_metric(app: &TestApp, outcome: &str) -> u64 {
-    let text = app
-        .raw(Method::GET, "/metrics")
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("text");
+    let text = app.metrics().await;
     let prefix = format!("zenqms_bridge_okta_hook_deliveries_total{{outcome=\"{outcome}\"}} ");
     text.lines()
         .find_map(|l| l.strip_prefix(&prefix))

@@ -15,9 +15,9 @@ use sha2::{Digest, Sha256};
 use zenqms_bridge::okta_hooks::{HookRecord, EVENT_TYPES};
 
 use crate::harness::{send, TestApp, TestDb};
-use crate::initial_sync_support::{connected, tenant_sim};
+use crate::initial_sync_support::tenant_sim;
 use crate::okta_support::{
-    client_for, connect, register, start_sim as start_okta, CLIENT_ID, CLIENT_SECRET, SECRET_KEY,
+    client_for, connect_with_roles, start_sim as start_okta, CLIENT_ID, CLIENT_SECRET, SECRET_KEY,
 };
 use crate::sim_support::bridge_on;
 
@@ -63,11 +63,7 @@ pub async fn setup_on(db: TestDb, delivery: HookDelivery) -> Setup {
         &[("SYNC_DRIFT_SWEEP_SECS", "0"), ("SECRET_KEY", SECRET_KEY)],
     )
     .await;
-    register(&okta, client_for(&app));
-    connect(&app, &okta).await;
-    connected(&app).await;
-    let (s, body) = send(app.admin(Method::POST, "/zenqms/roles/refresh")).await;
-    assert_eq!(s, 200, "{body}");
+    connect_with_roles(&app, &okta).await;
     Setup { zenqms, okta, app }
 }
 

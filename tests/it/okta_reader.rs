@@ -158,15 +158,7 @@ async fn a_429_is_waited_out_until_reset() {
     // The governor read the headers: at most the first refusal of a window, never a burst.
     let refused = users.iter().filter(|c| c.status == Some(429)).count();
     assert!((1..=2).contains(&refused), "{refused} refusals: {users:?}");
-    let metrics = app
-        .raw(Method::GET, "/metrics")
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("okta_calls_total{endpoint=\"GET /api/v1/users\",outcome=\"ok\"} 5"),
         "{metrics}"

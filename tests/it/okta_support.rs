@@ -5,13 +5,17 @@
 
 #![allow(dead_code)]
 
+use std::time::Duration;
+
 use diesel::prelude::*;
-use okta_sim::{OAuthClient, RunningSim, SimConfig};
+use okta_sim::{NewUser, OAuthClient, RunningSim, SimConfig};
 use reqwest::Method;
 use serde_json::{json, Value};
 use zenqms_bridge::store::schema::okta_connection;
 
-use crate::harness::{send, TestApp};
+use crate::harness::{eventually, send, TestApp};
+use crate::initial_sync_support::{connected, zenqms_user};
+use crate::scim_support::{enc, get};
 
 pub const CLIENT_ID: &str = "0oatestclient0000001";
 pub const CLIENT_SECRET: &str = "okta-test-client-secret-0123456789";
@@ -117,4 +121,47 @@ pub fn age_access_token(app: &TestApp) {
 /// distinguish grants: the token endpoint's calls minus the code exchanges).
 pub fn token_calls(sim: &RunningSim) -> u64 {
     sim.sim.calls().count("POST /oauth2/v1/token")
+}
+
+/// The bridge's client registered in `sim` and the org connected; the bridge's ZenQMS
+/// connection loaded and ZenQMS's roles read: where the tests that follow Okta start.
+pub async fn connect_with_roles(app: &TestApp, sim: &RunningSim) {
+    register(sim, client_for(app));
+    connect(app, sim).await;
+    connected(app).await;
+    let (s, body) = send(app.admin(Method::POST, "/zenqms/roles/refresh")).await;
+    assert_eq!(s, 200, "{body}");
+}
+
+/// A new Okta user `n@example.com`, an Engineer.
+pub fn new_user(n: &str) -> NewUser {
+    let profile = json!({"login": format!("{n}@example.com"), "email": format!("{n}@example.com"),
+        "firstName": format!("Given{n}"), "lastName": format!("Family{n}"), "title": "Engineer"});
+    NewUser {
+        profile: profile.as_object().cloned().unwrap_or_default(),
+        ..NewUser::default()
+    }
+}
+
+/// Waits (at most 30 s) until ZenQMS's user of `email` satisfies `check`.
+pub async fn zenqms_until(
+    zenqms: &zenqms_sim::RunningSim,
+    email: &str,
+    check: impl Fn(&zenqms_sim::User) -> bool,
+) -> zenqms_sim::User {
+    eventually(Duration::from_secs(30), || async {
+        zenqms_user(zenqms, email).as_ref().is_some_and(&check)
+    })
+    .await;
+    zenqms_user(zenqms, email).expect("the user")
+}
+
+/// The bridge's SCIM group named `name`, if the directory has it.
+pub async fn group_named(app: &TestApp, name: &str) -> Option<Value> {
+    let filter = enc(&format!("displayName eq \"{name}\""));
+    let (s, list) = get(app, &format!("/Groups?filter={filter}")).await;
+    assert_eq!(s, 200, "{list}");
+    list["Resources"]
+        .as_array()
+        .and_then(|l| l.first().cloned())
 }

@@ -246,15 +246,7 @@ async fn without_a_connection_scim_queues_and_a_verified_connection_drains_it() 
         "refused connections are audited too"
     );
     assert!(!audit.to_string().contains(SIM_TOKEN));
-    let text = app
-        .raw(Method::GET, "/metrics")
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(
             r#"zenqms_bridge_zenqms_calls_total{endpoint="POST /v2/users",outcome="ok"} 1"#
@@ -299,15 +291,7 @@ async fn errors_and_hangs_past_the_timeout_are_retried_until_everyone_converges(
             .user_by_external_id(p.external_id.as_deref().unwrap())
             .is_some());
     }
-    let text = app
-        .raw(Method::GET, "/metrics")
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     assert!(
         text.contains(r#"outcome="timeout""#) && text.contains(r#"outcome="server_error""#),
         "{text}"
