@@ -116,6 +116,7 @@ settings! {
     OKTA_CONNECT_TIMEOUT_MS: Key<u64> = "5000", secret: false, "Connect timeout for calls to the Okta org (OAuth and the Users/Groups APIs).";
     OKTA_REQUEST_TIMEOUT_MS: Key<u64> = "30000", secret: false, "Whole-request timeout for calls to the Okta org.";
     OKTA_RESYNC_SECS: Key<u64> = "3600", secret: false, "How often the connected Okta org is re-read for users and group memberships changed since the last re-read (what event hooks missed); once across processes. 0 turns periodic re-reads off (POST /api/v1/okta/resync and a repaired event hook still run one).";
+    OKTA_PRESENCE_SECS: Key<u64> = "86400", secret: false, "How often an Okta re-read also lists every user of the org (one call per 200) to find the users deleted or deactivated in Okta that the directory still has active (a deleted user is in no list of changes); groups are compared in every re-read. 0 turns the user check off.";
     OKTA_EVENTS_RETAIN_DAYS: Key<u64> = "30", secret: false, "How long Okta event-hook deliveries and their events are kept once processed, in days (1 to 3650); older ones are deleted hourly. An event's uuid is remembered as long, so a delivery Okta repeats (it retries within seconds) is still recognised as a duplicate.";
     CONSOLE_SESSION_IDLE_SECS: Key<u64> = "1800", secret: false, "The admin console signs a browser out after this long without a request.";
     CONSOLE_SESSION_MAX_SECS: Key<u64> = "43200", secret: false, "The admin console signs a browser out this long after sign-in, however active.";
@@ -236,6 +237,8 @@ pub struct Config {
     pub okta_request_timeout: Duration,
     /// `None`: no periodic Okta re-read (on request only).
     pub okta_resync: Option<Duration>,
+    /// `None`: the Okta re-read never lists every user (`OKTA_PRESENCE_SECS`).
+    pub okta_presence: Option<Duration>,
     /// How long processed event-hook deliveries and events are kept (`OKTA_EVENTS_RETAIN_DAYS`).
     pub okta_events_retain: Duration,
     pub console_session_idle: Duration,
@@ -391,6 +394,13 @@ impl Config {
                 "must be at most 604800 (a week); 0 turns periodic re-reads off",
             ));
         }
+        let okta_presence_secs = r.get(&OKTA_PRESENCE_SECS)?;
+        if okta_presence_secs > 30 * 86_400 {
+            return Err(bad(
+                OKTA_PRESENCE_SECS.name(),
+                "must be at most 2592000 (30 days); 0 turns the check off",
+            ));
+        }
         let okta_events_retain_days = r.get(&OKTA_EVENTS_RETAIN_DAYS)?;
         if !(1..=3650).contains(&okta_events_retain_days) {
             return Err(bad(
@@ -448,6 +458,8 @@ impl Config {
             okta_connect_timeout: Duration::from_millis(okta_connect_ms.max(1)),
             okta_request_timeout: Duration::from_millis(okta_request_ms.max(1)),
             okta_resync: (okta_resync_secs > 0).then(|| Duration::from_secs(okta_resync_secs)),
+            okta_presence: (okta_presence_secs > 0)
+                .then(|| Duration::from_secs(okta_presence_secs)),
             okta_events_retain: Duration::from_secs(okta_events_retain_days * 86_400),
             console_session_idle: Duration::from_secs(console_idle),
             console_session_max: Duration::from_secs(console_max),

@@ -152,7 +152,12 @@ pub fn prepare(config: Config) -> Result<Services, StartError> {
         Some(Arc::new(org)),
     );
     let follow = crate::okta::follow::Follower::new(okta.clone(), directory.clone());
-    let resync = crate::okta::resync::Resync::new(pool.clone(), follow.clone(), config.okta_resync);
+    let resync = crate::okta::resync::Resync::new(
+        pool.clone(),
+        follow.clone(),
+        config.okta_resync,
+        config.okta_presence,
+    );
     let okta_hooks =
         crate::okta_hooks::OktaHooks::new(pool.clone(), metrics.clone(), config.okta_events_retain);
     let hook_registration = crate::okta_hooks::registration::Registration::new(

@@ -475,13 +475,17 @@ fn okta_resync_schemas() -> Value {
             "users_disabled": {"type": "integer"},
             "groups_read": {"type": "integer", "description": "groups whose membership or profile changed since the mark"},
             "groups_changed": {"type": "integer"},
+            "users_missing": {"type": "integer", "description": "active directory users Okta no longer lists (deleted or deactivated: followed, so disabled); compared every OKTA_PRESENCE_SECS"},
+            "groups_missing": {"type": "integer", "description": "directory groups Okta no longer lists (deleted: followed, so deleted with their mapped roles); compared in every re-read"},
             "ignored": {"type": "integer", "description": "users and groups outside the scope that the directory does not have"},
             "errors": {"type": "integer", "description": "users and groups the directory refused (listed in problem)"},
             "problem": nullable(json!({"type": "string", "description": "why nothing runs, why the last re-read failed, or what it could not apply"})),
             "requested": {"type": "boolean", "description": "a re-read is asked for"},
             "next_at": nullable(ts()),
             "users_mark": nullable(ts()), "groups_mark": nullable(ts()),
-            "overlap_secs": {"type": "integer", "description": "how far before the marks the next re-read starts"}}},
+            "overlap_secs": {"type": "integer", "description": "how far before the marks the next re-read starts"},
+            "presence_interval_secs": nullable(json!({"type": "integer", "description": "OKTA_PRESENCE_SECS: how often a re-read also lists every user to find those deleted in Okta; null: never"})),
+            "presence_checked_at": nullable(ts())}},
         "OktaResyncStarted": {"type": "object", "properties": {
             "started": {"type": "boolean", "description": "false: a re-read was already running (here or in another process) and was left to finish"},
             "message": {"type": "string"}, "resync": schema_ref("OktaResync")}}

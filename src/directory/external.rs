@@ -621,6 +621,28 @@ pub fn group_id_by_external_id(
         .optional()?)
 }
 
+/// The external ids of the groups that have one: what Okta's re-read looks for in Okta's
+/// list of groups (`okta::resync::presence`).
+pub fn group_external_ids(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
+    let ids: Vec<Option<String>> = scim_groups::table
+        .filter(scim_groups::external_id.is_not_null())
+        .select(scim_groups::external_id)
+        .load(conn)?;
+    Ok(ids.into_iter().flatten().collect())
+}
+
+/// The external ids of the live, active users that have one: what Okta's re-read looks for
+/// in Okta's list of users (an inactive user needs nothing more when its source deletes it).
+pub fn active_user_external_ids(conn: &mut DbConn) -> Result<Vec<String>, StoreError> {
+    let ids: Vec<Option<String>> = scim_users::table
+        .filter(scim_users::external_id.is_not_null())
+        .filter(scim_users::deleted_at.is_null())
+        .filter(scim_users::active.eq(true))
+        .select(scim_users::external_id)
+        .load(conn)?;
+    Ok(ids.into_iter().flatten().collect())
+}
+
 /// A group as an external source holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExternalGroup {

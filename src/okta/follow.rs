@@ -133,6 +133,10 @@ impl Follower {
         &self.okta
     }
 
+    pub fn directory(&self) -> &Directory {
+        &self.directory
+    }
+
     /// The scope groups (empty: the whole org).
     async fn scope(&self) -> Result<HashSet<String>, FollowError> {
         let row = self.okta.load().await?.ok_or(OktaError::NotConfigured)?;

@@ -299,6 +299,7 @@ diesel::table! {
         last_outcome -> Nullable<Text>,
         last_error -> Nullable<Text>,
         last_counts -> Nullable<Text>,
+        presence_checked_at -> Nullable<Timestamp>,
     }
 }
 

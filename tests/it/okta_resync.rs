@@ -58,6 +58,15 @@ async fn setup_on(
     db: crate::harness::TestDb,
     extra: &[(&str, &str)],
 ) -> (zenqms_sim::RunningSim, OktaSim, TestApp) {
+    setup_scoped(db, extra, &[STAFF, ENG]).await
+}
+
+/// The bridge connected to Okta with these scope groups (none: the whole org).
+async fn setup_scoped(
+    db: crate::harness::TestDb,
+    extra: &[(&str, &str)],
+    scope_ids: &[&str],
+) -> (zenqms_sim::RunningSim, OktaSim, TestApp) {
     let zenqms = tenant_sim().await;
     let okta = start_okta(OktaConfig {
         seed: Some(org()),
@@ -72,16 +81,16 @@ async fn setup_on(
     settings.extend_from_slice(extra);
     let app = bridge_on(db, &zenqms, &settings).await;
     connect_with_roles(&app, &okta).await;
-    scope(&app, &okta).await;
+    scope(&app, &okta, scope_ids).await;
     (zenqms, okta, app)
 }
 
-async fn scope(app: &TestApp, okta: &OktaSim) {
+async fn scope(app: &TestApp, okta: &OktaSim, ids: &[&str]) {
     let (s, body) = send(app.admin(Method::PUT, "/settings/okta").json(&json!({
         "org_url": format!("http://{}/", okta.addr),
         "client_id": crate::okta_support::CLIENT_ID,
         "client_secret": CLIENT_SECRET,
-        "scope_group_ids": [STAFF, ENG],
+        "scope_group_ids": ids,
     })))
     .await;
     assert_eq!(s, 200, "{body}");
@@ -89,7 +98,13 @@ async fn scope(app: &TestApp, okta: &OktaSim) {
 
 /// Connected, a Full initial sync done (a, d, e, f in ZenQMS), Eng mapped to role 7.
 async fn setup(extra: &[(&str, &str)]) -> (zenqms_sim::RunningSim, OktaSim, TestApp) {
-    let (zenqms, okta, app) = setup_on(crate::harness::TestDb::new(), extra).await;
+    synced_and_mapped(setup_on(crate::harness::TestDb::new(), extra).await).await
+}
+
+/// A Full initial sync done (a, d, e, f in ZenQMS), Eng mapped to role 7.
+async fn synced_and_mapped(
+    (zenqms, okta, app): (zenqms_sim::RunningSim, OktaSim, TestApp),
+) -> (zenqms_sim::RunningSim, OktaSim, TestApp) {
     let run = run_to_done(&app, "full", false).await;
     assert_eq!(run["source"], "okta", "{run}");
     settled(&app, WAIT).await;
@@ -140,6 +155,30 @@ pub(crate) async fn resync(app: &TestApp) -> Value {
         .expect("started_at")
         .to_string();
     finished_since(app, &started).await
+}
+
+/// First pages of `key`'s listings in okta-sim's call log: (with a filter, without one).
+fn listings(okta: &OktaSim, key: &str) -> (usize, usize) {
+    let calls = okta.sim.calls();
+    let (filtered, whole): (Vec<_>, Vec<_>) = calls
+        .records(key)
+        .filter(|r| !r.query.contains("after="))
+        .partition(|r| r.query.contains("filter="));
+    (filtered.len(), whole.len())
+}
+
+/// Listings of users: (changed since the mark, every user).
+fn user_listings(okta: &OktaSim) -> (usize, usize) {
+    listings(okta, "GET /api/v1/users")
+}
+
+/// Reads of `key` (`GET /api/v1/users/{id}`, …) Okta answered 404.
+fn not_found(okta: &OktaSim, key: &str) -> usize {
+    okta.sim
+        .calls()
+        .records(key)
+        .filter(|r| r.status == Some(404))
+        .count()
 }
 
 fn profile(pairs: &[(&str, &str)]) -> serde_json::Map<String, Value> {
@@ -220,6 +259,77 @@ async fn missed_changes_reach_zenqms_after_a_resync() {
     assert_eq!(back["last_outcome"], "completed", "{back}");
     assert_eq!(back["errors"], 0, "{back}");
     zenqms_until(&zenqms, "f@example.com", |u| u.status == Status::Active).await;
+    app.stop().await;
+    okta.stop().await;
+}
+
+/// Deleted in Okta while no hook delivers: a user (deactivated, then deleted) and a mapped
+/// group. Neither is in any list of changes; the re-read finds both missing from Okta's whole
+/// lists and follows them by id (Okta answers 404): ZenQMS shows the user inactive and the
+/// group's role revoked. The whole org is the scope, so no scope group's member list leads to
+/// the user. Groups are listed whole in every re-read, users once per OKTA_PRESENCE_SECS.
+#[tokio::test]
+async fn users_and_groups_deleted_in_okta_are_found_by_the_resync() {
+    let (zenqms, okta, app) = setup_scoped(crate::harness::TestDb::new(), &[], &[]).await;
+    // e in Eng before the initial sync: Eng's mapping gives it role 7.
+    okta.sim.add_member(ENG, "00ue").expect("e in Eng");
+    let (zenqms, okta, app) = synced_and_mapped((zenqms, okta, app)).await;
+    zenqms_until(&zenqms, "e@example.com", |u| {
+        u.role_ids.contains(&Id::Num(7))
+    })
+    .await;
+    assert!(okta.sim.hooks().is_empty(), "no event hook delivers");
+
+    okta.sim
+        .lifecycle("00ud", Lifecycle::Deactivate)
+        .expect("deactivated");
+    okta.sim.delete_user("00ud").expect("deleted");
+    okta.sim.delete_group(ENG).expect("deleted");
+    settled(&app, WAIT).await;
+    assert_eq!(
+        zenqms_user(&zenqms, "d@example.com").map(|u| u.status),
+        Some(Status::Active),
+        "nothing reaches ZenQMS without an event or a re-read"
+    );
+    okta.sim.reset_calls();
+
+    let r = resync(&app).await;
+    assert_eq!(r["last_outcome"], "completed", "{r}");
+    assert_eq!(r["errors"], 0, "{r}");
+    assert_eq!(r["users_missing"], 1, "{r}");
+    assert_eq!(r["groups_missing"], 1, "{r}");
+    assert_eq!(r["presence_interval_secs"], 86_400, "{r}");
+    assert!(r["presence_checked_at"].is_string(), "{r}");
+    zenqms_until(&zenqms, "d@example.com", |u| u.status == Status::Disabled).await;
+    zenqms_until(&zenqms, "e@example.com", |u| {
+        u.status == Status::Active && !u.role_ids.contains(&Id::Num(7))
+    })
+    .await;
+    assert!(group_named(&app, "Eng").await.is_none(), "Eng is deleted");
+    assert!(
+        not_found(&okta, "GET /api/v1/users/{id}") >= 1,
+        "d read: 404"
+    );
+    assert!(
+        not_found(&okta, "GET /api/v1/groups/{id}") >= 1,
+        "Eng read: 404"
+    );
+    assert_eq!(user_listings(&okta), (1, 1), "changed users, every user");
+    let groups = listings(&okta, "GET /api/v1/groups");
+    assert_eq!(groups, (1, 1), "changed groups, every group");
+
+    // Within OKTA_PRESENCE_SECS: the groups are compared again, the users are not listed.
+    okta.sim.reset_calls();
+    let again = resync(&app).await;
+    assert_eq!(again["last_outcome"], "completed", "{again}");
+    assert_eq!(again["users_missing"], 0, "{again}");
+    assert_eq!(again["groups_missing"], 0, "{again}");
+    assert_eq!(
+        again["presence_checked_at"], r["presence_checked_at"],
+        "{again}"
+    );
+    assert_eq!(user_listings(&okta), (1, 0), "only the changed users");
+    assert_eq!(listings(&okta, "GET /api/v1/groups"), (1, 1));
     app.stop().await;
     okta.stop().await;
 }
@@ -316,9 +426,9 @@ async fn two_processes_make_one_resync() {
         .to_string();
     finished_since(&two, &started).await;
     assert_eq!(
-        okta.sim.calls().count("GET /api/v1/users"),
-        1,
-        "one listing of changed users"
+        user_listings(&okta),
+        (1, 1),
+        "one listing of changed users, and (the first re-read) one of every user"
     );
 
     // Both processes asked at once through the persisted request: one re-read.
@@ -335,7 +445,7 @@ async fn two_processes_make_one_resync() {
     let r = resync_status(&one).await;
     assert_eq!(r["trigger"], "test", "{r}");
     assert_eq!(r["last_outcome"], "completed", "{r}");
-    assert_eq!(okta.sim.calls().count("GET /api/v1/users"), 1, "{r}");
+    assert_eq!(user_listings(&okta), (1, 0), "{r}");
     two.stop().await;
     one.stop().await;
     okta.stop().await;

@@ -3,7 +3,9 @@
 //! Every `OKTA_RESYNC_SECS`, at once when asked ([`Resync::request_now`]: an event hook
 //! repaired after failing; `POST /api/v1/okta/resync`), and on start when the last re-read is
 //! older than the period, one process reads the users Okta changed since the last re-read and
-//! the groups whose membership moved, and follows each (`pass.rs`).
+//! the groups whose membership moved, and follows each (`pass.rs`). What Okta deleted is in
+//! none of those lists, so each re-read also follows the directory's groups Okta no longer
+//! lists, and every `OKTA_PRESENCE_SECS` its users Okta no longer lists (`presence.rs`).
 //!
 //! One process runs each re-read: the claim is a compare-and-swap on the `okta_resync` row
 //! with a lease the runner renews (`row.rs`; the runner's loop and the renewal are the drift
@@ -13,6 +15,7 @@
 //! (there is no starting point); the status says which.
 
 mod pass;
+mod presence;
 mod row;
 
 use std::sync::Arc;
@@ -69,6 +72,11 @@ pub struct Totals {
     /// Groups whose membership or profile changed since the mark.
     pub groups_read: i64,
     pub groups_changed: i64,
+    /// Active directory users Okta no longer lists (followed: deleted or deactivated ones are
+    /// disabled); counted only by a re-read that checked the users' presence.
+    pub users_missing: i64,
+    /// Directory groups Okta no longer lists (followed: deleted ones are deleted).
+    pub groups_missing: i64,
     /// Users and groups outside the scope the directory does not have.
     pub ignored: i64,
     /// Users and groups the directory refused (a name held by a record of another Okta id).
@@ -99,6 +107,8 @@ pub struct ResyncView {
     pub users_disabled: i64,
     pub groups_read: i64,
     pub groups_changed: i64,
+    pub users_missing: i64,
+    pub groups_missing: i64,
     pub ignored: i64,
     pub errors: i64,
     /// Why nothing runs, why the last re-read failed, or what it could not apply.
@@ -116,6 +126,12 @@ pub struct ResyncView {
     #[serde(serialize_with = "crate::time::serialize_opt_rfc3339")]
     pub groups_mark: Option<NaiveDateTime>,
     pub overlap_secs: i64,
+    /// `OKTA_PRESENCE_SECS`: how often a re-read also lists every user to find those Okta
+    /// deleted; `null`: never (groups are compared in every re-read).
+    pub presence_interval_secs: Option<u64>,
+    /// When a completed re-read last began listing every user.
+    #[serde(serialize_with = "crate::time::serialize_opt_rfc3339")]
+    pub presence_checked_at: Option<NaiveDateTime>,
 }
 
 /// `POST /api/v1/okta/resync`'s answer.
@@ -151,6 +167,8 @@ struct Inner {
     pool: Pool,
     follow: Follower,
     every: Option<Duration>,
+    /// How often a re-read compares the users' presence (`None`: never).
+    presence: Option<Duration>,
     /// Names this process's leases.
     owner: String,
     /// A re-read an admin just claimed here, for the background task to run; its wake-up.
@@ -167,13 +185,28 @@ fn due_at(row: &row::Row, every: Option<Duration>, now: NaiveDateTime) -> Option
     [row.requested_at, periodic].into_iter().flatten().min()
 }
 
+/// Whether this re-read also lists every user: never checked, or last checked `presence`
+/// ago or longer (`None`: never).
+fn presence_due(row: &row::Row, presence: Option<Duration>, now: NaiveDateTime) -> bool {
+    presence.is_some_and(|p| {
+        row.presence_checked_at
+            .is_none_or(|at| at + chrono_of(p) <= now)
+    })
+}
+
 impl Resync {
-    pub fn new(pool: Pool, follow: Follower, every: Option<Duration>) -> Resync {
+    pub fn new(
+        pool: Pool,
+        follow: Follower,
+        every: Option<Duration>,
+        presence: Option<Duration>,
+    ) -> Resync {
         Resync {
             inner: Arc::new(Inner {
                 pool,
                 follow,
                 every,
+                presence,
                 owner: lease::owner_name(),
                 handoff: lease::Handoff::default(),
             }),
@@ -248,6 +281,8 @@ impl Resync {
             users_disabled: counts.users_disabled,
             groups_read: counts.groups_read,
             groups_changed: counts.groups_changed,
+            users_missing: counts.users_missing,
+            groups_missing: counts.groups_missing,
             ignored: counts.ignored,
             errors: counts.errors,
             problem,
@@ -260,6 +295,8 @@ impl Resync {
             users_mark: row.users_mark,
             groups_mark: row.groups_mark,
             overlap_secs: OVERLAP.num_seconds(),
+            presence_interval_secs: self.inner.presence.map(|d| d.as_secs()),
+            presence_checked_at: row.presence_checked_at,
         })
     }
 
@@ -364,7 +401,7 @@ impl Resync {
         // `None`: the lease was lost; the process that took it over records the end.
         let Some(result) = held else { return };
         let (outcome, error, marks) = match result {
-            Ok(marks) => ("completed", None, Some((marks.users, marks.groups))),
+            Ok(marks) => ("completed", None, Some(marks)),
             Err(e) => ("failed", Some(e.to_string()), None),
         };
         self.end(claim, outcome, error, &totals, marks).await;
@@ -380,8 +417,12 @@ impl Resync {
             .users_mark
             .or(baseline)
             .ok_or(ResyncError::NoBaseline)?;
-        let groups_from = seen.groups_mark.or(baseline).unwrap_or(users_from);
-        pass::run(&self.inner.follow, users_from, groups_from, totals).await
+        let start = pass::Start {
+            users_from,
+            groups_from: seen.groups_mark.or(baseline).unwrap_or(users_from),
+            user_presence: presence_due(&seen, self.inner.presence, store::now()),
+        };
+        pass::run(&self.inner.follow, &start, totals).await
     }
 
     /// Extends the lease of re-read `run`; `false` when it is no longer this process's.
@@ -399,7 +440,7 @@ impl Resync {
         outcome: &'static str,
         error: Option<String>,
         totals: &Totals,
-        marks: Option<(NaiveDateTime, NaiveDateTime)>,
+        marks: Option<pass::Marks>,
     ) {
         let problems = totals.problems.clone();
         let error = error.or_else(|| (!problems.is_empty()).then(|| problems.join("; ")));
@@ -421,7 +462,7 @@ impl Resync {
                         outcome,
                         error: error.as_deref(),
                         totals: &totals_c,
-                        marks,
+                        marks: marks.as_ref(),
                         retry_at,
                     },
                 )?;
@@ -439,6 +480,7 @@ impl Resync {
                                 "users_read": totals_c.users_read, "users_changed": totals_c.users_changed,
                                 "users_disabled": totals_c.users_disabled, "groups_read": totals_c.groups_read,
                                 "groups_changed": totals_c.groups_changed, "ignored": totals_c.ignored,
+                                "users_missing": totals_c.users_missing, "groups_missing": totals_c.groups_missing,
                                 "errors": totals_c.errors,
                             }),
                             outcome: if outcome == "completed" {
@@ -460,6 +502,8 @@ impl Resync {
                 users_changed = totals.users_changed,
                 groups_read = totals.groups_read,
                 groups_changed = totals.groups_changed,
+                users_missing = totals.users_missing,
+                groups_missing = totals.groups_missing,
                 errors = totals.errors,
                 "Okta re-read ended"
             ),

@@ -8,12 +8,14 @@
 //! The marks are the latest `lastUpdated` / `lastMembershipUpdated` seen, on Okta's clock;
 //! they are written only when the whole re-read completes, so a re-read that fails half-way
 //! is done again from the same point — nothing is skipped, and following twice is harmless.
+//! What Okta deleted is in no such list: `presence.rs` compares whole lists for it.
 
 use chrono::{DateTime, NaiveDateTime, TimeDelta};
 
-use super::{ResyncError, Totals};
+use super::{presence, ResyncError, Totals};
 use crate::okta::follow::{FollowError, Followed, Follower};
 use crate::okta::reader::PAGE;
+use crate::okta::Okta;
 use crate::okta_api::{OktaGroup, OktaUser, Page};
 
 /// How far before a mark a re-read starts again: covers a change Okta stamped just before
@@ -35,25 +37,55 @@ fn parse_time(s: &str) -> Option<NaiveDateTime> {
     DateTime::parse_from_rfc3339(s).ok().map(|t| t.naive_utc())
 }
 
+/// Where a re-read starts.
+pub struct Start {
+    pub users_from: NaiveDateTime,
+    pub groups_from: NaiveDateTime,
+    /// Whether it also compares the users Okta lists with the directory's (`presence.rs`).
+    pub user_presence: bool,
+}
+
 /// The marks a completed re-read leaves.
 pub struct Marks {
     pub users: NaiveDateTime,
     pub groups: NaiveDateTime,
+    /// When its user presence check began, if it made one (the next is due from then).
+    pub presence: Option<NaiveDateTime>,
 }
 
-/// Runs one re-read from `users_from` and `groups_from`, counting into `totals`.
+/// Runs one re-read from `start`, counting into `totals`: the changed users, the changed
+/// groups, then what Okta no longer has.
 pub async fn run(
     follow: &Follower,
-    users_from: NaiveDateTime,
-    groups_from: NaiveDateTime,
+    start: &Start,
     totals: &mut Totals,
 ) -> Result<Marks, ResyncError> {
-    let okta = follow.okta();
-    let mut marks = Marks {
-        users: users_from,
-        groups: groups_from,
+    let users = changed_users(follow, start.users_from, totals).await?;
+    let groups = changed_groups(follow, start.groups_from, totals).await?;
+    presence::groups(follow, totals).await?;
+    let presence = if start.user_presence {
+        let began = crate::store::now();
+        presence::users(follow, totals).await?;
+        Some(began)
+    } else {
+        None
     };
-    let filter = format!("lastUpdated gt \"{}\"", okta_time(users_from - OVERLAP));
+    Ok(Marks {
+        users,
+        groups,
+        presence,
+    })
+}
+
+/// Follows the users Okta changed since `from` (less the overlap); the users' new mark.
+async fn changed_users(
+    follow: &Follower,
+    from: NaiveDateTime,
+    totals: &mut Totals,
+) -> Result<NaiveDateTime, ResyncError> {
+    let okta = follow.okta();
+    let mut mark = from;
+    let filter = format!("lastUpdated gt \"{}\"", okta_time(from - OVERLAP));
     let mut page: Page<OktaUser> = okta
         .first_page("/api/v1/users", &[("filter", &filter), ("limit", PAGE)])
         .await?;
@@ -61,17 +93,27 @@ pub async fn run(
         for user in &page.items {
             totals.users_read += 1;
             if let Some(t) = user.last_updated.as_deref().and_then(parse_time) {
-                marks.users = marks.users.max(t);
+                mark = mark.max(t);
             }
             let followed = follow.follow_listed_user(user, ACTOR).await;
             count_user(totals, &user.id, followed)?;
         }
-        match page.next.take() {
-            Some(next) => page = okta.next_page(&next).await?,
-            None => break,
+        if !turn(okta, &mut page).await? {
+            return Ok(mark);
         }
     }
-    let since = okta_time(groups_from - OVERLAP);
+}
+
+/// Follows the groups whose membership or profile changed since `from` (less the overlap);
+/// the groups' new mark.
+async fn changed_groups(
+    follow: &Follower,
+    from: NaiveDateTime,
+    totals: &mut Totals,
+) -> Result<NaiveDateTime, ResyncError> {
+    let okta = follow.okta();
+    let mut mark = from;
+    let since = okta_time(from - OVERLAP);
     let filter = format!("lastMembershipUpdated gt \"{since}\" or lastUpdated gt \"{since}\"");
     let mut page: Page<OktaGroup> = okta
         .first_page("/api/v1/groups", &[("filter", &filter), ("limit", PAGE)])
@@ -81,18 +123,31 @@ pub async fn run(
             totals.groups_read += 1;
             for t in [&group.last_membership_updated, &group.last_updated] {
                 if let Some(t) = t.as_deref().and_then(parse_time) {
-                    marks.groups = marks.groups.max(t);
+                    mark = mark.max(t);
                 }
             }
             let followed = follow.follow_listed_group(group, ACTOR).await;
             count_group(totals, &group.id, followed)?;
         }
-        match page.next.take() {
-            Some(next) => page = okta.next_page(&next).await?,
-            None => break,
+        if !turn(okta, &mut page).await? {
+            return Ok(mark);
         }
     }
-    Ok(marks)
+}
+
+/// Replaces `page` by the next page of its list; `false` after the last. (Each page is
+/// followed before the next is read: `Okta::each_page` hands pages to a synchronous closure.)
+async fn turn<T: serde::de::DeserializeOwned>(
+    okta: &Okta,
+    page: &mut Page<T>,
+) -> Result<bool, ResyncError> {
+    match page.next.take() {
+        Some(next) => {
+            *page = okta.next_page(&next).await?;
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 /// A failure that ends the re-read (Okta or the database unreachable or refusing: the next
@@ -118,7 +173,7 @@ fn settle(
     }
 }
 
-fn count_user(
+pub(super) fn count_user(
     totals: &mut Totals,
     id: &str,
     followed: Result<Followed, FollowError>,
@@ -135,7 +190,7 @@ fn count_user(
     Ok(())
 }
 
-fn count_group(
+pub(super) fn count_group(
     totals: &mut Totals,
     id: &str,
     followed: Result<Followed, FollowError>,

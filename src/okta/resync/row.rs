@@ -25,6 +25,7 @@ pub struct Row {
     pub last_outcome: Option<String>,
     pub last_error: Option<String>,
     pub last_counts: Option<String>,
+    pub presence_checked_at: Option<NaiveDateTime>,
 }
 
 impl Row {
@@ -115,7 +116,7 @@ pub struct Finish<'a> {
     pub error: Option<&'a str>,
     pub totals: &'a super::Totals,
     /// The new marks, only after a completed re-read (a failed one keeps the old ones).
-    pub marks: Option<(NaiveDateTime, NaiveDateTime)>,
+    pub marks: Option<&'a super::pass::Marks>,
     /// Ask for another re-read at this time (after a failure).
     pub retry_at: Option<NaiveDateTime>,
 }
@@ -144,13 +145,18 @@ pub fn finish(
         ))
         .execute(conn)?;
     if n == 1 {
-        if let Some((users, groups)) = f.marks {
+        if let Some(marks) = f.marks {
             diesel::update(okta_resync::table.filter(okta_resync::id.eq(ROW)))
                 .set((
-                    okta_resync::users_mark.eq(Some(users)),
-                    okta_resync::groups_mark.eq(Some(groups)),
+                    okta_resync::users_mark.eq(Some(marks.users)),
+                    okta_resync::groups_mark.eq(Some(marks.groups)),
                 ))
                 .execute(conn)?;
+            if let Some(at) = marks.presence {
+                diesel::update(okta_resync::table.filter(okta_resync::id.eq(ROW)))
+                    .set(okta_resync::presence_checked_at.eq(Some(at)))
+                    .execute(conn)?;
+            }
         }
         if let Some(at) = f.retry_at {
             request(conn, "retry after a failed re-read", at)?;
