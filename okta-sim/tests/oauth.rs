@@ -317,10 +317,7 @@ async fn a_scope_the_client_lacks_is_left_out_and_the_api_answers_403() {
         StatusCode::OK
     );
     let a = org.get("/api/v1/groups", &t.access).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::FORBIDDEN, "E0000006")
-    );
+    a.assert_error(StatusCode::FORBIDDEN, "E0000006");
     let www = a.header("www-authenticate").unwrap();
     assert!(
         www.starts_with("Bearer ") && www.contains("error=\"insufficient_scope\""),
@@ -500,10 +497,7 @@ async fn revoked_and_expired_tokens() {
         .await;
     assert!(n.body["changed"].as_u64().unwrap() >= 1);
     let a = org.get("/api/v1/users", &t.access).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::UNAUTHORIZED, "E0000011")
-    );
+    a.assert_error(StatusCode::UNAUTHORIZED, "E0000011");
     let www = a.header("www-authenticate").unwrap();
     assert!(
         www.contains("error=\"invalid_token\"") && www.contains("expired"),
@@ -533,10 +527,7 @@ async fn revoked_and_expired_tokens() {
         StatusCode::UNAUTHORIZED
     );
     let a = org.send(org.http.get(org.url("/api/v1/users"))).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::UNAUTHORIZED, "E0000011")
-    );
+    a.assert_error(StatusCode::UNAUTHORIZED, "E0000011");
     org.stop().await;
 }
 
@@ -560,10 +551,7 @@ async fn the_token_endpoint_has_its_own_rate_limit() {
     let limited = org
         .token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
         .await;
-    assert_eq!(
-        (limited.status, limited.error_code()),
-        (StatusCode::TOO_MANY_REQUESTS, "E0000047")
-    );
+    limited.assert_error(StatusCode::TOO_MANY_REQUESTS, "E0000047");
     // Other families are not affected.
     assert_eq!(
         org.get("/api/v1/users", &t.access).await.status,
