@@ -74,6 +74,17 @@ impl Answer {
         );
     }
 
+    /// Asserts an OAuth error answer: this status and this `error`.
+    #[track_caller]
+    pub fn assert_oauth_error(&self, status: StatusCode, error: &str) {
+        assert_eq!(
+            (self.status, self.oauth_error()),
+            (status, error),
+            "{}",
+            self.body
+        );
+    }
+
     pub fn oauth_error(&self) -> &str {
         self.body["error"].as_str().unwrap_or("")
     }
