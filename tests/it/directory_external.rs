@@ -65,16 +65,15 @@ async fn a_pushed_user_and_the_same_okta_user_are_one_record() {
     assert_eq!(s, 201, "{bob}");
     let bob = bob["id"].as_str().expect("id").to_string();
 
-    let imported = upsert(
-        &app,
+    // What the Okta read brings: ada and bob, and cyd, whom SCIM never pushed.
+    let read = || {
         vec![
             profile("00u-ada", "ada@example.com", Some("Chemist")),
             profile("00u-bob", "bob@example.com", Some("Analyst")),
             profile("00u-cyd", "cyd@example.com", None),
-        ],
-        None,
-    )
-    .await;
+        ]
+    };
+    let imported = upsert(&app, read(), None).await;
     assert_eq!(
         (imported.created, imported.updated, imported.unchanged),
         (1, 2, 0)
@@ -98,16 +97,7 @@ async fn a_pushed_user_and_the_same_okta_user_are_one_record() {
     assert!(job_generation(&app, &imported.map["00u-cyd"]).is_some());
 
     // The same read again changes nothing and enqueues nobody.
-    let again = upsert(
-        &app,
-        vec![
-            profile("00u-ada", "ada@example.com", Some("Chemist")),
-            profile("00u-bob", "bob@example.com", Some("Analyst")),
-            profile("00u-cyd", "cyd@example.com", None),
-        ],
-        None,
-    )
-    .await;
+    let again = upsert(&app, read(), None).await;
     assert_eq!((again.created, again.updated, again.unchanged), (0, 0, 3));
 
     // Looked up by her Okta id over SCIM: one record.
@@ -197,25 +187,18 @@ async fn groups_and_memberships_by_okta_id() {
     .await;
     assert_eq!(s, 201, "{pushed}");
     let qa = pushed["id"].as_str().expect("id").to_string();
-    let group = |ext: &str, name: &str| ExternalGroup {
-        external_id: ext.into(),
-        display_name: name.into(),
+    let upsert_group = |ext: &str, name: &str| {
+        let g = ExternalGroup {
+            external_id: ext.into(),
+            display_name: name.into(),
+        };
+        app.state
+            .directory
+            .write(move |c| external::upsert_group(c, Actor::okta("okta-test"), &g))
     };
-    let g = group("00g-qa", "QA");
-    let w = app
-        .state
-        .directory
-        .write(move |c| external::upsert_group(c, Actor::okta("okta-test"), &g))
-        .await
-        .expect("group");
+    let w = upsert_group("00g-qa", "QA").await.expect("group");
     assert_eq!(w.value, Upsert::Updated(qa.clone()));
-    let g = group("00g-ops", "Ops");
-    let w = app
-        .state
-        .directory
-        .write(move |c| external::upsert_group(c, Actor::okta("okta-test"), &g))
-        .await
-        .expect("group");
+    let w = upsert_group("00g-ops", "Ops").await.expect("group");
     let Upsert::Created(ops) = w.value else {
         panic!("created: {:?}", w.value)
     };

@@ -12,8 +12,13 @@ use serde_json::json;
 use crate::harness::{send, TestApp};
 use crate::okta_support::*;
 
-async fn connected(cfg: SimConfig) -> (okta_sim::RunningSim, TestApp) {
-    let sim = start_sim(cfg).await;
+/// okta-sim with a generated org, and a bridge connected to it.
+async fn connected(g: Generate) -> (okta_sim::RunningSim, TestApp) {
+    let sim = start_sim(SimConfig {
+        generate: Some(g),
+        ..SimConfig::default()
+    })
+    .await;
     let app = TestApp::start().await;
     register(&sim, client_for(&app));
     connect(&app, &sim).await;
@@ -21,15 +26,21 @@ async fn connected(cfg: SimConfig) -> (okta_sim::RunningSim, TestApp) {
     (sim, app)
 }
 
+/// The org's users that a read brings (all but the DEPROVISIONED).
+fn not_deprovisioned(sim: &okta_sim::RunningSim) -> usize {
+    sim.sim
+        .state()
+        .users
+        .iter()
+        .filter(|u| u.status != UserStatus::Deprovisioned)
+        .count()
+}
+
 #[actix_web::test]
 async fn many_pages_are_read_200_at_a_time_without_deactivated_users() {
     let mut g = Generate::new(650, 3, 21);
     g.statuses = BTreeMap::from([(UserStatus::Deprovisioned, 0.1)]);
-    let (sim, app) = connected(SimConfig {
-        generate: Some(g),
-        ..SimConfig::default()
-    })
-    .await;
+    let (sim, app) = connected(g).await;
     let mut seen = Vec::new();
     let snapshot = app
         .state
@@ -37,13 +48,7 @@ async fn many_pages_are_read_200_at_a_time_without_deactivated_users() {
         .read_org(|p| seen.push(p.users))
         .await
         .expect("read");
-    let active = sim
-        .sim
-        .state()
-        .users
-        .iter()
-        .filter(|u| u.status != UserStatus::Deprovisioned)
-        .count();
+    let active = not_deprovisioned(&sim);
     assert_eq!(active, 585);
     assert_eq!(snapshot.users.len(), active);
     assert_eq!(snapshot.groups.len(), sim.sim.state().groups.len());
@@ -71,11 +76,7 @@ async fn many_pages_are_read_200_at_a_time_without_deactivated_users() {
 
 #[actix_web::test]
 async fn scope_groups_limit_the_read_to_their_members() {
-    let (sim, app) = connected(SimConfig {
-        generate: Some(Generate::new(60, 4, 5)),
-        ..SimConfig::default()
-    })
-    .await;
+    let (sim, app) = connected(Generate::new(60, 4, 5)).await;
     let state = sim.sim.state();
     let group = state
         .groups
@@ -107,11 +108,7 @@ async fn scope_groups_limit_the_read_to_their_members() {
 
 #[actix_web::test]
 async fn a_429_is_waited_out_until_reset() {
-    let (sim, app) = connected(SimConfig {
-        generate: Some(Generate::new(1000, 2, 3)),
-        ..SimConfig::default()
-    })
-    .await;
+    let (sim, app) = connected(Generate::new(1000, 2, 3)).await;
     // A tiny bucket: 2 user calls a second; the read needs 5 pages.
     sim.sim
         .set_rate_limits(RateLimits {
@@ -131,13 +128,7 @@ async fn a_429_is_waited_out_until_reset() {
         .read_org(|_| {})
         .await
         .expect("read despite the limit");
-    let active = sim
-        .sim
-        .state()
-        .users
-        .iter()
-        .filter(|u| u.status != UserStatus::Deprovisioned)
-        .count();
+    let active = not_deprovisioned(&sim);
     assert!(active > 800);
     assert_eq!(snapshot.users.len(), active);
     let calls = sim.sim.calls();
