@@ -155,33 +155,18 @@ async fn request_content_errors_carry_their_scim_type() {
     let id = create_user(&app, "a@example.com").await;
     let user = format!("/Users/{id}");
 
-    // userName missing / empty: invalidValue.
-    let (s, body) = scim_json(
-        &app,
-        Method::POST,
-        "/Users",
-        &json!({"schemas": [USER], "userName": ""}),
-    )
-    .await;
-    assert_error(s, &body, 400, Some("invalidValue"));
-    // A wrongly typed value: invalidValue.
-    let (s, body) = scim_json(
-        &app,
-        Method::POST,
-        "/Users",
-        &json!({"userName": "b", "active": "perhaps"}),
-    )
-    .await;
-    assert_error(s, &body, 400, Some("invalidValue"));
-    // A body for another resource type.
-    let (s, body) = scim_json(
-        &app,
-        Method::POST,
-        "/Users",
-        &json!({"schemas": [GROUP], "userName": "c"}),
-    )
-    .await;
-    assert_error(s, &body, 400, Some("invalidValue"));
+    // Bodies that are not a user: invalidValue.
+    for body in [
+        // userName missing / empty.
+        json!({"schemas": [USER], "userName": ""}),
+        // A wrongly typed value.
+        json!({"userName": "b", "active": "perhaps"}),
+        // A body for another resource type.
+        json!({"schemas": [GROUP], "userName": "c"}),
+    ] {
+        let (s, body) = scim_json(&app, Method::POST, "/Users", &body).await;
+        assert_error(s, &body, 400, Some("invalidValue"));
+    }
 
     // Filters the server cannot evaluate: invalidFilter, never an empty 200.
     for (resource, f) in [
