@@ -5,6 +5,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use zenqms_sim::Faults;
 
+use crate::console_support::token;
 use crate::harness::{send, TestApp};
 use crate::mapping_support::*;
 use crate::sim_support::*;
@@ -17,16 +18,6 @@ fn says(status: u16, body: &Value, want: u16, code: &str, words: &[&str]) {
     for w in words {
         assert!(m.contains(w), "`{w}` not in: {m}");
     }
-}
-
-async fn token(app: &TestApp, name: &str, scope: &str) -> String {
-    let (s, body) = send(
-        app.admin(Method::POST, "/tokens")
-            .json(&json!({"name": name, "scope": scope})),
-    )
-    .await;
-    assert_eq!(s, 201, "{body}");
-    body["token"].as_str().unwrap().to_string()
 }
 
 #[tokio::test]

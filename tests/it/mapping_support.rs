@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use zenqms_sim::{RunningSim, Seed, SeedUser, SimConfig};
 
 use crate::harness::{send, TestApp};
-use crate::scim_support::{patch, scim_json, GROUP};
+use crate::scim_support::{create_group, patch};
 use crate::sim_support::*;
 
 pub const T: Duration = Duration::from_secs(15);
@@ -62,16 +62,8 @@ pub async fn people(app: &TestApp, names: &[&str]) -> Vec<Person> {
 
 /// `POST /Groups` with these members; returns its id.
 pub async fn group(app: &TestApp, name: &str, members: &[&Person]) -> String {
-    let members: Vec<Value> = members.iter().map(|p| json!({"value": p.sid()})).collect();
-    let (s, body) = scim_json(
-        app,
-        Method::POST,
-        "/Groups",
-        &json!({"schemas": [GROUP], "displayName": name, "members": members}),
-    )
-    .await;
-    assert_eq!(s, 201, "{body}");
-    body["id"].as_str().expect("id").to_string()
+    let ids: Vec<&str> = members.iter().map(|p| p.sid()).collect();
+    create_group(app, name, &ids).await
 }
 
 /// Okta's membership PATCH: add or remove these people.

@@ -10,20 +10,11 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use crate::console_support::token;
 use crate::harness::{send, BinaryApp, TestApp, TestDb};
 use crate::mapping_support::roles_sim;
 use crate::scim_support::*;
 use crate::sim_support::{bridge, calls};
-
-async fn token(app: &TestApp, name: &str, scope: &str) -> String {
-    let (s, body) = send(
-        app.admin(Method::POST, "/tokens")
-            .json(&json!({"name": name, "scope": scope})),
-    )
-    .await;
-    assert_eq!(s, 201, "{body}");
-    body["token"].as_str().unwrap().to_string()
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
