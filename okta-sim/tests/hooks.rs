@@ -70,6 +70,13 @@ async fn setup(d: HookDelivery) -> Setup {
     }
 }
 
+impl Setup {
+    async fn stop(self) {
+        self.org.stop().await;
+        self.rx.stop().await;
+    }
+}
+
 /// Events received so far, in arrival order: (eventType, uuid).
 fn received_events(rx: &Receiver) -> Vec<(String, String)> {
     rx.posts()
@@ -100,6 +107,24 @@ async fn wait_records(
         async move { ok.then_some(d) }
     })
     .await
+}
+
+/// Waits until there are `n` delivery records and the last has ended (is not pending).
+async fn wait_ended(org: &Org, what: &str, n: usize) -> Vec<DeliveryRecord> {
+    wait_records(org, what, |d| {
+        d.len() == n && d[n - 1].outcome != DeliveryOutcome::Pending
+    })
+    .await
+}
+
+/// Waits until the receiver has had exactly `n` POSTs.
+async fn wait_posts(rx: &Receiver, what: &str, n: usize) {
+    let posts = eventually(what, || {
+        let got = rx.posts().len();
+        async move { (got == n).then_some(got) }
+    })
+    .await;
+    assert_eq!(posts, n);
 }
 
 fn title(t: &str) -> Map<String, Value> {
@@ -399,8 +424,7 @@ async fn events_are_batched_by_window_and_by_size() {
     assert!(records.iter().all(|r| r.events == 2));
     let got: Vec<String> = received_events(&s.rx).into_iter().map(|(_, u)| u).collect();
     assert_eq!(got.iter().collect::<HashSet<_>>().len(), 9);
-    s.org.stop().await;
-    s.rx.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test]
@@ -415,10 +439,7 @@ async fn a_5xx_or_timeout_is_retried_once_and_a_4xx_never() {
 
     s.rx.answer_next(&[500]);
     change("one");
-    let r = wait_records(&s.org, "retry after 500", |d| {
-        d.len() == 1 && d[0].outcome != DeliveryOutcome::Pending
-    })
-    .await;
+    let r = wait_ended(&s.org, "retry after 500", 1).await;
     let statuses: Vec<Option<u16>> = r[0].attempts.iter().map(|a| a.status).collect();
     assert_eq!(
         (r[0].outcome, statuses),
@@ -427,10 +448,7 @@ async fn a_5xx_or_timeout_is_retried_once_and_a_4xx_never() {
 
     s.rx.answer_next(&[503, 502]);
     change("two");
-    let r = wait_records(&s.org, "two failures", |d| {
-        d.len() == 2 && d[1].outcome != DeliveryOutcome::Pending
-    })
-    .await;
+    let r = wait_ended(&s.org, "two failures", 2).await;
     assert_eq!(
         (r[1].outcome, r[1].attempts.len()),
         (DeliveryOutcome::Failed, 2)
@@ -438,10 +456,7 @@ async fn a_5xx_or_timeout_is_retried_once_and_a_4xx_never() {
 
     s.rx.answer_next(&[400]);
     change("three");
-    let r = wait_records(&s.org, "a 4xx", |d| {
-        d.len() == 3 && d[2].outcome != DeliveryOutcome::Pending
-    })
-    .await;
+    let r = wait_ended(&s.org, "a 4xx", 3).await;
     assert_eq!(
         (r[2].outcome, r[2].attempts.len()),
         (DeliveryOutcome::Failed, 1)
@@ -450,10 +465,7 @@ async fn a_5xx_or_timeout_is_retried_once_and_a_4xx_never() {
 
     s.rx.slow(600);
     change("four");
-    let r = wait_records(&s.org, "two timeouts", |d| {
-        d.len() == 4 && d[3].outcome != DeliveryOutcome::Pending
-    })
-    .await;
+    let r = wait_ended(&s.org, "two timeouts", 4).await;
     assert_eq!(
         (r[3].outcome, r[3].attempts.len()),
         (DeliveryOutcome::Failed, 2)
@@ -463,14 +475,8 @@ async fn a_5xx_or_timeout_is_retried_once_and_a_4xx_never() {
         .iter()
         .all(|a| a.status.is_none() && a.error.as_deref().unwrap().contains("300 ms")));
     // The receiver saw 2 + 2 + 1 + 2 POSTs.
-    let posts = eventually("the slow POSTs to arrive", || {
-        let n = s.rx.posts().len();
-        async move { (n == 7).then_some(n) }
-    })
-    .await;
-    assert_eq!(posts, 7);
-    s.org.stop().await;
-    s.rx.stop().await;
+    wait_posts(&s.rx, "the slow POSTs to arrive", 7).await;
+    s.stop().await;
 }
 
 #[tokio::test]
@@ -539,23 +545,14 @@ async fn duplicates_drops_late_and_abandoned_deliveries() {
         .sim()
         .update_profile(&uid, title("abandoned"))
         .unwrap();
-    let r = wait_records(&s.org, "an abandoned delivery", |d| {
-        d.len() == 3 && d[2].outcome != DeliveryOutcome::Pending
-    })
-    .await;
+    let r = wait_ended(&s.org, "an abandoned delivery", 3).await;
     assert_eq!(
         (r[2].outcome, r[2].attempts.len()),
         (DeliveryOutcome::Abandoned, 1)
     );
     assert_eq!(r[2].attempts[0].status, None);
-    let arrived = eventually("the abandoned POST at the receiver", || {
-        let n = s.rx.posts().len();
-        async move { (n == 4).then_some(n) }
-    })
-    .await;
-    assert_eq!(arrived, 4);
-    s.org.stop().await;
-    s.rx.stop().await;
+    wait_posts(&s.rx, "the abandoned POST at the receiver", 4).await;
+    s.stop().await;
 }
 
 #[tokio::test]
@@ -584,8 +581,7 @@ async fn a_held_back_delivery_arrives_after_a_later_one() {
         [events[1].uuid.clone(), events[0].uuid.clone()],
         "second before first"
     );
-    s.org.stop().await;
-    s.rx.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test]
@@ -665,8 +661,7 @@ async fn a_deactivated_hook_gets_nothing_and_only_an_inactive_hook_can_be_delete
         )
         .await;
     assert_eq!(a.status, StatusCode::FORBIDDEN);
-    s.org.stop().await;
-    s.rx.stop().await;
+    s.stop().await;
 }
 
 #[tokio::test]
@@ -720,6 +715,5 @@ async fn membership_events_name_the_user_then_the_group_and_admin_calls_do_not_w
     assert_eq!(posts["target"][0]["id"], uid.as_str());
     assert_eq!(posts["target"][1]["type"], "UserGroup");
     assert_eq!(posts["target"][1]["id"], group.id.as_str());
-    s.org.stop().await;
-    s.rx.stop().await;
+    s.stop().await;
 }

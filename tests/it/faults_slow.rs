@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
-use crate::harness::{eventually, send, TestApp};
+use crate::harness::{eventually, send};
 use crate::sim_support::*;
 
 fn slow(ms: u64) -> zenqms_sim::Faults {
@@ -15,17 +15,6 @@ fn slow(ms: u64) -> zenqms_sim::Faults {
         latency_ms: ms,
         ..Default::default()
     }
-}
-
-async fn metrics_text(app: &TestApp) -> String {
-    app.raw(Method::GET, "/metrics")
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .unwrap_or_default()
 }
 
 /// Resident and peak resident memory of this process (the bridge runs in it), in MB.
@@ -83,7 +72,7 @@ async fn a_slow_zenqms_lets_the_queue_grow_and_says_why() {
     );
     let (s, body) = send(app.raw(Method::GET, "/readyz")).await;
     assert_eq!(s, 200, "{body}");
-    let text = metrics_text(&app).await;
+    let text = app.metrics().await;
     assert!(
         text.contains("zenqms_bridge_sync_backlog{reason=\"zenqms_slow\"} 1"),
         "{text}"

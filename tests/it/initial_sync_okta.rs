@@ -4,14 +4,14 @@
 //! dry run that writes nothing anywhere.
 
 use diesel::prelude::*;
-use okta_sim::{RunningSim as OktaSim, Seed, SimConfig as OktaConfig};
+use okta_sim::{RunningSim as OktaSim, Seed};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::harness::{send, TestApp};
 use crate::initial_sync_support::*;
 use crate::mapping_support::map_group;
-use crate::okta_support::{connect_with_roles, start_sim as start_okta};
+use crate::okta_support::connected_to;
 use crate::scim_support::{enc, get};
 use crate::sim_support::*;
 
@@ -45,27 +45,10 @@ fn org() -> Seed {
 
 /// ZenQMS's tenant, a bridge on it, and the Okta org connected.
 async fn setup() -> (zenqms_sim::RunningSim, OktaSim, TestApp) {
-    let zenqms = tenant_sim().await;
-    let okta = start_okta(OktaConfig {
-        seed: Some(org()),
-        ..OktaConfig::default()
-    })
-    .await;
-    let app = bridge(&zenqms, &[("SYNC_DRIFT_SWEEP_SECS", "0")]).await;
-    connect_with_roles(&app, &okta).await;
+    let (zenqms, okta, app) = connected_to(org()).await;
     zenqms.sim.reset_calls();
     okta.sim.reset_calls();
     (zenqms, okta, app)
-}
-
-fn count(items: &[Value], outcome: &str) -> Vec<String> {
-    let mut v: Vec<String> = items
-        .iter()
-        .filter(|i| i["outcome"] == outcome)
-        .map(|i| i["okta_id"].as_str().unwrap_or("").to_string())
-        .collect();
-    v.sort();
-    v
 }
 
 async fn directory_users(app: &TestApp) -> Vec<Value> {
@@ -126,8 +109,8 @@ async fn standard_then_full_read_the_okta_org() {
     assert_eq!(qa["members"].as_array().map(Vec::len), Some(2), "{qa}");
     let id = run["id"].as_str().expect("id");
     let items = all_items(&app, id).await;
-    assert_eq!(count(&items, "link"), ["00ua", "00ue"]);
-    assert_eq!(count(&items, "conflict"), ["00ub", "00udup1", "00udup2"]);
+    assert_eq!(okta_ids(&items, "link"), ["00ua", "00ue"]);
+    assert_eq!(okta_ids(&items, "conflict"), ["00ub", "00udup1", "00udup2"]);
     let a_item = items.iter().find(|i| i["okta_id"] == "00ua").expect("a");
     let a_dir = users
         .iter()
@@ -162,7 +145,7 @@ async fn standard_then_full_read_the_okta_org() {
     let e = zenqms_user(&zenqms, "e@example.com").expect("e");
     assert_eq!(e.first_name, "Givene", "Full corrects the profile");
     let items = all_items(&app, full["id"].as_str().expect("id")).await;
-    assert!(count(&items, "create").contains(&"00ud".to_string()));
+    assert!(okta_ids(&items, "create").contains(&"00ud".to_string()));
     assert_eq!(
         directory_users(&app).await.len(),
         8,

@@ -13,7 +13,7 @@ use crate::harness::{eventually, json_of, send, BinaryApp, TestApp, TestDb};
 use crate::initial_sync_support::*;
 use crate::mapping_support::existing;
 use crate::sim_support::*;
-use crate::sync_processes::{prepare, Prepared};
+use crate::sync_processes::{created, prepare, Prepared};
 
 /// `n` ZenQMS users (`l0@…` …) that Okta pushes too: `n` links.
 fn linkable(n: usize) -> Vec<SeedUser> {
@@ -194,9 +194,22 @@ struct Processes<'a> {
     sim: &'a RunningSim,
     client: reqwest::Client,
     admin: String,
+    scim: String,
 }
 
-impl Processes<'_> {
+impl<'a> Processes<'a> {
+    /// The tokens made through the CLI on `db`.
+    fn new(db: &'a TestDb, sim: &'a RunningSim) -> Self {
+        let Prepared { admin, scim, .. } = prepare(db);
+        Processes {
+            db,
+            sim,
+            client: reqwest::Client::new(),
+            admin,
+            scim,
+        }
+    }
+
     /// A new process, ready.
     async fn spawn(&self) -> BinaryApp {
         let bin = spawn(self.db, self.sim);
@@ -265,13 +278,7 @@ async fn a_bridge_killed_mid_run_is_resumed_without_a_duplicate_call() {
     const N: usize = 60;
     let sim = slow_sim(N, 25).await;
     let db = TestDb::new();
-    let Prepared { admin, scim, .. } = prepare(&db);
-    let procs = Processes {
-        db: &db,
-        sim: &sim,
-        client: reqwest::Client::new(),
-        admin,
-    };
+    let procs = Processes::new(&db, &sim);
     let bin = procs.spawn().await;
     let (s, body) = json_of(
         procs
@@ -286,7 +293,7 @@ async fn a_bridge_killed_mid_run_is_resumed_without_a_duplicate_call() {
         push_to(
             &procs.client,
             &bin.base,
-            &scim,
+            &procs.scim,
             &mut Person::new(&format!("l{i}")),
         )
         .await;
@@ -355,15 +362,6 @@ async fn the_command_runs_a_dry_run_and_prints_the_summary() {
     app.stop().await;
 }
 
-/// Successful `POST /v2/users` (creates).
-fn creates(sim: &RunningSim) -> usize {
-    sim.sim
-        .calls()
-        .records("POST /v2/users")
-        .filter(|r| r.status == Some(201))
-        .count()
-}
-
 #[tokio::test]
 async fn a_bridge_killed_mid_run_from_okta_resumes_and_creates_each_user_once() {
     use crate::okta_support::{open, CLIENT_ID, CLIENT_SECRET};
@@ -391,13 +389,7 @@ async fn a_bridge_killed_mid_run_from_okta_resumes_and_creates_each_user_once() 
     })
     .await;
     let db = TestDb::new();
-    let Prepared { admin, .. } = prepare(&db);
-    let procs = Processes {
-        db: &db,
-        sim: &sim,
-        client: reqwest::Client::new(),
-        admin,
-    };
+    let procs = Processes::new(&db, &sim);
     let bin = procs.spawn().await;
     let api = |bin: &BinaryApp, method: Method, path: &str| procs.api(bin, method, path);
     // Connect the org through the first process (its callback is the redirect URI).
@@ -432,7 +424,7 @@ async fn a_bridge_killed_mid_run_from_okta_resumes_and_creates_each_user_once() 
             bin,
             id,
             (N, "created"),
-            || creates(&sim),
+            || created(&sim),
             Duration::from_secs(90),
         )
         .await;
@@ -446,7 +438,7 @@ async fn a_bridge_killed_mid_run_from_okta_resumes_and_creates_each_user_once() 
     // Every Okta user exactly once in ZenQMS, linked to its Okta id, created once.
     let state = sim.sim.state();
     assert_eq!(state.users.len(), N, "no duplicate ZenQMS user");
-    assert_eq!(creates(&sim), N, "no create sent twice");
+    assert_eq!(created(&sim), N, "no create sent twice");
     for i in 0..N {
         let email = format!("k{i}@example.com");
         let mine: Vec<_> = state.users.iter().filter(|u| u.email == email).collect();

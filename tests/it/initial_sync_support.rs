@@ -159,6 +159,17 @@ pub fn outcomes(items: &[Value]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The Okta ids of the run's items with `outcome`, sorted.
+pub fn okta_ids(items: &[Value], outcome: &str) -> Vec<String> {
+    let mut v: Vec<String> = items
+        .iter()
+        .filter(|i| i["outcome"] == outcome)
+        .map(|i| i["okta_id"].as_str().unwrap_or("").to_string())
+        .collect();
+    v.sort();
+    v
+}
+
 /// The ZenQMS user with this email, as the simulator holds it.
 pub fn zenqms_user(sim: &RunningSim, email: &str) -> Option<zenqms_sim::User> {
     sim.sim

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use okta_sim::{Lifecycle, NewGroup, RunningSim as OktaSim, SimConfig as OktaConfig};
+use okta_sim::{Lifecycle, NewGroup, RunningSim as OktaSim};
 use reqwest::Method;
 use serde_json::json;
 use zenqms_bridge::okta::follow::Followed;
@@ -16,23 +16,13 @@ use crate::harness::{send, TestApp};
 use crate::initial_sync_support::*;
 use crate::mapping_support::map_group;
 use crate::okta_hooks_support::org;
-use crate::okta_support::{
-    connect_with_roles, group_named, new_user, start_sim as start_okta, zenqms_until, CLIENT_SECRET,
-};
+use crate::okta_support::{connected_to, group_named, new_user, zenqms_until, CLIENT_SECRET};
 use crate::sim_support::*;
 
 const WAIT: Duration = Duration::from_secs(30);
 
 async fn setup() -> (zenqms_sim::RunningSim, OktaSim, TestApp) {
-    let zenqms = tenant_sim().await;
-    let okta = start_okta(OktaConfig {
-        seed: Some(org()),
-        ..OktaConfig::default()
-    })
-    .await;
-    let app = bridge(&zenqms, &[("SYNC_DRIFT_SWEEP_SECS", "0")]).await;
-    connect_with_roles(&app, &okta).await;
-    (zenqms, okta, app)
+    connected_to(org()).await
 }
 
 async fn follow_user(app: &TestApp, id: &str) -> Followed {

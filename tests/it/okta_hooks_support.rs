@@ -17,7 +17,8 @@ use zenqms_bridge::okta_hooks::{HookRecord, EVENT_TYPES};
 use crate::harness::{send, TestApp, TestDb};
 use crate::initial_sync_support::tenant_sim;
 use crate::okta_support::{
-    client_for, connect_with_roles, start_sim as start_okta, CLIENT_ID, CLIENT_SECRET, SECRET_KEY,
+    client_for, connect_with_roles, no_redirects, redirect_of, start_sim as start_okta, CLIENT_ID,
+    CLIENT_SECRET, SECRET_KEY,
 };
 use crate::sim_support::bridge_on;
 
@@ -82,10 +83,7 @@ pub async fn okta_token(okta: &OktaSim, app: &TestApp) -> String {
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .encode(Sha256::digest(verifier.as_bytes()));
     let redirect = client_for(app).redirect_uris[0].clone();
-    let browser = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
+    let browser = no_redirects();
     let mut authorize =
         url::Url::parse(&format!("http://{}/oauth2/v1/authorize", okta.addr)).expect("url");
     authorize.query_pairs_mut().extend_pairs([
@@ -99,18 +97,7 @@ pub async fn okta_token(okta: &OktaSim, app: &TestApp) -> String {
         ("code_challenge", challenge.as_str()),
         ("code_challenge_method", "S256"),
     ]);
-    let res = browser
-        .get(authorize.as_str())
-        .send()
-        .await
-        .expect("authorize");
-    assert_eq!(res.status().as_u16(), 302);
-    let location = res
-        .headers()
-        .get("location")
-        .and_then(|v| v.to_str().ok())
-        .expect("Location")
-        .to_string();
+    let location = redirect_of(&browser, authorize.as_str()).await;
     let url = url::Url::parse(&location).expect("redirect URL");
     let code = url
         .query_pairs()

@@ -14,8 +14,9 @@ use serde_json::{json, Value};
 use zenqms_bridge::store::schema::okta_connection;
 
 use crate::harness::{eventually, send, TestApp};
-use crate::initial_sync_support::{connected, zenqms_user};
+use crate::initial_sync_support::{connected, tenant_sim, zenqms_user};
 use crate::scim_support::{enc, get};
+use crate::sim_support::bridge;
 
 pub const CLIENT_ID: &str = "0oatestclient0000001";
 pub const CLIENT_SECRET: &str = "okta-test-client-secret-0123456789";
@@ -68,20 +69,28 @@ pub async fn authorize_url(app: &TestApp) -> String {
 /// Opens `url` like a browser: the simulator's redirect is followed to the bridge's
 /// callback, whose status and page are returned (with the callback URL, to replay it).
 pub async fn open(url: &str) -> (u16, String, String) {
-    let browser = reqwest::Client::builder()
+    let location = redirect_of(&no_redirects(), url).await;
+    let (status, page) = callback(&location).await;
+    (status, page, location)
+}
+
+/// A client that stops at redirects, to see where the simulator sends the browser.
+pub fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .expect("client");
+        .expect("client")
+}
+
+/// `GET` of the simulator's `/authorize` URL: asserts the redirect back; its `Location`.
+pub async fn redirect_of(browser: &reqwest::Client, url: &str) -> String {
     let res = browser.get(url).send().await.expect("authorize answered");
     assert_eq!(res.status().as_u16(), 302, "the simulator redirects back");
-    let location = res
-        .headers()
+    res.headers()
         .get("location")
         .and_then(|v| v.to_str().ok())
         .expect("Location")
-        .to_string();
-    let (status, page) = callback(&location).await;
-    (status, page, location)
+        .to_string()
 }
 
 /// `GET` of a callback URL.
@@ -131,6 +140,20 @@ pub async fn connect_with_roles(app: &TestApp, sim: &RunningSim) {
     connected(app).await;
     let (s, body) = send(app.admin(Method::POST, "/zenqms/roles/refresh")).await;
     assert_eq!(s, 200, "{body}");
+}
+
+/// ZenQMS's tenant (`tenant()`), okta-sim with `seed`, and a bridge on a fresh database
+/// connected to both, ZenQMS's roles read.
+pub async fn connected_to(seed: okta_sim::Seed) -> (zenqms_sim::RunningSim, RunningSim, TestApp) {
+    let zenqms = tenant_sim().await;
+    let okta = start_sim(SimConfig {
+        seed: Some(seed),
+        ..SimConfig::default()
+    })
+    .await;
+    let app = bridge(&zenqms, &[("SYNC_DRIFT_SWEEP_SECS", "0")]).await;
+    connect_with_roles(&app, &okta).await;
+    (zenqms, okta, app)
 }
 
 /// A new Okta user `n@example.com`, an Engineer.

@@ -64,7 +64,8 @@ pub async fn status_of(
     json_of(res).await.1
 }
 
-fn created(sim: &zenqms_sim::RunningSim) -> usize {
+/// Successful `POST /v2/users` (creates).
+pub fn created(sim: &zenqms_sim::RunningSim) -> usize {
     sim.sim
         .calls()
         .records("POST /v2/users")
