@@ -212,10 +212,7 @@ async fn admin_changes_go_through_one_place_and_each_makes_events() {
             None,
         )
         .await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::BAD_REQUEST, "E0000001")
-    );
+    a.assert_error(StatusCode::BAD_REQUEST, "E0000001");
     org.admin(
         Method::PATCH,
         &format!("/_sim/groups/{gid}"),

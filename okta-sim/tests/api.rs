@@ -76,10 +76,7 @@ async fn users_page_by_cursor_and_leave_out_deprovisioned_users() {
     let a = org.get("/api/v1/users?limit=1000", &token).await;
     assert_eq!(a.body.as_array().unwrap().len(), 200);
     let a = org.get("/api/v1/users?limit=0", &token).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::BAD_REQUEST, "E0000001")
-    );
+    a.assert_error(StatusCode::BAD_REQUEST, "E0000001");
     org.stop().await;
 }
 
@@ -155,10 +152,7 @@ async fn user_objects_have_okta_shape_and_can_be_read_by_id_or_login() {
     assert!(names.len() >= 2);
 
     let a = org.get("/api/v1/users/00unobody00000000000", &token).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::NOT_FOUND, "E0000007")
-    );
+    a.assert_error(StatusCode::NOT_FOUND, "E0000007");
     for key in [
         "errorCode",
         "errorSummary",
@@ -169,15 +163,9 @@ async fn user_objects_have_okta_shape_and_can_be_read_by_id_or_login() {
         assert!(a.body.get(key).is_some(), "{key}");
     }
     let a = org.get("/api/v1/apps", &token).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::NOT_FOUND, "E0000007")
-    );
+    a.assert_error(StatusCode::NOT_FOUND, "E0000007");
     let a = org.api(Method::DELETE, "/api/v1/users", &token, None).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::METHOD_NOT_ALLOWED, "E0000022")
-    );
+    a.assert_error(StatusCode::METHOD_NOT_ALLOWED, "E0000022");
     org.stop().await;
 }
 
@@ -457,10 +445,7 @@ async fn an_admin_without_the_permission_gets_403_despite_the_scope_and_every_an
     )
     .await;
     let a = org.get("/api/v1/users", &token).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::FORBIDDEN, "E0000006")
-    );
+    a.assert_error(StatusCode::FORBIDDEN, "E0000006");
     assert!(a.header("www-authenticate").is_none());
     org.stop().await;
 }

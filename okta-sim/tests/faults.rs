@@ -109,10 +109,7 @@ async fn outage_errors_and_latency_spare_sim_endpoints() {
         .await;
     assert_eq!(on.body["outage"], true);
     let a = org.get("/api/v1/users", &token).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::SERVICE_UNAVAILABLE, "E0000009")
-    );
+    a.assert_error(StatusCode::SERVICE_UNAVAILABLE, "E0000009");
     assert!(a.header("x-rate-limit-limit").is_some());
     let a = org.get("/oauth2/v1/keys", "").await;
     assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -135,10 +132,7 @@ async fn outage_errors_and_latency_spare_sim_endpoints() {
         .unwrap();
     for _ in 0..5 {
         let a = org.get("/api/v1/groups", &token).await;
-        assert_eq!(
-            (a.status, a.error_code()),
-            (StatusCode::INTERNAL_SERVER_ERROR, "E0000009")
-        );
+        a.assert_error(StatusCode::INTERNAL_SERVER_ERROR, "E0000009");
     }
     org.sim()
         .set_faults(Faults {

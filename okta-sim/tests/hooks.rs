@@ -167,10 +167,7 @@ async fn register_verify_and_receive_events_with_the_secret_in_the_okta_envelope
             )),
         )
         .await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::BAD_REQUEST, "E0000001")
-    );
+    a.assert_error(StatusCode::BAD_REQUEST, "E0000001");
     let a = org
         .api(
             Method::POST,
@@ -299,10 +296,7 @@ async fn a_failed_verification_is_retried_once_and_leaves_the_hook_unverified() 
             None,
         )
         .await;
-    assert_eq!(
-        (v.status, v.error_code()),
-        (StatusCode::BAD_REQUEST, "E0000001")
-    );
+    v.assert_error(StatusCode::BAD_REQUEST, "E0000001");
     assert!(v.body["errorCauses"][0]["errorSummary"]
         .as_str()
         .unwrap()
@@ -590,10 +584,7 @@ async fn a_deactivated_hook_gets_nothing_and_only_an_inactive_hook_can_be_delete
     let uid = first_active(&s.org);
     let path = format!("/api/v1/eventHooks/{}", s.hook_id);
     let a = s.org.api(Method::DELETE, &path, &s.token, None).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::BAD_REQUEST, "E0000001")
-    );
+    a.assert_error(StatusCode::BAD_REQUEST, "E0000001");
 
     let a = s
         .org
@@ -644,10 +635,7 @@ async fn a_deactivated_hook_gets_nothing_and_only_an_inactive_hook_can_be_delete
     let a = s.org.api(Method::DELETE, &path, &s.token, None).await;
     assert_eq!(a.status, StatusCode::NO_CONTENT);
     let a = s.org.get(&path, &s.token).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::NOT_FOUND, "E0000007")
-    );
+    a.assert_error(StatusCode::NOT_FOUND, "E0000007");
 
     // Managing hooks needs okta.eventHooks.manage.
     let reader = s.org.login("openid okta.users.read").await;

@@ -108,10 +108,7 @@ async fn code_exchange_errors() {
     let (other_verifier, _) = pkce();
     let code = org.authorize_code(ALL_SCOPES, &challenge, "n").await["code"].clone();
     let a = exchange(code, other_verifier, REDIRECT_URI).await;
-    assert_eq!(
-        (a.status, a.oauth_error()),
-        (StatusCode::BAD_REQUEST, "invalid_grant")
-    );
+    a.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     assert!(a.body["error_description"]
         .as_str()
         .unwrap()
@@ -121,10 +118,7 @@ async fn code_exchange_errors() {
     let (verifier, challenge) = pkce();
     let code = org.authorize_code(ALL_SCOPES, &challenge, "n").await["code"].clone();
     let a = exchange(code, verifier, "http://127.0.0.1:9/elsewhere").await;
-    assert_eq!(
-        (a.status, a.oauth_error()),
-        (StatusCode::BAD_REQUEST, "invalid_grant")
-    );
+    a.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     assert!(a.body["error_description"]
         .as_str()
         .unwrap()
@@ -141,10 +135,7 @@ async fn code_exchange_errors() {
         StatusCode::OK
     );
     let again = exchange(code, verifier, REDIRECT_URI).await;
-    assert_eq!(
-        (again.status, again.oauth_error()),
-        (StatusCode::BAD_REQUEST, "invalid_grant")
-    );
+    again.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     let after = org.get("/api/v1/users", &access).await;
     assert_eq!(after.status, StatusCode::UNAUTHORIZED);
 
@@ -164,10 +155,7 @@ async fn code_exchange_errors() {
                 .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")]),
         )
         .await;
-    assert_eq!(
-        (a.status, a.oauth_error()),
-        (StatusCode::UNAUTHORIZED, "invalid_client")
-    );
+    a.assert_oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
     let a = org
         .send(
             org.http
@@ -175,10 +163,7 @@ async fn code_exchange_errors() {
                 .form(&[("grant_type", "refresh_token")]),
         )
         .await;
-    assert_eq!(
-        (a.status, a.oauth_error()),
-        (StatusCode::UNAUTHORIZED, "invalid_client")
-    );
+    a.assert_oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
 
     // client_secret_post works too; an unknown grant type is refused.
     let a = org
@@ -221,10 +206,7 @@ async fn authorize_checks_client_redirect_scopes_and_pkce_and_can_deny() {
         challenge.clone(),
     ))
     .await;
-    assert_eq!(
-        (a.status, a.oauth_error()),
-        (StatusCode::BAD_REQUEST, "invalid_request")
-    );
+    a.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
     let mut unknown = base(ALL_SCOPES, REDIRECT_URI, challenge.clone());
     unknown[0].1 = "nobody".into();
     assert_eq!(call(unknown).await.oauth_error(), "invalid_client");
@@ -317,10 +299,7 @@ async fn a_scope_the_client_lacks_is_left_out_and_the_api_answers_403() {
         StatusCode::OK
     );
     let a = org.get("/api/v1/groups", &t.access).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::FORBIDDEN, "E0000006")
-    );
+    a.assert_error(StatusCode::FORBIDDEN, "E0000006");
     let www = a.header("www-authenticate").unwrap();
     assert!(
         www.starts_with("Bearer ") && www.contains("error=\"insufficient_scope\""),
@@ -388,10 +367,7 @@ async fn refresh_without_rotation_keeps_the_token_and_narrows_scope() {
             ("scope", "okta.users.manage"),
         ])
         .await;
-    assert_eq!(
-        (r.status, r.oauth_error()),
-        (StatusCode::BAD_REQUEST, "invalid_scope")
-    );
+    r.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_scope");
     org.stop().await;
 }
 
@@ -470,10 +446,7 @@ async fn revoked_and_expired_tokens() {
     let r = org
         .token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
         .await;
-    assert_eq!(
-        (r.status, r.oauth_error()),
-        (StatusCode::BAD_REQUEST, "invalid_grant")
-    );
+    r.assert_oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
     // Unknown tokens revoke fine.
     let a = org
         .send(
@@ -500,10 +473,7 @@ async fn revoked_and_expired_tokens() {
         .await;
     assert!(n.body["changed"].as_u64().unwrap() >= 1);
     let a = org.get("/api/v1/users", &t.access).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::UNAUTHORIZED, "E0000011")
-    );
+    a.assert_error(StatusCode::UNAUTHORIZED, "E0000011");
     let www = a.header("www-authenticate").unwrap();
     assert!(
         www.contains("error=\"invalid_token\"") && www.contains("expired"),
@@ -533,10 +503,7 @@ async fn revoked_and_expired_tokens() {
         StatusCode::UNAUTHORIZED
     );
     let a = org.send(org.http.get(org.url("/api/v1/users"))).await;
-    assert_eq!(
-        (a.status, a.error_code()),
-        (StatusCode::UNAUTHORIZED, "E0000011")
-    );
+    a.assert_error(StatusCode::UNAUTHORIZED, "E0000011");
     org.stop().await;
 }
 
@@ -560,10 +527,7 @@ async fn the_token_endpoint_has_its_own_rate_limit() {
     let limited = org
         .token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
         .await;
-    assert_eq!(
-        (limited.status, limited.error_code()),
-        (StatusCode::TOO_MANY_REQUESTS, "E0000047")
-    );
+    limited.assert_error(StatusCode::TOO_MANY_REQUESTS, "E0000047");
     // Other families are not affected.
     assert_eq!(
         org.get("/api/v1/users", &t.access).await.status,

@@ -298,6 +298,11 @@ async fn reset_wipes_everything() {
     api.stop().await;
 }
 
+/// The JSON body of the answer to `req`.
+async fn json_of<T: serde::de::DeserializeOwned>(req: reqwest::RequestBuilder) -> T {
+    req.send().await.unwrap().json().await.unwrap()
+}
+
 #[tokio::test]
 async fn the_binary_serves_a_seed_file() {
     let dir = std::env::temp_dir().join(format!("zenqms-sim-test-{}", std::process::id()));
@@ -332,33 +337,15 @@ async fn the_binary_serves_a_seed_file() {
         .to_owned();
 
     let http = client(None);
-    let roles: Value = http
-        .get(format!("{base}/v2/roles"))
-        .bearer_auth("bin-token")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let roles: Value = json_of(
+        http.get(format!("{base}/v2/roles"))
+            .bearer_auth("bin-token"),
+    )
+    .await;
     assert_eq!(roles["total"], 3);
-    let faults: Value = http
-        .get(format!("{base}/_sim/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let faults: Value = json_of(http.get(format!("{base}/_sim/faults"))).await;
     assert_eq!(faults["rate_limit_rps"], 50);
-    let state: StateSnapshot = http
-        .get(format!("{base}/_sim/state"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state: StateSnapshot = json_of(http.get(format!("{base}/_sim/state"))).await;
     assert_eq!(state.users[0].id, Id::from("u-1001"));
 
     // SIGTERM shuts it down cleanly.

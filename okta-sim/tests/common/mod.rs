@@ -63,6 +63,28 @@ impl Answer {
         self.body["errorCode"].as_str().unwrap_or("")
     }
 
+    /// Asserts an Okta error answer: this status and this `errorCode`.
+    #[track_caller]
+    pub fn assert_error(&self, status: StatusCode, code: &str) {
+        assert_eq!(
+            (self.status, self.error_code()),
+            (status, code),
+            "{}",
+            self.body
+        );
+    }
+
+    /// Asserts an OAuth error answer: this status and this `error`.
+    #[track_caller]
+    pub fn assert_oauth_error(&self, status: StatusCode, error: &str) {
+        assert_eq!(
+            (self.status, self.oauth_error()),
+            (status, error),
+            "{}",
+            self.body
+        );
+    }
+
     pub fn oauth_error(&self) -> &str {
         self.body["error"].as_str().unwrap_or("")
     }
