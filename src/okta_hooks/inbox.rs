@@ -302,24 +302,43 @@ pub fn prune_events(conn: &mut DbConn, before: NaiveDateTime) -> Result<usize, S
     )
 }
 
-/// Deletes, of the next batch of deliveries processed before `before` (by id, after
-/// `after_id`), those that hold no event any more: how many, and the last id looked at
-/// (`None`: none left to look at).
+/// Where [`prune_deliveries`] goes on from: the last delivery it looked at, by
+/// `(processed_at, id)`.
+pub type PruneCursor = (NaiveDateTime, String);
+
+/// Deletes, of the next batch of deliveries processed before `before` (in `(processed_at,
+/// id)` order, after `after`; `None`: from the start), those that hold no event any more: how
+/// many, and the last one looked at (`None`: none left to look at). Walking by `processed_at`
+/// lets its index find the batch: by id alone, SQLite reads every delivery kept.
 pub fn prune_deliveries(
     conn: &mut DbConn,
     before: NaiveDateTime,
-    after_id: &str,
-) -> Result<(usize, Option<String>), StoreError> {
-    let ids: Vec<String> = okta_hook_deliveries::table
+    after: Option<&PruneCursor>,
+) -> Result<(usize, Option<PruneCursor>), StoreError> {
+    let (from_at, from_id) = match after {
+        Some((at, last)) => (*at, last.as_str()),
+        // 1970: before any delivery, and a timestamp both backends store.
+        None => (NaiveDateTime::default(), ""),
+    };
+    let rows: Vec<(Option<NaiveDateTime>, String)> = okta_hook_deliveries::table
         .filter(okta_hook_deliveries::processed_at.lt(before))
-        .filter(okta_hook_deliveries::id.gt(after_id))
-        .order(okta_hook_deliveries::id)
-        .select(okta_hook_deliveries::id)
+        .filter(okta_hook_deliveries::processed_at.ge(from_at))
+        .filter(
+            okta_hook_deliveries::processed_at
+                .gt(from_at)
+                .or(okta_hook_deliveries::id.gt(from_id)),
+        )
+        .order((okta_hook_deliveries::processed_at, okta_hook_deliveries::id))
+        .select((okta_hook_deliveries::processed_at, okta_hook_deliveries::id))
         .limit(PRUNE_BATCH)
         .load(conn)?;
-    let Some(last) = ids.last().cloned() else {
+    let last = rows
+        .last()
+        .and_then(|(at, last)| at.map(|at| (at, last.clone())));
+    let Some(last) = last else {
         return Ok((0, None));
     };
+    let ids: Vec<String> = rows.into_iter().map(|(_, d)| d).collect();
     let holding: BTreeSet<String> = okta_hook_events::table
         .filter(okta_hook_events::delivery_id.eq_any(&ids))
         .select(okta_hook_events::delivery_id)

@@ -155,18 +155,18 @@ impl OktaHooks {
                 break;
             }
         }
-        let mut after = String::new();
+        let mut after: Option<inbox::PruneCursor> = None;
         loop {
             let from = after.clone();
             let (n, last) = crate::store::run(&self.pool, move |c| {
                 tx::write(c, |c| {
-                    Ok::<_, HooksError>(inbox::prune_deliveries(c, before, &from)?)
+                    Ok::<_, HooksError>(inbox::prune_deliveries(c, before, from.as_ref())?)
                 })
             })
             .await?;
             pruned.deliveries += n;
             match last {
-                Some(id) => after = id,
+                Some(cursor) => after = Some(cursor),
                 None => break,
             }
         }
