@@ -248,15 +248,11 @@ impl TestApp {
     }
 
     async fn wait_ready(&self) {
-        let url = format!("{}/healthz", self.base);
-        eventually(Duration::from_secs(10), || async {
-            self.client
-                .get(&url)
-                .send()
-                .await
-                .map(|r| r.status().is_success())
-                .unwrap_or(false)
-        })
+        answers(
+            &self.client,
+            &format!("{}/healthz", self.base),
+            Duration::from_secs(10),
+        )
         .await;
     }
 
@@ -341,6 +337,19 @@ pub fn failure_bound(deadline: Duration) -> Duration {
 }
 
 /// Polls `check` until it is true or the deadline passes (then panics). Never a fixed sleep.
+/// Waits (at most `within`) until `GET url` answers with a success status.
+async fn answers(client: &reqwest::Client, url: &str, within: Duration) {
+    eventually(within, || async {
+        client
+            .get(url)
+            .send()
+            .await
+            .map(|r| r.status().is_success())
+            .unwrap_or(false)
+    })
+    .await;
+}
+
 pub async fn eventually<F, Fut>(deadline: Duration, mut check: F)
 where
     F: FnMut() -> Fut,
@@ -401,15 +410,11 @@ impl BinaryApp {
     }
 
     pub async fn wait_ready(&self, client: &reqwest::Client) {
-        let url = format!("{}/readyz", self.base);
-        eventually(Duration::from_secs(30), || async {
-            client
-                .get(&url)
-                .send()
-                .await
-                .map(|r| r.status().is_success())
-                .unwrap_or(false)
-        })
+        answers(
+            client,
+            &format!("{}/readyz", self.base),
+            Duration::from_secs(30),
+        )
         .await;
     }
 

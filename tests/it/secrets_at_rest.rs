@@ -51,17 +51,22 @@ fn write_connection(app: &TestApp, value: &Value) {
         .expect("written");
 }
 
-#[actix_web::test]
-async fn a_zenqms_token_does_not_follow_a_base_url_changed_in_the_database() {
-    let sim = sim_support::sim().await;
-    let elsewhere = sim_support::sim().await;
-    let app = TestApp::start().await;
+/// `PUT /api/v1/settings/zenqms` pointing at `sim`, with its token.
+async fn connect_zenqms(app: &TestApp, sim: &zenqms_sim::RunningSim) {
     let (s, body) = send(
         app.admin(Method::PUT, "/settings/zenqms")
             .json(&json!({"base_url": sim.base_url, "api_token": SIM_TOKEN})),
     )
     .await;
     assert_eq!(s, 200, "{body}");
+}
+
+#[actix_web::test]
+async fn a_zenqms_token_does_not_follow_a_base_url_changed_in_the_database() {
+    let sim = sim_support::sim().await;
+    let elsewhere = sim_support::sim().await;
+    let app = TestApp::start().await;
+    connect_zenqms(&app, &sim).await;
     let verification_calls = sim.sim.calls().total();
     let mut stored = stored_connection(&app);
     let sealed = stored["api_token_encrypted"]
@@ -111,12 +116,7 @@ async fn a_zenqms_token_does_not_follow_a_base_url_changed_in_the_database() {
 async fn a_token_sealed_before_binding_still_opens_and_is_resealed_bound() {
     let sim = sim_support::sim().await;
     let app = TestApp::start().await;
-    let (s, body) = send(
-        app.admin(Method::PUT, "/settings/zenqms")
-            .json(&json!({"base_url": sim.base_url, "api_token": SIM_TOKEN})),
-    )
-    .await;
-    assert_eq!(s, 200, "{body}");
+    connect_zenqms(&app, &sim).await;
     // The value as a version before binding stored it: `v1:`, no associated data.
     let key = Key::load_or_create(None, app.db.dir.path()).expect("the bridge's key");
     let mut stored = stored_connection(&app);
