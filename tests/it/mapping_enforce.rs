@@ -219,12 +219,7 @@ async fn deactivated_users_keep_their_roles_until_they_leave_the_group() {
     let g = group(&app, "Approvers", &[&ps[0]]).await;
     map_group(&app, &g, &["7"]).await;
     assert_roles(&app, &sim, &[&ps[0]], &["7"]).await;
-    patch_user(
-        &app,
-        ps[0].sid(),
-        json!([{"op": "replace", "value": {"active": false}}]),
-    )
-    .await;
+    set_active(&app, ps[0].sid(), false).await;
     assert_roles(&app, &sim, &[&ps[0]], &["7"]).await;
     assert_eq!(zuser(&sim, &ps[0]).status, zenqms_sim::Status::Disabled);
     members(&app, &g, "remove", &[&ps[0]]).await;

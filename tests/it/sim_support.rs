@@ -239,6 +239,16 @@ pub async fn push_to(client: &reqwest::Client, base: &str, scim_token: &str, p: 
 }
 
 /// `PATCH /Users/{id}` with Okta's operations.
+/// Okta's (de)activation: `PATCH` replacing `active` without a path.
+pub async fn set_active(app: &TestApp, id: &str, active: bool) -> Value {
+    patch_user(
+        app,
+        id,
+        serde_json::json!([{"op": "replace", "value": {"active": active}}]),
+    )
+    .await
+}
+
 pub async fn patch_user(app: &TestApp, id: &str, ops: Value) -> Value {
     let (s, body) = send(
         app.scim(Method::PATCH, &format!("/Users/{id}"))

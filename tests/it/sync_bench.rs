@@ -11,7 +11,6 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 
 use crate::harness::TestApp;
 use crate::sim_support::*;
@@ -155,12 +154,7 @@ async fn bench_calls_per_user() {
     settled(&app, Duration::from_secs(60)).await;
     let update = phase("update (profile push, PUT)");
     for p in &people {
-        patch_user(
-            &app,
-            p.sid(),
-            json!([{"op": "replace", "value": {"active": false}}]),
-        )
-        .await;
+        set_active(&app, p.sid(), false).await;
     }
     settled(&app, Duration::from_secs(60)).await;
     let deactivate = phase("deactivate (PATCH active=false)");

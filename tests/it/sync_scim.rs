@@ -30,12 +30,7 @@ async fn deactivate_by_patch_and_put_reactivate_and_delete() {
 
     // Okta deactivates with PATCH replace {"active": false}: one PATCH to ZenQMS.
     sim.sim.reset_calls();
-    patch_user(
-        &app,
-        ada.sid(),
-        json!([{"op": "replace", "value": {"active": false}}]),
-    )
-    .await;
+    set_active(&app, ada.sid(), false).await;
     settled(&app, T).await;
     assert_eq!(zstatus(), Status::Disabled);
     assert_eq!(
@@ -44,12 +39,7 @@ async fn deactivate_by_patch_and_put_reactivate_and_delete() {
     );
 
     // Reactivation goes to the same ZenQMS user.
-    patch_user(
-        &app,
-        ada.sid(),
-        json!([{"op": "replace", "value": {"active": true}}]),
-    )
-    .await;
+    set_active(&app, ada.sid(), true).await;
     settled(&app, T).await;
     assert_eq!(zstatus(), Status::Active);
 
