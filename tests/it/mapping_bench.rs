@@ -68,19 +68,7 @@ async fn bench_map_a_large_group_to_one_role() {
             ..Default::default()
         })
         .unwrap();
-    let app = bridge_on(
-        db,
-        &sim,
-        &[
-            ("ZENQMS_MAX_RPS", "20"),
-            ("SYNC_WORKERS", "4"),
-            ("SYNC_BACKOFF_CAP_SECS", "600"),
-            ("SYNC_LEASE_SECS", "60"),
-            ("ZENQMS_REQUEST_TIMEOUT_MS", "30000"),
-            ("RUST_LOG", "warn"),
-        ],
-    )
-    .await;
+    let app = bridge_on(db, &sim, crate::sync_bench::BENCH_BRIDGE).await;
     settled(&app, Duration::from_secs(60)).await;
 
     // The preview of the change: the first asks ZenQMS for the role list (the cache is

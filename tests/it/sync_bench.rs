@@ -11,11 +11,21 @@
 
 use std::time::{Duration, Instant};
 
-
 use crate::harness::TestApp;
 use crate::sim_support::*;
 
 const RPS: f64 = 20.0;
+
+/// The benchmarks' bridge: its budget at the simulator's 20 calls a second, 4 workers, and
+/// backoff, lease and timeout long enough that a slow ZenQMS is waited for, not failed.
+pub const BENCH_BRIDGE: &[(&str, &str)] = &[
+    ("ZENQMS_MAX_RPS", "20"),
+    ("SYNC_WORKERS", "4"),
+    ("SYNC_BACKOFF_CAP_SECS", "600"),
+    ("SYNC_LEASE_SECS", "60"),
+    ("ZENQMS_REQUEST_TIMEOUT_MS", "30000"),
+    ("RUST_LOG", "warn"),
+];
 
 async fn bench_setup() -> (zenqms_sim::RunningSim, TestApp) {
     let sim = start_sim(zenqms_sim::SimConfig {
@@ -27,18 +37,7 @@ async fn bench_setup() -> (zenqms_sim::RunningSim, TestApp) {
         ..zenqms_sim::SimConfig::new(SIM_TOKEN)
     })
     .await;
-    let app = bridge(
-        &sim,
-        &[
-            ("ZENQMS_MAX_RPS", "20"),
-            ("SYNC_WORKERS", "4"),
-            ("SYNC_BACKOFF_CAP_SECS", "600"),
-            ("SYNC_LEASE_SECS", "60"),
-            ("ZENQMS_REQUEST_TIMEOUT_MS", "30000"),
-            ("RUST_LOG", "warn"),
-        ],
-    )
-    .await;
+    let app = bridge(&sim, BENCH_BRIDGE).await;
     (sim, app)
 }
 
