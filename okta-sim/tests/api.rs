@@ -216,12 +216,7 @@ async fn filters_and_search_include_deprovisioned_users() {
     org.sim().lifecycle(&gone, Lifecycle::Deactivate).unwrap();
     let q = format!(r#"lastUpdated gt "{since}""#);
     let a = org
-        .send(
-            org.http
-                .get(org.url("/api/v1/users"))
-                .bearer_auth(&token)
-                .query(&[("filter", q.as_str())]),
-        )
+        .get_with("/api/v1/users", &token, ("filter", q.as_str()))
         .await;
     assert_eq!(
         ids(&a),
@@ -260,12 +255,7 @@ async fn filters_and_search_include_deprovisioned_users() {
         u.status.as_str()
     );
     let a = org
-        .send(
-            org.http
-                .get(org.url("/api/v1/users"))
-                .bearer_auth(&token)
-                .query(&[("filter", q.as_str())]),
-        )
+        .get_with("/api/v1/users", &token, ("filter", q.as_str()))
         .await;
     assert_eq!(ids(&a), [u.id.clone()].into_iter().collect());
     let q = format!(
@@ -274,22 +264,16 @@ async fn filters_and_search_include_deprovisioned_users() {
         state.users[1].email()
     );
     let a = org
-        .send(
-            org.http
-                .get(org.url("/api/v1/users"))
-                .bearer_auth(&token)
-                .query(&[("filter", q.as_str())]),
-        )
+        .get_with("/api/v1/users", &token, ("filter", q.as_str()))
         .await;
     assert_eq!(a.body.as_array().unwrap().len(), 2);
 
     // search may use any profile attribute and more operators; filter may not.
     let a = org
-        .send(
-            org.http
-                .get(org.url("/api/v1/users"))
-                .bearer_auth(&token)
-                .query(&[("search", r#"profile.title sw "QA""#)]),
+        .get_with(
+            "/api/v1/users",
+            &token,
+            ("search", r#"profile.title sw "QA""#),
         )
         .await;
     assert_eq!(a.status, StatusCode::OK);
@@ -304,14 +288,7 @@ async fn filters_and_search_include_deprovisioned_users() {
         r#"status eq"#,
         r#"lastUpdated gt "yesterday""#,
     ] {
-        let a = org
-            .send(
-                org.http
-                    .get(org.url("/api/v1/users"))
-                    .bearer_auth(&token)
-                    .query(&[("filter", bad)]),
-            )
-            .await;
+        let a = org.get_with("/api/v1/users", &token, ("filter", bad)).await;
         assert_eq!(
             (a.status, a.error_code()),
             (StatusCode::BAD_REQUEST, "E0000031"),
@@ -335,11 +312,10 @@ async fn groups_members_and_group_filters() {
         assert!(g["lastMembershipUpdated"].is_string() && g["lastUpdated"].is_string());
     }
     let a = org
-        .send(
-            org.http
-                .get(org.url("/api/v1/groups"))
-                .bearer_auth(&token)
-                .query(&[("filter", r#"type eq "OKTA_GROUP""#)]),
+        .get_with(
+            "/api/v1/groups",
+            &token,
+            ("filter", r#"type eq "OKTA_GROUP""#),
         )
         .await;
     assert_eq!(a.body.as_array().unwrap().len(), 4);
@@ -387,12 +363,7 @@ async fn groups_members_and_group_filters() {
     org.sim().add_member(&group.id, &state.users[0].id).unwrap();
     let q = format!(r#"lastMembershipUpdated gt "{since}""#);
     let a = org
-        .send(
-            org.http
-                .get(org.url("/api/v1/groups"))
-                .bearer_auth(&token)
-                .query(&[("filter", q.as_str())]),
-        )
+        .get_with("/api/v1/groups", &token, ("filter", q.as_str()))
         .await;
     let changed: HashSet<&str> = a
         .body

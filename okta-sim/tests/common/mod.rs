@@ -194,6 +194,17 @@ impl Org {
         self.api(Method::GET, path, token, None).await
     }
 
+    /// `GET path` with one query parameter (`filter`, `search`), encoded.
+    pub async fn get_with(&self, path: &str, token: &str, param: (&str, &str)) -> Answer {
+        self.send(
+            self.http
+                .get(self.url(path))
+                .bearer_auth(token)
+                .query(&[param]),
+        )
+        .await
+    }
+
     /// `/_sim` calls (no token).
     pub async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
         let mut req = self.http.request(method, self.url(path));
