@@ -219,12 +219,32 @@ impl Browser {
         );
     }
 
-    /// Signs in through the form with a token.
+    /// Signs in through the form with a token, and waits until the browser has left the
+    /// sign-in page: a click that submits a form can return before the browser navigates,
+    /// and a `goto` issued then cancels the sign-in (an intermittent failure under load).
     pub async fn sign_in(&self, base: &str, token: &str) {
         self.goto(&format!("{base}/console/signin")).await;
         self.fill("#token", token).await;
         self.click("form[action='/console/signin'] button[type=submit]")
             .await;
+        self.wait_left_signin().await;
+    }
+
+    /// Signs out through the header's button, and waits for the sign-in page.
+    pub async fn sign_out(&self) {
+        self.click("form.who button[type=submit]").await;
+        eventually(Duration::from_secs(10), || async {
+            self.path().await.starts_with("/console/signin")
+        })
+        .await;
+    }
+
+    /// Waits until the page is no longer the sign-in page (a sign-in was accepted).
+    pub async fn wait_left_signin(&self) {
+        eventually(Duration::from_secs(10), || async {
+            !self.path().await.starts_with("/console/signin")
+        })
+        .await;
     }
 }
 

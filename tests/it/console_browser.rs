@@ -31,6 +31,7 @@ async fn sign_in_with_a_token_reaches_an_accessible_dashboard() {
         b.fill("#token", &app.admin_token).await;
         b.click("form[action='/console/signin'] button[type=submit]")
             .await;
+        b.wait_left_signin().await;
         assert_eq!(b.path().await, "/console/dashboard");
         let body = b.body().await;
         assert!(
@@ -159,8 +160,8 @@ async fn read_sessions_forged_forms_idle_expiry_and_the_audit_export() {
         assert!(!body.to_string().contains("sneaky"), "nothing was made");
 
         // An admin session: a forged or missing CSRF token is refused before anything runs.
-        b.click("a[href='/console']").await;
-        b.click("form.who button[type=submit]").await;
+        b.goto(&url("/console/dashboard")).await;
+        b.sign_out().await;
         b.sign_in(&app.base, &app.admin_token).await;
         b.goto(&url("/console/dashboard")).await;
         b.client

@@ -245,11 +245,7 @@ async fn walk(name: &str, shots: Option<PathBuf>) {
         b.resize(1280, 900).await;
 
         // Sign out; sign in with Okta as a member of the admin group.
-        b.click("form.who button[type=submit]").await;
-        eventually(T, || async {
-            b.path().await.starts_with("/console/signin")
-        })
-        .await;
+        b.sign_out().await;
         okta_person(&okta, "boss");
         b.click("a[href='/console/okta/signin']").await;
         b.wait_path("/console/dashboard", T).await;
@@ -266,11 +262,7 @@ async fn walk(name: &str, shots: Option<PathBuf>) {
 
         // Someone in neither group is refused, and told why.
         b.goto(&url("/console/dashboard")).await;
-        b.click("form.who button[type=submit]").await;
-        eventually(T, || async {
-            b.path().await.starts_with("/console/signin")
-        })
-        .await;
+        b.sign_out().await;
         okta_person(&okta, "stranger");
         b.click("a[href='/console/okta/signin']").await;
         b.wait_for_text("not a member of the console", T).await;
