@@ -233,16 +233,20 @@ impl Browser {
     /// Signs out through the header's button, and waits for the sign-in page.
     pub async fn sign_out(&self) {
         self.click("form.who button[type=submit]").await;
-        eventually(Duration::from_secs(10), || async {
-            self.path().await.starts_with("/console/signin")
-        })
-        .await;
+        self.wait_path_where(|p| p.starts_with("/console/signin"))
+            .await;
     }
 
     /// Waits until the page is no longer the sign-in page (a sign-in was accepted).
     pub async fn wait_left_signin(&self) {
+        self.wait_path_where(|p| !p.starts_with("/console/signin"))
+            .await;
+    }
+
+    /// Waits up to 10 s until the page's path (with its query) satisfies `wanted`.
+    async fn wait_path_where(&self, wanted: impl Fn(&str) -> bool) {
         eventually(Duration::from_secs(10), || async {
-            !self.path().await.starts_with("/console/signin")
+            wanted(&self.path().await)
         })
         .await;
     }
